@@ -1,0 +1,95 @@
+# Build, test, demo, benchmark and install the Xen network hook programs.
+PREFIX ?= /usr
+DESTDIR ?=
+XEN_SCRIPT_DIR ?= /etc/xen/scripts
+MANDIR ?= $(PREFIX)/share/man/man8
+DOCDIR ?= $(PREFIX)/share/doc/xen-net-hooks
+BUILD ?= build
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer (use BUILD=build-asan).
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+WARN := -Wall -Wextra -Werror
+NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(NL_CFLAGS) $(CFLAGS) \
+	-DXEN_SCRIPT_DIR_DEFAULT='"$(XEN_SCRIPT_DIR)"' -MMD -MP
+LIBS := -lnl-route-3 -lnl-3 -lxenstore
+
+PROGRAMS := $(patsubst %/,%,$(dir $(wildcard */*.c)))
+PROGRAMS := $(filter-out common tests,$(PROGRAMS))
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+BINS := $(PROGRAMS:%=$(BUILD)/%)
+
+.PHONY: all check unit demo bench install uninstall clean format format-check deps
+all: $(BINS) $(BUILD)/xenstored-stub
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+# Each program directory links its own objects with the common library.
+define program_rule
+$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(BUILD)/libcommon.a
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
+
+$(BUILD)/xenstored-stub: tests/xenstored/xenstored-stub.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+UNIT := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
+
+deps:
+	@bash tools/install-deps
+
+unit: $(UNIT)
+	@for t in $(UNIT); do $$t || exit 1; done
+
+# The whole suite: unit tests, the stand-in's self test, integration tests (as root),
+# and the integration tests again against an ASan/UBSan build.
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT)
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
+	@BUILD=$(BUILD) bash tests/run.sh
+
+demo: deps all
+	@BUILD=$(BUILD) bash tools/demo.sh
+
+bench: deps all
+	@BUILD=$(BUILD) bash tests/bench/vif-bridge.sh
+
+install: $(BINS)
+	install -d $(DESTDIR)$(XEN_SCRIPT_DIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(XEN_SCRIPT_DIR)/
+	for p in $(PROGRAMS); do \
+		if [ -f man/$$p.8 ]; then install -m 0644 man/$$p.8 $(DESTDIR)$(MANDIR)/; fi; \
+	done
+	install -m 0644 xend-config.sxp.example README.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	for p in $(PROGRAMS); do rm -f $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p $(DESTDIR)$(MANDIR)/$$p.8; done
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,353 @@
+/* Links and bridges through libnl-route-3: look up, rename, MAC, MTU, up/down, bridge ports. */
+#include "link.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+
+int net_open(struct net *n)
+{
+	int err;
+
+	n->sk = nl_socket_alloc();
+	if (!n->sk)
+		return -NLE_NOMEM;
+	err = nl_connect(n->sk, NETLINK_ROUTE);
+	if (err < 0) {
+		nl_socket_free(n->sk);
+		n->sk = NULL;
+	}
+	return err;
+}
+
+void net_close(struct net *n)
+{
+	if (n->sk)
+		nl_socket_free(n->sk);
+	n->sk = NULL;
+}
+
+const char *net_error(int err)
+{
+	return nl_geterror(err);
+}
+
+static void state_from(struct rtnl_link *rl, struct link_state *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ifindex = rtnl_link_get_ifindex(rl);
+	out->master = rtnl_link_get_master(rl);
+	out->mtu = rtnl_link_get_mtu(rl);
+	out->up = rtnl_link_get_flags(rl) & IFF_UP;
+	const char *type = rtnl_link_get_type(rl);
+	out->is_bridge = type && !strcmp(type, "bridge");
+	struct nl_addr *a = rtnl_link_get_addr(rl);
+	if (a && nl_addr_get_len(a) == 6)
+		memcpy(out->mac, nl_addr_get_binary_addr(a), 6);
+	const char *name = rtnl_link_get_name(rl);
+	if (name)
+		strncpy(out->name, name, IFNAME_MAX);
+}
+
+static int get(struct net *n, int ifindex, const char *name, struct link_state *out)
+{
+	struct rtnl_link *rl = NULL;
+	int err = rtnl_link_get_kernel(n->sk, ifindex, name, &rl);
+
+	if (err < 0)
+		return err;
+	state_from(rl, out);
+	rtnl_link_put(rl);
+	return 0;
+}
+
+int link_get(struct net *n, const char *name, struct link_state *out)
+{
+	return get(n, 0, name, out);
+}
+
+int link_get_index(struct net *n, int ifindex, struct link_state *out)
+{
+	return get(n, ifindex, NULL, out);
+}
+
+/* Apply the attributes set in change to the link with this index. */
+static int apply(struct net *n, int ifindex, struct rtnl_link *change)
+{
+	struct rtnl_link *orig = rtnl_link_alloc();
+	int err;
+
+	if (!orig) {
+		rtnl_link_put(change);
+		return -NLE_NOMEM;
+	}
+	rtnl_link_set_ifindex(orig, ifindex);
+	err = rtnl_link_change(n->sk, orig, change, 0);
+	rtnl_link_put(orig);
+	rtnl_link_put(change);
+	return err;
+}
+
+static struct rtnl_link *change_alloc(void)
+{
+	return rtnl_link_alloc();
+}
+
+static int set_up(struct net *n, int ifindex, bool up)
+{
+	struct rtnl_link *c = change_alloc();
+	if (!c)
+		return -NLE_NOMEM;
+	if (up)
+		rtnl_link_set_flags(c, IFF_UP);
+	else
+		rtnl_link_unset_flags(c, IFF_UP);
+	return apply(n, ifindex, c);
+}
+
+static int set_mac(struct net *n, int ifindex, const uint8_t mac[6])
+{
+	struct rtnl_link *c = change_alloc();
+	struct nl_addr *a = nl_addr_build(AF_LLC, mac, 6);
+	if (!c || !a) {
+		if (c)
+			rtnl_link_put(c);
+		nl_addr_put(a);
+		return -NLE_NOMEM;
+	}
+	rtnl_link_set_addr(c, a);
+	nl_addr_put(a);
+	return apply(n, ifindex, c);
+}
+
+static int set_mtu(struct net *n, int ifindex, unsigned mtu)
+{
+	struct rtnl_link *c = change_alloc();
+	if (!c)
+		return -NLE_NOMEM;
+	rtnl_link_set_mtu(c, mtu);
+	return apply(n, ifindex, c);
+}
+
+static int set_name(struct net *n, int ifindex, const char *name)
+{
+	struct rtnl_link *c = change_alloc();
+	if (!c)
+		return -NLE_NOMEM;
+	rtnl_link_set_name(c, name);
+	return apply(n, ifindex, c);
+}
+
+static int set_master(struct net *n, int ifindex, int master)
+{
+	struct rtnl_link *c = change_alloc();
+	if (!c)
+		return -NLE_NOMEM;
+	rtnl_link_set_master(c, master);
+	return apply(n, ifindex, c);
+}
+
+/* Undo arguments: the link's index and the value to put back. */
+struct undo_int {
+	int ifindex;
+	int value;
+};
+struct undo_mac {
+	int ifindex;
+	uint8_t mac[6];
+};
+struct undo_name {
+	int ifindex;
+	char name[IFNAME_MAX + 1];
+};
+
+static int undo_up(void *ctx, const void *arg)
+{
+	const struct undo_int *a = arg;
+	return set_up(ctx, a->ifindex, a->value);
+}
+
+static int undo_mtu(void *ctx, const void *arg)
+{
+	const struct undo_int *a = arg;
+	return set_mtu(ctx, a->ifindex, (unsigned)a->value);
+}
+
+static int undo_master(void *ctx, const void *arg)
+{
+	const struct undo_int *a = arg;
+	return set_master(ctx, a->ifindex, a->value);
+}
+
+static int undo_mac(void *ctx, const void *arg)
+{
+	const struct undo_mac *a = arg;
+	return set_mac(ctx, a->ifindex, a->mac);
+}
+
+static int undo_name(void *ctx, const void *arg)
+{
+	const struct undo_name *a = arg;
+	return set_name(ctx, a->ifindex, a->name);
+}
+
+/* Register the inverse of a change that succeeded; a full journal is a program bug. */
+static int record(struct undo *u, int err, undo_fn fn, const void *arg, size_t len,
+		  const char *what)
+{
+	if (err < 0 || !u)
+		return err;
+	return undo_push(u, fn, arg, len, what) ? -NLE_NOMEM : 0;
+}
+
+int link_set_up(struct net *n, struct undo *u, const struct link_state *l, bool up)
+{
+	struct undo_int a = {l->ifindex, l->up};
+	if (l->up == up)
+		return 0;
+	return record(u, set_up(n, l->ifindex, up), undo_up, &a, sizeof(a), "link up/down state");
+}
+
+int link_set_mac(struct net *n, struct undo *u, const struct link_state *l, const uint8_t mac[6])
+{
+	struct undo_mac a = {.ifindex = l->ifindex};
+	if (!memcmp(l->mac, mac, 6))
+		return 0;
+	memcpy(a.mac, l->mac, 6);
+	return record(u, set_mac(n, l->ifindex, mac), undo_mac, &a, sizeof(a), "MAC address");
+}
+
+int link_set_mtu(struct net *n, struct undo *u, const struct link_state *l, unsigned mtu)
+{
+	struct undo_int a = {l->ifindex, (int)l->mtu};
+	if (l->mtu == mtu)
+		return 0;
+	return record(u, set_mtu(n, l->ifindex, mtu), undo_mtu, &a, sizeof(a), "MTU");
+}
+
+int link_rename(struct net *n, struct undo *u, const struct link_state *l, const char *name)
+{
+	struct undo_name a = {.ifindex = l->ifindex};
+	if (!strcmp(l->name, name))
+		return 0;
+	memcpy(a.name, l->name, sizeof(a.name));
+	return record(u, set_name(n, l->ifindex, name), undo_name, &a, sizeof(a), "name");
+}
+
+int link_set_master(struct net *n, struct undo *u, const struct link_state *l, int master)
+{
+	struct undo_int a = {l->ifindex, l->master};
+	if (l->master == master)
+		return 0;
+	return record(u, set_master(n, l->ifindex, master), undo_master, &a, sizeof(a),
+		      "bridge membership");
+}
+
+struct addr_saved {
+	size_t n;
+	struct rtnl_addr *addrs[];
+};
+
+void addr_saved_free(struct addr_saved *saved)
+{
+	if (!saved)
+		return;
+	for (size_t i = 0; i < saved->n; i++)
+		rtnl_addr_put(saved->addrs[i]);
+	free(saved);
+}
+
+struct undo_addrs {
+	struct addr_saved *saved;
+};
+
+static int undo_flush(void *ctx, const void *arg)
+{
+	const struct undo_addrs *a = arg;
+	struct net *n = ctx;
+	int result = 0;
+
+	for (size_t i = 0; i < a->saved->n; i++) {
+		int err = rtnl_addr_add(n->sk, a->saved->addrs[i], NLM_F_REPLACE);
+		if (err < 0)
+			result = err;
+	}
+	return result;
+}
+
+int addr_flush(struct net *n, struct undo *u, const struct link_state *l, struct addr_saved **saved)
+{
+	struct nl_cache *cache = NULL;
+	int err = rtnl_addr_alloc_cache(n->sk, &cache);
+
+	*saved = NULL;
+	if (err < 0)
+		return err;
+	size_t count = 0;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
+		if (rtnl_addr_get_ifindex((struct rtnl_addr *)o) == l->ifindex)
+			count++;
+	struct addr_saved *s = calloc(1, sizeof(*s) + count * sizeof(s->addrs[0]));
+	if (!s) {
+		nl_cache_free(cache);
+		return -NLE_NOMEM;
+	}
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		if (rtnl_addr_get_ifindex(a) != l->ifindex)
+			continue;
+		nl_object_get(o);
+		s->addrs[s->n++] = a;
+	}
+	nl_cache_free(cache);
+	*saved = s;
+
+	struct undo_addrs ua = {s};
+	for (size_t i = 0; i < s->n; i++) {
+		err = rtnl_addr_delete(n->sk, s->addrs[i], 0);
+		/* Deleting a primary IPv4 address may take its secondaries with it. */
+		if (err < 0 && err != -NLE_NOADDR && err != -NLE_OBJ_NOTFOUND)
+			break;
+		err = 0;
+	}
+	if (s->n && u && undo_push(u, undo_flush, &ua, sizeof(ua), "addresses"))
+		return -NLE_NOMEM;
+	return err;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int bridge_list(struct net *n, char (**names)[IFNAME_MAX + 1], size_t *count)
+{
+	struct nl_cache *cache = NULL;
+	int err = rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache);
+
+	*names = NULL;
+	*count = 0;
+	if (err < 0)
+		return err;
+	size_t total = (size_t)nl_cache_nitems(cache);
+	char(*out)[IFNAME_MAX + 1] = calloc(total ? total : 1, sizeof(*out));
+	if (!out) {
+		nl_cache_free(cache);
+		return -NLE_NOMEM;
+	}
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct link_state st;
+		state_from((struct rtnl_link *)o, &st);
+		if (st.is_bridge)
+			memcpy(out[(*count)++], st.name, sizeof(st.name));
+	}
+	nl_cache_free(cache);
+	qsort(out, *count, sizeof(*out), name_cmp);
+	*names = out;
+	return 0;
+}

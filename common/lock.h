@@ -1,0 +1,18 @@
+/* Named locks shared with the Xen shell scripts' locking.sh. */
+#ifndef XNH_LOCK_H
+#define XNH_LOCK_H
+
+struct lock {
+	int fd;
+	char path[4096];
+};
+
+/*
+ * Take the exclusive lock $XEN_LOCK_DIR/<name>, waiting as long as it takes.  Same protocol as
+ * the scripts: flock the file, then make sure the path still names the file we locked (a
+ * releaser unlinks it), else retry.  Returns 0, or -errno.
+ */
+int lock_take(struct lock *lk, const char *name);
+void lock_release(struct lock *lk);
+
+#endif

@@ -1,0 +1,39 @@
+/* The undo journal: every change registers its inverse, and a failure unwinds them in reverse. */
+#include "undo.h"
+
+#include <errno.h>
+#include <string.h>
+
+int undo_push(struct undo *u, undo_fn fn, const void *arg, size_t arg_len, const char *what)
+{
+	if (u->n == UNDO_MAX || arg_len > UNDO_ARG_SZ)
+		return -ENOSPC;
+	struct undo_step *s = &u->steps[u->n++];
+	s->fn = fn;
+	s->what = what;
+	memset(s->arg, 0, sizeof(s->arg));
+	if (arg_len)
+		memcpy(s->arg, arg, arg_len);
+	return 0;
+}
+
+int undo_unwind(struct undo *u, void *ctx, void (*report)(void *ctx, const char *what, int err))
+{
+	int failed = 0;
+
+	while (u->n > 0) {
+		struct undo_step *s = &u->steps[--u->n];
+		int err = s->fn(ctx, s->arg);
+		if (err) {
+			failed++;
+			if (report)
+				report(ctx, s->what, err);
+		}
+	}
+	return failed;
+}
+
+void undo_commit(struct undo *u)
+{
+	u->n = 0;
+}

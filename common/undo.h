@@ -1,0 +1,32 @@
+/* The undo journal: every change registers its inverse, and a failure unwinds them in reverse. */
+#ifndef XNH_UNDO_H
+#define XNH_UNDO_H
+
+#include <stddef.h>
+
+#define UNDO_MAX    64
+#define UNDO_ARG_SZ 64
+
+typedef int (*undo_fn)(void *ctx, const void *arg);
+
+struct undo_step {
+	undo_fn fn;
+	const char *what;
+	unsigned char arg[UNDO_ARG_SZ];
+};
+
+struct undo {
+	size_t n;
+	struct undo_step steps[UNDO_MAX];
+};
+
+/* Record how to reverse a change just made; arg (at most UNDO_ARG_SZ bytes) is copied. */
+int undo_push(struct undo *u, undo_fn fn, const void *arg, size_t arg_len, const char *what);
+
+/* Run every inverse, newest first; returns the number that failed. Leaves the journal empty. */
+int undo_unwind(struct undo *u, void *ctx, void (*report)(void *ctx, const char *what, int err));
+
+/* The changes are kept: forget their inverses. */
+void undo_commit(struct undo *u);
+
+#endif

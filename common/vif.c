@@ -1,0 +1,455 @@
+/* The life cycle every vif program shares: parameters, device, vifname, MTU, hooks, report. */
+#include "vif.h"
+#include "hooks.h"
+#include "version.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netlink/errno.h>
+
+static const char *const vif_commands[] = {"online", "offline", "add", "remove", NULL};
+
+static const uint8_t port_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+static int fail(struct vif_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct vif_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int vif_net_error(struct vif_ctx *c, int err, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return fail(c, "%s: %s", what, net_error(err));
+}
+
+bool vif_step(struct vif_ctx *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->params.dry_run) {
+		printf("would %s\n", msg);
+		return false;
+	}
+	log_msg(&c->log, LOG_DEBUG, "%s", msg);
+	return true;
+}
+
+/* Backend paths contain only what xenstore allows in a path. */
+static bool valid_store_path(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0 || n >= 200 || p[n - 1] == '/' || strstr(p, "//"))
+		return false;
+	return strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@") == n;
+}
+
+/* domid and devid from the last two components of .../vif/<domid>/<devid>. */
+static bool ids_from_backend(const char *path, unsigned *domid, unsigned *devid)
+{
+	const char *last = strrchr(path, '/');
+	if (!last || last == path)
+		return false;
+	const char *prev = last - 1;
+	while (prev > path && *prev != '/')
+		prev--;
+	if (*prev == '/')
+		prev++;
+	char dom[16];
+	size_t len = (size_t)(last - prev);
+	if (len == 0 || len >= sizeof(dom))
+		return false;
+	memcpy(dom, prev, len);
+	dom[len] = '\0';
+	return !parse_id(dom, 32751, domid) && !parse_id(last + 1, 65535, devid);
+}
+
+/* Value of key: the backend node when present, else argument or environment (SPEC §1). */
+static int param(struct vif_ctx *c, const char *key, char **out)
+{
+	int err = store_read(c->xs, c->backend, key, out);
+	if (err == 0)
+		return 0;
+	if (err != -ENOENT)
+		return fail(c, "cannot read %s/%s from xenstore: %s", c->backend, key,
+			    strerror(-err));
+	const char *v = params_get(&c->params, key);
+	if (v && !(*out = strdup(v)))
+		return fail(c, "out of memory");
+	return 0;
+}
+
+static int invalid(struct vif_ctx *c, const char *key, const char *value, const char *expected)
+{
+	params_invalid(c->err, sizeof(c->err), key, value, expected);
+	return -1;
+}
+
+static int read_params(struct vif_ctx *c)
+{
+	const char *expected;
+
+	if (param(c, "bridge", &c->bridge) || param(c, "ip", &c->ip) || param(c, "mac", &c->mac) ||
+	    param(c, "mtu", &c->mtu) || param(c, "vifname", &c->vifname) ||
+	    store_read(c->xs, c->backend, "frontend", &c->frontend) == -EINVAL)
+		return c->err[0] ? -1 : fail(c, "invalid frontend node under %s", c->backend);
+
+	if (c->bridge && *c->bridge && (expected = check_ifname(c->bridge)))
+		return invalid(c, "bridge", c->bridge, expected);
+	if (c->ip && (expected = parse_ip_list(c->ip, c->ips, IP_LIST_MAX, &c->n_ips)))
+		return invalid(c, "ip", c->ip, expected);
+	if (c->mac && *c->mac && (expected = parse_mac(c->mac, c->mac_bytes)))
+		return invalid(c, "mac", c->mac, expected);
+	if (c->mtu && *c->mtu && (expected = parse_mtu(c->mtu, &c->mtu_value)))
+		return invalid(c, "mtu", c->mtu, expected);
+	if (c->vifname && *c->vifname) {
+		char full[64];
+		snprintf(full, sizeof(full), "%s%s", c->vifname, c->tap ? "-emu" : "");
+		if ((expected = check_ifname(full)))
+			return invalid(c, "vifname", c->vifname,
+				       c->tap
+					   ? "an interface name of at most 11 bytes (\"-emu\" is "
+					     "added), without '/', ':' or whitespace"
+					   : expected);
+	}
+	if (c->frontend && !valid_store_path(c->frontend))
+		return invalid(c, "frontend", c->frontend, "a xenstore path");
+	return 0;
+}
+
+/* type_if, the device name and the backend path, from the environment (SPEC §2). */
+static int resolve_device(struct vif_ctx *c)
+{
+	const char *type_if = params_get(&c->params, "type_if");
+	const char *expected;
+
+	if (!type_if || !*type_if || !strcmp(type_if, "vif"))
+		c->tap = false;
+	else if (!strcmp(type_if, "tap"))
+		c->tap = true;
+	else
+		return invalid(c, "type_if", type_if, "vif or tap");
+
+	/* The backend path first, so that a bad device name can be reported there too. */
+	const char *path = params_get(&c->params, "XENBUS_PATH");
+	if (!c->tap) {
+		if (!path || !*path)
+			return fail(c,
+				    "XENBUS_PATH is not set: it names the device's xenstore "
+				    "backend directory (e.g. XENBUS_PATH=backend/vif/1/0), and the "
+				    "toolstack or udev sets it");
+		if (!valid_store_path(path))
+			return invalid(c, "XENBUS_PATH", path,
+				       "a xenstore path like backend/vif/1/0");
+		snprintf(c->backend, sizeof(c->backend), "%s", path);
+	}
+
+	const char *dev = params_get(&c->params, c->tap ? "INTERFACE" : "vif");
+	if (!dev || !*dev)
+		return fail(c,
+			    "%s is not set: it names the device, and the toolstack or udev sets "
+			    "it (e.g. %s=%s)",
+			    c->tap ? "INTERFACE" : "vif", c->tap ? "INTERFACE" : "vif",
+			    c->tap ? "vif1.0-emu" : "vif1.0");
+	if ((expected = check_ifname(dev)))
+		return invalid(c, c->tap ? "INTERFACE" : "vif", dev, expected);
+	snprintf(c->vif, sizeof(c->vif), "%s", dev);
+
+	bool emu;
+	if (c->tap) {
+		if ((expected = parse_vif_name(dev, &c->domid, &c->devid, &emu)) || !emu)
+			return invalid(c, "INTERFACE", dev,
+				       "a name of the form vif<domid>.<devid>-emu");
+		snprintf(c->backend, sizeof(c->backend), "/local/domain/0/backend/vif/%u/%u",
+			 c->domid, c->devid);
+	} else if (!ids_from_backend(path, &c->domid, &c->devid) &&
+		   parse_vif_name(dev, &c->domid, &c->devid, &emu)) {
+		return invalid(c, "XENBUS_PATH", path,
+			       "a path ending in /<domid>/<devid>, like backend/vif/1/0");
+	}
+	return 0;
+}
+
+static void usage_error(struct vif_ctx *c, const char *cmd)
+{
+	char shown[64];
+	if (cmd)
+		fail(c, "unknown command '%s': valid commands are online, offline, add and remove",
+		     printable(cmd, shown, sizeof(shown)));
+	else
+		fail(c, "no command given: valid commands are online, offline, add and remove "
+			"(see --help)");
+}
+
+int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char *argv[])
+{
+	memset(c, 0, sizeof(*c));
+	c->prog = prog;
+	c->lock.fd = -1;
+	if (params_parse(&c->params, argc, argv, c->err, sizeof(c->err)) < 0) {
+		log_open(&c->log, prog->name, false);
+		return -1;
+	}
+	log_open(&c->log, prog->name, c->params.verbose);
+	if (c->params.help) {
+		fputs(prog->usage, stdout);
+		return 1;
+	}
+	if (c->params.version) {
+		printf("%s %s\n", prog->name, XNH_VERSION);
+		return 1;
+	}
+	if (!params_command_valid(c->params.command, vif_commands)) {
+		usage_error(c, c->params.command);
+		return -1;
+	}
+	const char *cmd = c->params.command;
+	c->command = !strcmp(cmd, "online")    ? VIF_ONLINE
+		     : !strcmp(cmd, "offline") ? VIF_OFFLINE
+		     : !strcmp(cmd, "add")     ? VIF_ADD
+					       : VIF_REMOVE;
+	c->up = c->command == VIF_ONLINE || c->command == VIF_ADD;
+
+	if (resolve_device(c) < 0)
+		return -1;
+	/* online/offline concern netback's vif, add/remove the emulated tap (SPEC §2). */
+	bool for_tap = c->command == VIF_ADD || c->command == VIF_REMOVE;
+	if (for_tap != c->tap) {
+		log_msg(&c->log, LOG_DEBUG, "%s does nothing for type_if=%s", cmd,
+			c->tap ? "tap" : "vif");
+		return 1;
+	}
+
+	c->xs = store_open();
+	if (!c->xs)
+		return fail(c, "cannot connect to xenstore: %s (is xenstored running?)",
+			    strerror(errno));
+	if (read_params(c) < 0)
+		return -1;
+
+	int err = net_open(&c->net);
+	if (err < 0)
+		return vif_net_error(c, err, "cannot open a netlink socket");
+	if ((err = lock_take(&c->lock, prog->lock)) < 0)
+		return fail(c, "cannot take the lock %s in %s: %s", prog->lock,
+			    c->lock.path[0] ? c->lock.path : "the lock directory", strerror(-err));
+
+	snprintf(c->dev, sizeof(c->dev), "%s", c->vif);
+	err = link_get(&c->net, c->dev, &c->link);
+	if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+		return vif_net_error(c, err, "cannot look up %s", c->dev);
+	c->dev_exists = err == 0;
+	return 0;
+}
+
+int vif_rename(struct vif_ctx *c)
+{
+	char target[IFNAME_MAX + 1];
+	struct link_state other;
+
+	if (!c->vifname || !*c->vifname)
+		return 0;
+	snprintf(target, sizeof(target), "%s%s", c->vifname, c->tap ? "-emu" : "");
+	if (!strcmp(target, c->dev))
+		return 0;
+	int err = link_get(&c->net, target, &other);
+	bool taken = err == 0;
+	if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+		return vif_net_error(c, err, "cannot look up %s", target);
+
+	if (!c->up || !c->dev_exists) {
+		/* Offline, or a repeated online: the device already carries its new name. */
+		snprintf(c->dev, sizeof(c->dev), "%s", target);
+		c->dev_exists = taken;
+		if (taken)
+			c->link = other;
+		return 0;
+	}
+	if (taken)
+		return fail(c,
+			    "cannot rename %s to %s (vifname): an interface named %s already "
+			    "exists, probably another guest's; choose another vifname",
+			    c->dev, target, target);
+	if (vif_step(c, "rename %s to %s", c->dev, target)) {
+		err = link_rename(&c->net, &c->undo, &c->link, target);
+		if (err < 0)
+			return vif_net_error(c, err, "cannot rename %s to %s", c->dev, target);
+		memcpy(c->link.name, target, sizeof(c->link.name));
+	}
+	snprintf(c->dev, sizeof(c->dev), "%s", target);
+	return 0;
+}
+
+int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
+{
+	int err;
+
+	if (!c->dev_exists)
+		return fail(c, "device %s does not exist", c->dev);
+	if (c->link.up && vif_step(c, "set %s down", c->dev)) {
+		if ((err = link_set_up(&c->net, &c->undo, &c->link, false)) < 0)
+			return vif_net_error(c, err, "cannot set %s down", c->dev);
+		c->link.up = false;
+	}
+	/* fe:ff:ff:ff:ff:ff is the highest MAC, so the bridge never adopts the vif's. */
+	if (memcmp(c->link.mac, port_mac, 6) &&
+	    vif_step(c, "set the MAC address of %s to fe:ff:ff:ff:ff:ff", c->dev)) {
+		if ((err = link_set_mac(&c->net, &c->undo, &c->link, port_mac)) < 0)
+			return vif_net_error(c, err, "cannot set the MAC address of %s", c->dev);
+		memcpy(c->link.mac, port_mac, 6);
+	}
+	if (vif_step(c, "remove the addresses of %s", c->dev)) {
+		if ((err = addr_flush(&c->net, &c->undo, &c->link, &c->flushed)) < 0)
+			return vif_net_error(c, err, "cannot remove the addresses of %s", c->dev);
+	}
+	if (!c->mtu_value)
+		c->mtu_value = fallback_mtu;
+	if (c->mtu_value && c->mtu_value != c->link.mtu &&
+	    vif_step(c, "set the MTU of %s to %u", c->dev, c->mtu_value)) {
+		if ((err = link_set_mtu(&c->net, &c->undo, &c->link, c->mtu_value)) < 0)
+			return vif_net_error(c, err, "cannot set the MTU of %s to %u", c->dev,
+					     c->mtu_value);
+		c->link.mtu = c->mtu_value;
+	}
+	return 0;
+}
+
+int vif_bring_up(struct vif_ctx *c)
+{
+	int err;
+	if (!c->link.up && vif_step(c, "set %s up", c->dev)) {
+		if ((err = link_set_up(&c->net, &c->undo, &c->link, true)) < 0)
+			return vif_net_error(c, err, "cannot set %s up", c->dev);
+		c->link.up = true;
+	}
+	return 0;
+}
+
+int vif_take_down(struct vif_ctx *c)
+{
+	int err;
+	if (!c->dev_exists || !c->link.up || !vif_step(c, "set %s down", c->dev))
+		return 0;
+	err = link_set_up(&c->net, NULL, &c->link, false);
+	/* netback may remove the device at any moment around offline: that is fine. */
+	if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+		return vif_net_error(c, err, "cannot set %s down", c->dev);
+	c->link.up = false;
+	return 0;
+}
+
+/* <frontend>/mtu: from the backend's frontend node, else the conventional path. */
+static int write_frontend_mtu(struct vif_ctx *c)
+{
+	char path[256], value[16];
+	if (c->frontend && *c->frontend)
+		snprintf(path, sizeof(path), "%s", c->frontend);
+	else
+		snprintf(path, sizeof(path), "/local/domain/%u/device/vif/%u", c->domid, c->devid);
+	snprintf(value, sizeof(value), "%u", c->mtu_value);
+	if (!vif_step(c, "write %s/mtu = %s", path, value))
+		return 0;
+	int err = store_write(c->xs, path, "mtu", value);
+	if (err < 0)
+		return fail(c, "cannot write %s/mtu to xenstore: %s", path, strerror(-err));
+	return 0;
+}
+
+static void release(struct vif_ctx *c)
+{
+	lock_release(&c->lock);
+	net_close(&c->net);
+	store_close(c->xs);
+	c->xs = NULL;
+	addr_saved_free(c->flushed);
+	c->flushed = NULL;
+	free(c->bridge);
+	free(c->ip);
+	free(c->mac);
+	free(c->mtu);
+	free(c->vifname);
+	free(c->frontend);
+	c->bridge = c->ip = c->mac = c->mtu = c->vifname = c->frontend = NULL;
+	log_close(&c->log);
+}
+
+int vif_finish(struct vif_ctx *c, const char *bridge)
+{
+	if (c->up && !c->tap && c->mtu_value && write_frontend_mtu(c) < 0)
+		return -1;
+	undo_commit(&c->undo);
+	lock_release(&c->lock);
+
+	if (vif_step(c, "run the vif-post.d hooks")) {
+		const struct hook_var vars[] = {
+		    {"command", c->params.command},
+		    {"dev", c->dev},
+		    {"vif", c->vif},
+		    {"bridge", bridge},
+		    {"ip", c->ip},
+		    {"mac", c->mac},
+		    {"type_if", c->tap ? "tap" : "vif"},
+		    {"XENBUS_PATH", c->backend},
+		};
+		hooks_run(&c->log, "vif-post", vars, sizeof(vars) / sizeof(vars[0]));
+	}
+	if (c->command == VIF_ONLINE &&
+	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
+		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
+		if (err < 0) {
+			fail(c, "cannot write %s/hotplug-status: %s", c->backend, strerror(-err));
+			log_msg(&c->log, LOG_ERR, "%s", c->err);
+			release(c);
+			return -1;
+		}
+	}
+	log_msg(&c->log, LOG_DEBUG, "successful %s %s for %s%s%s", c->prog->name, c->params.command,
+		c->dev, bridge ? ", bridge " : "", bridge ? bridge : "");
+	release(c);
+	return 0;
+}
+
+static void report_undo(void *ctx, const char *what, int err)
+{
+	/* The undo steps get the netlink connection; the log lives in the context around it. */
+	struct vif_ctx *c = (struct vif_ctx *)((char *)ctx - offsetof(struct vif_ctx, net));
+	log_msg(&c->log, LOG_ERR, "could not restore the %s of %s: %s", what, c->dev,
+		net_error(err));
+}
+
+int vif_fail(struct vif_ctx *c)
+{
+	if (c->undo.n) {
+		int left = undo_unwind(&c->undo, &c->net, report_undo);
+		if (left)
+			log_msg(&c->log, LOG_ERR, "%d change(s) could not be undone", left);
+	}
+	log_msg(&c->log, LOG_ERR, "%s", c->err);
+	if (c->backend[0] && !c->params.dry_run) {
+		if (!c->xs)
+			c->xs = store_open();
+		if (c->xs) {
+			store_write(c->xs, c->backend, "hotplug-error", c->err);
+			store_write(c->xs, c->backend, "hotplug-status", "error");
+		}
+	}
+	release(c);
+	return 1;
+}

@@ -1,0 +1,85 @@
+/* The life cycle every vif program shares: parameters, device, vifname, MTU, hooks, report. */
+#ifndef XNH_VIF_H
+#define XNH_VIF_H
+
+#include <stdbool.h>
+
+#include "link.h"
+#include "lock.h"
+#include "log.h"
+#include "params.h"
+#include "store.h"
+#include "undo.h"
+
+/* What makes one vif program different from another, for the shared code. */
+struct vif_program {
+	const char *name;
+	const char *usage; /* the --help text */
+	const char *lock;  /* named lock held from resolution to the end */
+};
+
+enum vif_command { VIF_ONLINE, VIF_OFFLINE, VIF_ADD, VIF_REMOVE };
+
+struct vif_ctx {
+	const struct vif_program *prog;
+	struct params params;
+	struct log log;
+	struct store *xs;
+	struct net net;
+	struct undo undo;
+	struct lock lock;
+
+	enum vif_command command;
+	bool up;  /* online or add: bringing the device up */
+	bool tap; /* type_if=tap: the emulated NIC of an HVM guest */
+	char backend[256];
+	unsigned domid, devid;
+	char vif[IFNAME_MAX + 1]; /* the name the toolstack gave, from $vif or $INTERFACE */
+	char dev[IFNAME_MAX + 1]; /* the name worked on, after vifname */
+	bool dev_exists;
+	struct link_state link;
+
+	/* Parameters, validated; NULL or empty when not given. */
+	char *bridge, *ip, *mac, *mtu, *vifname, *frontend;
+	struct ip_prefix ips[IP_LIST_MAX];
+	size_t n_ips;
+	uint8_t mac_bytes[6];
+	unsigned mtu_value;
+
+	struct addr_saved *flushed;
+	char err[1024];
+};
+
+/*
+ * Parse and validate everything (arguments, environment, xenstore), connect to netlink, take
+ * the lock, and find the device.  Returns 1 when the program should exit 0 now (help, version,
+ * a no-op command for this type_if), 0 to go on, -1 on error (message in c->err).
+ */
+int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char *argv[]);
+
+/* Rename the device to vifname (online/add) when one is set.  0 or -1 (c->err). */
+int vif_rename(struct vif_ctx *c);
+
+/* Online: device down, MAC fe:ff:ff:ff:ff:ff, addresses flushed, MTU set.  0 or -1. */
+int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu);
+
+/* Offline: device down, tolerating its absence.  0 or -1. */
+int vif_take_down(struct vif_ctx *c);
+
+/* Set the device up.  0 or -1. */
+int vif_bring_up(struct vif_ctx *c);
+
+/* Run vif-post.d hooks, write the frontend MTU and hotplug-status, release resources. */
+int vif_finish(struct vif_ctx *c, const char *bridge);
+
+/* Undo the changes made, report the failure in c->err to xenstore and the log; returns 1. */
+int vif_fail(struct vif_ctx *c);
+
+/* In dry-run, print the step and return false; else log it (debug) and return true. */
+bool vif_step(struct vif_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Set c->err from a netlink error. Returns -1. */
+int vif_net_error(struct vif_ctx *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

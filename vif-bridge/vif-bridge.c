@@ -1,0 +1,160 @@
+/* vif-bridge: attach a guest's vif to a Linux bridge, as Xen's vif-bridge script did. */
+#include "link.h"
+#include "vif.h"
+
+#include <netlink/errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: vif-bridge [key=value...] online|offline|add|remove [key=value...]\n"
+    "\n"
+    "Attach a Xen guest's network device to a bridge (online, add) or detach it\n"
+    "(offline, remove). Run by udev (xend) or libxl (xl); see vif-bridge(8).\n"
+    "\n"
+    "Parameters (environment < key=value < xenstore backend node):\n"
+    "  bridge=NAME    the bridge; default: the only bridge, else the first by name\n"
+    "  ip=LIST        the guest's addresses, space-separated\n"
+    "  mac=MAC        the guest's MAC address\n"
+    "  mtu=N          the device MTU (68-65535); default: the bridge's MTU\n"
+    "  vifname=NAME   rename the device\n"
+    "  type_if=vif|tap  netback vif (online/offline) or emulated tap (add/remove)\n"
+    "Environment: vif, XENBUS_PATH (type vif); INTERFACE (type tap).\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     this text\n"
+    "      --version  print the version\n"
+    "  -v, --verbose  print each step\n"
+    "  -n, --dry-run  print the steps, change nothing\n";
+
+static const struct vif_program prog = {
+    .name = "vif-bridge",
+    .usage = usage,
+    .lock = "network-bridge",
+};
+
+/* Is name an existing bridge?  Fills st. */
+static bool is_bridge(struct vif_ctx *c, const char *name, struct link_state *st)
+{
+	return link_get(&c->net, name, st) == 0 && st->is_bridge;
+}
+
+/*
+ * The bridge to use (SPEC §4): the named one (xenbrN falling back to ethN in the rename
+ * layout), else the only bridge, else the first by name with a warning.
+ */
+static int find_bridge(struct vif_ctx *c, char *name, struct link_state *st)
+{
+	if (c->bridge && *c->bridge) {
+		snprintf(name, IFNAME_MAX + 1, "%s", c->bridge);
+		if (is_bridge(c, name, st))
+			return 0;
+		if (!strncmp(name, "xenbr", 5) && link_get(&c->net, name, st) < 0) {
+			char eth[IFNAME_MAX + 1];
+			snprintf(eth, sizeof(eth), "eth%s", name + 5);
+			if (is_bridge(c, eth, st)) {
+				log_msg(&c->log, LOG_DEBUG, "%s does not exist, using bridge %s",
+					name, eth);
+				snprintf(name, IFNAME_MAX + 1, "%s", eth);
+				return 0;
+			}
+		}
+		if (link_get(&c->net, name, st) == 0)
+			snprintf(c->err, sizeof(c->err),
+				 "%s is not a bridge: set bridge= (xenstore, vif config or "
+				 "argument) to the name of a bridge",
+				 name);
+		else
+			snprintf(c->err, sizeof(c->err),
+				 "bridge %s does not exist: create it (network-bridge start, or "
+				 "the distribution's network configuration) or set bridge= to an "
+				 "existing bridge",
+				 name);
+		return -1;
+	}
+
+	char(*names)[IFNAME_MAX + 1] = NULL;
+	size_t n = 0;
+	int err = bridge_list(&c->net, &names, &n);
+	if (err < 0)
+		return vif_net_error(c, err, "cannot list the bridges");
+	if (n == 0) {
+		free(names);
+		snprintf(c->err, sizeof(c->err),
+			 "no bridge given and none exists: create one or set bridge= in the "
+			 "vif configuration");
+		return -1;
+	}
+	snprintf(name, IFNAME_MAX + 1, "%s", names[0]);
+	if (n > 1)
+		log_msg(&c->log, LOG_WARNING,
+			"no bridge given and %zu exist: using %s, the first by name; set bridge= "
+			"to choose",
+			n, name);
+	free(names);
+	err = link_get(&c->net, name, st);
+	return err < 0 ? vif_net_error(c, err, "cannot look up bridge %s", name) : 0;
+}
+
+static int online(struct vif_ctx *c, char *bridge)
+{
+	struct link_state br;
+	int err;
+
+	if (find_bridge(c, bridge, &br) < 0 || vif_rename(c) < 0)
+		return -1;
+	if (vif_prepare_port(c, br.mtu) < 0)
+		return -1;
+	if (c->link.master != br.ifindex && vif_step(c, "add %s to bridge %s", c->dev, bridge)) {
+		if ((err = link_set_master(&c->net, &c->undo, &c->link, br.ifindex)) < 0)
+			return vif_net_error(c, err, "cannot add %s to bridge %s", c->dev, bridge);
+		c->link.master = br.ifindex;
+	}
+	return vif_bring_up(c);
+}
+
+static int offline(struct vif_ctx *c, char *bridge)
+{
+	struct link_state br;
+	int err;
+
+	if (vif_rename(c) < 0)
+		return -1;
+	/* The bridge only names the hooks' environment here: a vanished one is no error. */
+	if (find_bridge(c, bridge, &br) < 0) {
+		log_msg(&c->log, LOG_DEBUG, "%s", c->err);
+		c->err[0] = '\0';
+		bridge[0] = '\0';
+	}
+	if (vif_take_down(c) < 0)
+		return -1;
+	if (!c->dev_exists || !c->link.master)
+		return 0;
+	struct link_state master = {0};
+	snprintf(master.name, sizeof(master.name), "its bridge");
+	if (link_get_index(&c->net, c->link.master, &master) == 0 && !bridge[0])
+		snprintf(bridge, IFNAME_MAX + 1, "%s", master.name);
+	if (vif_step(c, "remove %s from bridge %s", c->dev, master.name)) {
+		err = link_set_master(&c->net, NULL, &c->link, 0);
+		if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+			return vif_net_error(c, err, "cannot remove %s from its bridge", c->dev);
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct vif_ctx c;
+	char bridge[IFNAME_MAX + 1] = "";
+
+	int r = vif_begin(&c, &prog, argc, argv);
+	if (r > 0)
+		return 0;
+	if (r < 0)
+		return vif_fail(&c);
+	r = c.up ? online(&c, bridge) : offline(&c, bridge);
+	if (r < 0)
+		return vif_fail(&c);
+	return vif_finish(&c, bridge[0] ? bridge : NULL) < 0 ? 1 : 0;
+}
