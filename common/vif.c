@@ -117,7 +117,8 @@ static int read_params(struct vif_ctx *c)
 		return invalid(c, "ip", c->ip, expected);
 	if (c->mac && *c->mac && (expected = parse_mac(c->mac, c->mac_bytes)))
 		return invalid(c, "mac", c->mac, expected);
-	if (c->mtu && *c->mtu && (expected = parse_mtu(c->mtu, &c->mtu_value)))
+	/* Offline never uses the MTU: a bad one must not stop the clean-up. */
+	if (c->up && c->mtu && *c->mtu && (expected = parse_mtu(c->mtu, &c->mtu_value)))
 		return invalid(c, "mtu", c->mtu, expected);
 	if (c->vifname && *c->vifname) {
 		char full[64];
@@ -329,6 +330,17 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 		c->link.mtu = c->mtu_value;
 	}
 	return 0;
+}
+
+bool vif_is_port_ready(struct vif_ctx *c, int master, unsigned fallback_mtu)
+{
+	unsigned mtu = c->mtu_value ? c->mtu_value : fallback_mtu;
+	if (!c->dev_exists || !c->link.up || c->link.master != master ||
+	    memcmp(c->link.mac, port_mac, 6) || (mtu && c->link.mtu != mtu))
+		return false;
+	c->mtu_value = mtu;
+	log_msg(&c->log, LOG_DEBUG, "%s is already up on its bridge", c->dev);
+	return true;
 }
 
 int vif_bring_up(struct vif_ctx *c)

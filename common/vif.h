@@ -63,6 +63,12 @@ int vif_rename(struct vif_ctx *c);
 /* Online: device down, MAC fe:ff:ff:ff:ff:ff, addresses flushed, MTU set.  0 or -1. */
 int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu);
 
+/*
+ * True when the device is already up as a port of master with the port MAC and the MTU that
+ * vif_prepare_port would set (xenstore mtu, else fallback_mtu): online has nothing to do.
+ */
+bool vif_is_port_ready(struct vif_ctx *c, int master, unsigned fallback_mtu);
+
 /* Offline: device down, tolerating its absence.  0 or -1. */
 int vif_take_down(struct vif_ctx *c);
 

@@ -104,6 +104,9 @@ static int online(struct vif_ctx *c, char *bridge)
 
 	if (find_bridge(c, bridge, &br) < 0 || vif_rename(c) < 0)
 		return -1;
+	/* Already online: leave it alone rather than bounce the guest's link. */
+	if (vif_is_port_ready(c, br.ifindex, br.mtu))
+		return 0;
 	if (vif_prepare_port(c, br.mtu) < 0)
 		return -1;
 	if (c->link.master != br.ifindex && vif_step(c, "add %s to bridge %s", c->dev, bridge)) {
