@@ -209,6 +209,8 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 		return -1;
 	}
 	log_open(&c->log, prog->name, c->params.verbose);
+	if (c->params.json)
+		return fail(c, "unknown option '--json' (try --help)");
 	if (c->params.help) {
 		fputs(prog->usage, stdout);
 		return 1;
@@ -425,12 +427,9 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 	if (c->command == VIF_ONLINE &&
 	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
 		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
-		if (err < 0) {
-			fail(c, "cannot write %s/hotplug-status: %s", c->backend, strerror(-err));
-			log_msg(&c->log, LOG_ERR, "%s", c->err);
-			release(c);
-			return -1;
-		}
+		if (err < 0)
+			return fail(c, "cannot write %s/hotplug-status: %s", c->backend,
+				    strerror(-err));
 	}
 	log_msg(&c->log, LOG_DEBUG, "successful %s %s for %s%s%s", c->prog->name, c->params.command,
 		c->dev, bridge ? ", bridge " : "", bridge ? bridge : "");

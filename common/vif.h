@@ -75,7 +75,10 @@ int vif_take_down(struct vif_ctx *c);
 /* Set the device up.  0 or -1. */
 int vif_bring_up(struct vif_ctx *c);
 
-/* Run vif-post.d hooks, write the frontend MTU and hotplug-status, release resources. */
+/*
+ * Write the frontend MTU, keep the changes, run the vif-post.d hooks, write hotplug-status and
+ * release resources.  -1 (c->err) when a write fails: the caller reports it with vif_fail.
+ */
 int vif_finish(struct vif_ctx *c, const char *bridge);
 
 /* Undo the changes made, report the failure in c->err to xenstore and the log; returns 1. */

@@ -157,7 +157,7 @@ int main(int argc, char *argv[])
 	if (r < 0)
 		return vif_fail(&c);
 	r = c.up ? online(&c, bridge) : offline(&c, bridge);
-	if (r < 0)
+	if (r < 0 || vif_finish(&c, bridge[0] ? bridge : NULL) < 0)
 		return vif_fail(&c);
-	return vif_finish(&c, bridge[0] ? bridge : NULL) < 0 ? 1 : 0;
+	return 0;
 }
