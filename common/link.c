@@ -280,7 +280,7 @@ static int undo_flush(void *ctx, const void *arg)
 	return result;
 }
 
-int addr_flush(struct net *n, struct undo *u, const struct link_state *l, struct addr_saved **saved)
+int addr_save(struct net *n, const struct link_state *l, struct addr_saved **saved)
 {
 	struct nl_cache *cache = NULL;
 	int err = rtnl_addr_alloc_cache(n->sk, &cache);
@@ -306,18 +306,24 @@ int addr_flush(struct net *n, struct undo *u, const struct link_state *l, struct
 	}
 	nl_cache_free(cache);
 	*saved = s;
+	return 0;
+}
 
-	struct undo_addrs ua = {s};
-	for (size_t i = 0; i < s->n; i++) {
-		err = rtnl_addr_delete(n->sk, s->addrs[i], 0);
-		/* Deleting a primary IPv4 address may take its secondaries with it. */
-		if (err < 0 && err != -NLE_NOADDR && err != -NLE_OBJ_NOTFOUND)
-			break;
-		err = 0;
-	}
-	if (s->n && u && undo_push(u, undo_flush, &ua, sizeof(ua), "addresses"))
+int addr_flush(struct net *n, struct undo *u, struct addr_saved *saved)
+{
+	struct undo_addrs ua = {saved};
+
+	if (!saved || !saved->n)
+		return 0;
+	if (u && undo_push(u, undo_flush, &ua, sizeof(ua), "addresses"))
 		return -NLE_NOMEM;
-	return err;
+	for (size_t i = 0; i < saved->n; i++) {
+		int err = rtnl_addr_delete(n->sk, saved->addrs[i], 0);
+		/* Gone already: a primary IPv4 address takes its secondaries, down takes IPv6. */
+		if (err < 0 && err != -NLE_NOADDR && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+			return err;
+	}
+	return 0;
 }
 
 static int name_cmp(const void *a, const void *b)

@@ -46,12 +46,14 @@ int link_rename(struct net *n, struct undo *u, const struct link_state *l, const
 int link_set_master(struct net *n, struct undo *u, const struct link_state *l, int master);
 
 /*
- * Remove every address of the link.  The removed addresses are kept in *saved (free with
- * addr_saved_free) so that an undo step can put them back.
+ * Remember every address of the link in *saved (free with addr_saved_free).  Taken before the
+ * link goes down: the kernel drops IPv6 addresses of a link that goes down.
  */
 struct addr_saved;
-int addr_flush(struct net *n, struct undo *u, const struct link_state *l,
-	       struct addr_saved **saved);
+int addr_save(struct net *n, const struct link_state *l, struct addr_saved **saved);
+
+/* Remove the saved addresses still present; the undo step puts all of them back. */
+int addr_flush(struct net *n, struct undo *u, struct addr_saved *saved);
 void addr_saved_free(struct addr_saved *saved);
 
 /* Names of every bridge, sorted; *names is one malloc'd block of IFNAME_MAX+1-byte slots. */

@@ -306,6 +306,8 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 
 	if (!c->dev_exists)
 		return fail(c, "device %s does not exist", c->dev);
+	if (!c->params.dry_run && (err = addr_save(&c->net, &c->link, &c->flushed)) < 0)
+		return vif_net_error(c, err, "cannot read the addresses of %s", c->dev);
 	if (c->link.up && vif_step(c, "set %s down", c->dev)) {
 		if ((err = link_set_up(&c->net, &c->undo, &c->link, false)) < 0)
 			return vif_net_error(c, err, "cannot set %s down", c->dev);
@@ -319,7 +321,7 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 		memcpy(c->link.mac, port_mac, 6);
 	}
 	if (vif_step(c, "remove the addresses of %s", c->dev)) {
-		if ((err = addr_flush(&c->net, &c->undo, &c->link, &c->flushed)) < 0)
+		if ((err = addr_flush(&c->net, &c->undo, c->flushed)) < 0)
 			return vif_net_error(c, err, "cannot remove the addresses of %s", c->dev);
 	}
 	if (!c->mtu_value)
