@@ -19,7 +19,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(NL_CFLAGS) $(CFLAGS) \
 	-DXEN_SCRIPT_DIR_DEFAULT='"$(XEN_SCRIPT_DIR)"' -MMD -MP
 # libnl and libxenstore are linked statically: a hook runs for a few milliseconds, and loading
 # and relocating the shared libnl-route alone cost a third of that (see make bench).
-LIBS := -Wl,-Bstatic -lnl-route-3 -lnl-3 -lxenstore -lxentoolcore -Wl,-Bdynamic -lpthread
+LIBS := -Wl,-Bstatic -lnl-route-3 -lnl-3 -lxenstore -lxentoolcore -lnftnl -Wl,-Bdynamic -lmnl -lpthread
 
 PROGRAMS := $(patsubst %/,%,$(dir $(wildcard */*.c)))
 PROGRAMS := $(filter-out common tests,$(PROGRAMS))
@@ -28,7 +28,7 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 BINS := $(PROGRAMS:%=$(BUILD)/%)
 
 .PHONY: all check unit demo bench install uninstall clean format format-check deps
-all: $(BINS) $(BUILD)/xenstored-stub
+all: $(BINS) $(BUILD)/xenstored-stub $(BUILD)/tests/fwtool
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -48,9 +48,13 @@ $(BUILD)/xenstored-stub: tests/xenstored/xenstored-stub.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
+$(BUILD)/tests/fwtool: tests/tools/fwtool.c $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LIBS)
+
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(LIBS)
 
 UNIT := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 

@@ -43,9 +43,9 @@ void log_msg(struct log *l, int level, const char *fmt, ...)
 
 	syslog(level, "%s", msg);
 
-	/* The scripts' stderr went to this file; progress goes there too, for debugging. */
+	/* The scripts' stderr went to this file: problems, and progress only when asked (-v). */
 	bool important = level <= LOG_WARNING;
-	if (l->file_fd >= 0) {
+	if (l->file_fd >= 0 && (important || l->verbose)) {
 		char line[2200];
 		int n = snprintf(line, sizeof(line), "%s: %s\n", l->ident, msg);
 		if (n > 0)

@@ -130,6 +130,16 @@ static int read_params(struct vif_ctx *c)
 					     "added), without '/', ':' or whitespace"
 					   : expected);
 	}
+	const char *fw = params_get(&c->params, "firewall");
+	bool fallback;
+	if ((expected = fw_backend_parse(fw, &c->firewall, &fallback)))
+		return invalid(c, "firewall", fw, expected);
+	if (fallback)
+		log_msg(
+		    &c->log, LOG_WARNING,
+		    "no firewall: the kernel has no nf_tables and iptables is not installed, so "
+		    "%s's guest is not protected against address spoofing",
+		    c->vif);
 	if (c->frontend && !valid_store_path(c->frontend))
 		return invalid(c, "frontend", c->frontend, "a xenstore path");
 	return 0;
@@ -333,6 +343,49 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 					     c->mtu_value);
 		c->link.mtu = c->mtu_value;
 	}
+	return 0;
+}
+
+static struct fw_vif fw_vif(struct vif_ctx *c)
+{
+	struct fw_vif v = {.dev = c->dev, .ips = c->ips, .n_ips = c->n_ips};
+	if (c->mac && *c->mac)
+		v.mac = c->mac_bytes;
+	return v;
+}
+
+static int undo_firewall(void *ctx, const void *arg)
+{
+	struct vif_ctx *c = (struct vif_ctx *)((char *)ctx - offsetof(struct vif_ctx, net));
+	const bool *routed = arg;
+	struct fw_vif v = fw_vif(c);
+	char err[256];
+	return *routed ? fw_routed_vif_del(c->firewall, &v, err, sizeof(err))
+		       : fw_bridged_vif_del(c->firewall, &v, err, sizeof(err));
+}
+
+int vif_firewall(struct vif_ctx *c, bool routed)
+{
+	struct fw_vif v = fw_vif(c);
+	char err[512];
+	int r;
+
+	if (c->firewall == FW_NONE)
+		return 0;
+	if (!vif_step(c, "%s the %s firewall rules of %s (%s)", c->up ? "install" : "remove",
+		      routed ? "routed" : "bridged", c->dev, fw_backend_name(c->firewall)))
+		return 0;
+	if (!c->up) {
+		r = routed ? fw_routed_vif_del(c->firewall, &v, err, sizeof(err))
+			   : fw_bridged_vif_del(c->firewall, &v, err, sizeof(err));
+		return r < 0 ? fail(c, "%s", err) : 0;
+	}
+	r = routed ? fw_routed_vif_add(c->firewall, &v, err, sizeof(err))
+		   : fw_bridged_vif_add(c->firewall, &v, err, sizeof(err));
+	if (r < 0)
+		return fail(c, "%s (firewall=%s)", err, fw_backend_name(c->firewall));
+	if (undo_push(&c->undo, undo_firewall, &routed, sizeof(routed), "firewall rules"))
+		return fail(c, "too many changes to undo");
 	return 0;
 }
 

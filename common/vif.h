@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "firewall.h"
 #include "link.h"
 #include "lock.h"
 #include "log.h"
@@ -45,6 +46,7 @@ struct vif_ctx {
 	size_t n_ips;
 	uint8_t mac_bytes[6];
 	unsigned mtu_value;
+	enum fw_backend firewall;
 
 	struct addr_saved *flushed;
 	char err[1024];
@@ -71,6 +73,12 @@ bool vif_is_port_ready(struct vif_ctx *c, int master, unsigned fallback_mtu);
 
 /* Offline: device down, tolerating its absence.  0 or -1. */
 int vif_take_down(struct vif_ctx *c);
+
+/*
+ * The vif's firewall rules (SPEC §6), bridged or routed: installed on online/add, with their
+ * removal registered for the undo; removed on offline/remove, also when the device is gone.
+ */
+int vif_firewall(struct vif_ctx *c, bool routed);
 
 /* Set the device up.  0 or -1. */
 int vif_bring_up(struct vif_ctx *c);

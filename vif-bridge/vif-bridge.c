@@ -20,6 +20,9 @@ static const char usage[] =
     "  mtu=N          the device MTU (68-65535); default: the bridge's MTU\n"
     "  vifname=NAME   rename the device\n"
     "  type_if=vif|tap  netback vif (online/offline) or emulated tap (add/remove)\n"
+    "  firewall=nft|iptables|none  the guest's spoofing protection (argument or\n"
+    "                 environment); default nft when the kernel has nf_tables, else\n"
+    "                 iptables; see FIREWALL in vif-bridge(8)\n"
     "Environment: vif, XENBUS_PATH (type vif); INTERFACE (type tap).\n"
     "\n"
     "Options:\n"
@@ -104,10 +107,11 @@ static int online(struct vif_ctx *c, char *bridge)
 
 	if (find_bridge(c, bridge, &br) < 0 || vif_rename(c) < 0)
 		return -1;
-	/* Already online: leave it alone rather than bounce the guest's link. */
+	/* Already online: leave the link alone rather than bounce it; the rules are renewed. */
 	if (vif_is_port_ready(c, br.ifindex, br.mtu))
-		return 0;
-	if (vif_prepare_port(c, br.mtu) < 0)
+		return vif_firewall(c, false);
+	/* The rules go in while the device is down and before it joins the bridge. */
+	if (vif_prepare_port(c, br.mtu) < 0 || vif_firewall(c, false) < 0)
 		return -1;
 	if (c->link.master != br.ifindex && vif_step(c, "add %s to bridge %s", c->dev, bridge)) {
 		if ((err = link_set_master(&c->net, &c->undo, &c->link, br.ifindex)) < 0)
@@ -132,8 +136,9 @@ static int offline(struct vif_ctx *c, char *bridge)
 	}
 	if (vif_take_down(c) < 0)
 		return -1;
+	/* Only once the device is down, so that it never passes unfiltered traffic. */
 	if (!c->dev_exists || !c->link.master)
-		return 0;
+		return vif_firewall(c, false);
 	struct link_state master = {0};
 	snprintf(master.name, sizeof(master.name), "its bridge");
 	if (link_get_index(&c->net, c->link.master, &master) == 0 && !bridge[0])
@@ -143,7 +148,7 @@ static int offline(struct vif_ctx *c, char *bridge)
 		if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
 			return vif_net_error(c, err, "cannot remove %s from its bridge", c->dev);
 	}
-	return 0;
+	return vif_firewall(c, false);
 }
 
 int main(int argc, char *argv[])

@@ -1,0 +1,723 @@
+/* Guest firewall: owned nftables tables through libmnl/libnftnl, or the scripts' iptables rules. */
+#include "firewall.h"
+#include "lock.h"
+#include "nft.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/if_ether.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_bridge.h>
+#include <linux/netfilter/nf_tables.h>
+
+/* nft's own datatype numbers, so that `nft list` shows our sets readably. */
+#define NFT_TYPE_IPADDR	 7
+#define NFT_TYPE_IP6ADDR 8
+#define NFT_TYPE_IFNAME	 41
+
+#define CHAIN_PREROUTING  "prerouting"
+#define CHAIN_POSTROUTING "postrouting"
+#define SET_VIFS	  "vifs"       /* ifname : jump vif-<dev> */
+#define SET_GUESTS4	  "guests4"    /* inet: guest IPv4 prefix : jump rev-<dev> */
+#define SET_GUESTS6	  "guests6"    /* inet: guest IPv6 prefix : jump rev-<dev> */
+#define SET_MASQ	  "masquerade" /* inet: ifname of a NAT uplink */
+
+extern char **environ;
+
+const char *fw_backend_name(enum fw_backend b)
+{
+	return b == FW_NFT ? "nft" : b == FW_IPTABLES ? "iptables" : "none";
+}
+
+/* Does the kernel answer nf_tables requests?  One GETCHAIN costs a round trip, no more. */
+static bool kernel_has_nftables(void)
+{
+	struct nft n;
+	if (nft_open(&n, NFPROTO_BRIDGE, FW_TABLE) < 0)
+		return false;
+	int r = nft_chain_exists(&n, CHAIN_PREROUTING);
+	nft_close(&n);
+	return r >= 0;
+}
+
+static bool have_iptables(void)
+{
+	static const char *const dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
+	char path[64];
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/iptables", dirs[i]);
+		if (access(path, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *fw_backend_parse(const char *param, enum fw_backend *out, bool *fallback)
+{
+	*fallback = false;
+	if (param && *param) {
+		if (!strcmp(param, "nft"))
+			*out = FW_NFT;
+		else if (!strcmp(param, "iptables"))
+			*out = FW_IPTABLES;
+		else if (!strcmp(param, "none"))
+			*out = FW_NONE;
+		else
+			return "nft, iptables or none";
+		return NULL;
+	}
+	if (kernel_has_nftables())
+		*out = FW_NFT;
+	else if (have_iptables())
+		*out = FW_IPTABLES;
+	else {
+		*out = FW_NONE;
+		*fallback = true;
+	}
+	return NULL;
+}
+
+static int report(int err, char *msg, size_t len, const char *what, const char *dev)
+{
+	if (err < 0)
+		snprintf(msg, len, "cannot %s the firewall rules of %s: %s", what, dev,
+			 strerror(-err));
+	return err;
+}
+
+/* ------------------------------------------------------------------ nft */
+
+static void chain_name(char *buf, size_t len, const char *prefix, const char *dev)
+{
+	snprintf(buf, len, "%s-%s", prefix, dev);
+}
+
+static void ifname_key(uint8_t key[IFNAMSIZ], const char *dev)
+{
+	memset(key, 0, IFNAMSIZ);
+	strncpy((char *)key, dev, IFNAMSIZ - 1);
+}
+
+static void base_rule_lookup(struct nft *n, uint32_t meta, const char *set)
+{
+	struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+	rule_meta(r, meta);
+	rule_lookup(r, set, true, false);
+	nft_rule_add(n, r);
+}
+
+/* The table, its sets and its base chain, made once; EEXIST means another run made them. */
+static int bootstrap(struct nft *n)
+{
+	nft_begin(n);
+	nft_table_add(n);
+	nft_set_add(n, SET_VIFS, NFT_SET_MAP, NFT_TYPE_IFNAME, IFNAMSIZ, NFT_DATA_VERDICT, true);
+	if (n->family == NFPROTO_BRIDGE) {
+		nft_chain_add(n, CHAIN_PREROUTING, NF_BR_PRE_ROUTING, -200, "filter", true);
+		base_rule_lookup(n, NFT_META_IIFNAME, SET_VIFS);
+	} else {
+		nft_set_add(n, SET_GUESTS4, NFT_SET_MAP | NFT_SET_INTERVAL, NFT_TYPE_IPADDR, 4,
+			    NFT_DATA_VERDICT, false);
+		nft_set_add(n, SET_GUESTS6, NFT_SET_MAP | NFT_SET_INTERVAL, NFT_TYPE_IP6ADDR, 16,
+			    NFT_DATA_VERDICT, false);
+		/* Before routing and before the administrator's filter chains (priority 0). */
+		nft_chain_add(n, CHAIN_PREROUTING, NF_INET_PRE_ROUTING, -150, "filter", true);
+		base_rule_lookup(n, NFT_META_IIFNAME, SET_VIFS);
+		uint8_t v4 = NFPROTO_IPV4, v6 = NFPROTO_IPV6;
+		struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+		rule_meta(r, NFT_META_NFPROTO);
+		rule_cmp(r, NFT_CMP_EQ, &v4, 1);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
+		rule_lookup(r, SET_GUESTS4, true, false);
+		nft_rule_add(n, r);
+		r = rule_new(n, CHAIN_PREROUTING);
+		rule_meta(r, NFT_META_NFPROTO);
+		rule_cmp(r, NFT_CMP_EQ, &v6, 1);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+		rule_lookup(r, SET_GUESTS6, true, false);
+		nft_rule_add(n, r);
+	}
+	int err = nft_commit(n);
+	return err == -EEXIST ? 0 : err;
+}
+
+/* Run fill (which starts and fills a batch) and commit; make the table first if missing. */
+static int commit_with_bootstrap(struct nft *n, void (*fill)(struct nft *, const void *),
+				 const void *arg)
+{
+	fill(n, arg);
+	int err = nft_commit(n);
+	if (err != -ENOENT)
+		return err;
+	if ((err = bootstrap(n)) < 0)
+		return err;
+	fill(n, arg);
+	return nft_commit(n);
+}
+
+static void prefix_mask(const struct ip_prefix *p, uint8_t *mask, uint32_t *len)
+{
+	*len = p->family == AF_INET ? 4 : 16;
+	memset(mask, 0, 16);
+	for (unsigned i = 0; i < p->len; i++)
+		mask[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+}
+
+static const uint8_t *prefix_bytes(const struct ip_prefix *p)
+{
+	return p->family == AF_INET ? (const uint8_t *)&p->addr.v4 : p->addr.v6.s6_addr;
+}
+
+/* The network address: the prefix's bytes under its mask. */
+static void prefix_net(const struct ip_prefix *p, uint8_t *net)
+{
+	uint8_t mask[16];
+	uint32_t len;
+	prefix_mask(p, mask, &len);
+	for (uint32_t i = 0; i < len; i++)
+		net[i] = prefix_bytes(p)[i] & mask[i];
+}
+
+/* [match the ethertype or nfproto] then the source address within p: accept. */
+static void rule_source_in(struct nft *n, const char *chain, const struct ip_prefix *p,
+			   uint32_t base, uint32_t offset, bool bridge)
+{
+	uint8_t mask[16], net[16];
+	uint32_t len;
+	prefix_mask(p, mask, &len);
+	prefix_net(p, net);
+	struct nftnl_rule *r = rule_new(n, chain);
+	if (bridge) {
+		uint16_t proto = htons(p->family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &proto, 2);
+	} else {
+		uint8_t nfproto = p->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+		rule_meta(r, NFT_META_NFPROTO);
+		rule_cmp(r, NFT_CMP_EQ, &nfproto, 1);
+	}
+	rule_payload(r, base, offset, len);
+	if (p->len < len * 8)
+		rule_mask(r, mask, len);
+	rule_cmp(r, NFT_CMP_EQ, net, len);
+	rule_verdict(r, NF_ACCEPT, NULL);
+	nft_rule_add(n, r);
+}
+
+/* Drop whatever of this ethertype (bridge) or nfproto (inet) got this far. */
+static void rule_drop_proto(struct nft *n, const char *chain, int family, bool bridge)
+{
+	struct nftnl_rule *r = rule_new(n, chain);
+	if (bridge) {
+		uint16_t proto = htons((uint16_t)family);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &proto, 2);
+	} else {
+		uint8_t nfproto = (uint8_t)family;
+		rule_meta(r, NFT_META_NFPROTO);
+		rule_cmp(r, NFT_CMP_EQ, &nfproto, 1);
+	}
+	rule_verdict(r, NF_DROP, NULL);
+	nft_rule_add(n, r);
+}
+
+/* DHCP requests (UDP 68 -> 67) come from 0.0.0.0 before the guest has an address. */
+static void rule_dhcp(struct nft *n, const char *chain, bool bridge)
+{
+	uint8_t udp = IPPROTO_UDP;
+	uint16_t ports[2] = {htons(68), htons(67)};
+	struct nftnl_rule *r = rule_new(n, chain);
+	if (bridge) {
+		uint16_t proto = htons(ETH_P_IP);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &proto, 2);
+	} else {
+		uint8_t nfproto = NFPROTO_IPV4;
+		rule_meta(r, NFT_META_NFPROTO);
+		rule_cmp(r, NFT_CMP_EQ, &nfproto, 1);
+	}
+	rule_meta(r, NFT_META_L4PROTO);
+	rule_cmp(r, NFT_CMP_EQ, &udp, 1);
+	rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 4);
+	rule_cmp(r, NFT_CMP_EQ, ports, 4);
+	rule_verdict(r, NF_ACCEPT, NULL);
+	nft_rule_add(n, r);
+}
+
+static bool has_family(const struct fw_vif *v, int family)
+{
+	for (size_t i = 0; i < v->n_ips; i++)
+		if (v->ips[i].family == family)
+			return true;
+	return false;
+}
+
+/* IPv6: the listed prefixes, link-local and the unspecified source of DAD. */
+static void ipv6_rules(struct nft *n, const char *chain, const struct fw_vif *v, bool bridge)
+{
+	struct ip_prefix ll = {.family = AF_INET6, .len = 10},
+			 any = {.family = AF_INET6, .len = 128};
+	uint32_t base = NFT_PAYLOAD_NETWORK_HEADER;
+
+	ll.addr.v6.s6_addr[0] = 0xfe;
+	ll.addr.v6.s6_addr[1] = 0x80;
+	for (size_t i = 0; i < v->n_ips; i++)
+		if (v->ips[i].family == AF_INET6)
+			rule_source_in(n, chain, &v->ips[i], base, 8, bridge);
+	rule_source_in(n, chain, &ll, base, 8, bridge);
+	rule_source_in(n, chain, &any, base, 8, bridge);
+	rule_drop_proto(n, chain, bridge ? ETH_P_IPV6 : NFPROTO_IPV6, bridge);
+}
+
+/* ARP from the guest: well formed, its own sender MAC, a listed sender address or 0.0.0.0. */
+static void arp_rules(struct nft *n, const char *chain, const struct fw_vif *v)
+{
+	uint16_t arp = htons(ETH_P_ARP);
+	/*
+	 * htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4: the offsets below depend on it.  One
+	 * rule per field, so that `nft list` reads as what it does.
+	 */
+	static const struct {
+		uint32_t offset, len;
+		uint8_t value[2];
+	} shape[] = {{0, 2, {0x00, 0x01}}, {2, 2, {0x08, 0x00}}, {4, 1, {6}}, {5, 1, {4}}};
+	struct nftnl_rule *r;
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+		r = rule_new(n, chain);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &arp, 2);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, shape[i].offset, shape[i].len);
+		rule_cmp(r, NFT_CMP_NEQ, shape[i].value, shape[i].len);
+		rule_verdict(r, NF_DROP, NULL);
+		nft_rule_add(n, r);
+	}
+	if (v->mac) {
+		r = rule_new(n, chain);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &arp, 2);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 6);
+		rule_cmp(r, NFT_CMP_NEQ, v->mac, 6);
+		rule_verdict(r, NF_DROP, NULL);
+		nft_rule_add(n, r);
+	}
+	struct ip_prefix probe = {.family = AF_INET, .len = 32};
+	for (size_t i = 0; i <= v->n_ips; i++) {
+		const struct ip_prefix *p = i < v->n_ips ? &v->ips[i] : &probe;
+		if (p->family != AF_INET)
+			continue;
+		uint8_t mask[16], net[16];
+		uint32_t len;
+		prefix_mask(p, mask, &len);
+		prefix_net(p, net);
+		r = rule_new(n, chain);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &arp, 2);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4);
+		if (p->len < 32)
+			rule_mask(r, mask, 4);
+		rule_cmp(r, NFT_CMP_EQ, net, 4);
+		rule_verdict(r, NF_ACCEPT, NULL);
+		nft_rule_add(n, r);
+	}
+	rule_drop_proto(n, chain, ETH_P_ARP, true);
+}
+
+/* The bridged vif's chain: what SPEC §6 lists, nothing when ip is empty. */
+static void fill_bridged(struct nft *n, const void *arg)
+{
+	const struct fw_vif *v = arg;
+	char chain[64];
+	uint8_t key[IFNAMSIZ];
+
+	chain_name(chain, sizeof(chain), "vif", v->dev);
+	ifname_key(key, v->dev);
+	nft_begin(n);
+	nft_chain_add(n, chain, -1, 0, NULL, false);
+	nft_chain_flush(n, chain);
+	if (v->n_ips) {
+		if (v->mac) {
+			struct nftnl_rule *r = rule_new(n, chain);
+			rule_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6);
+			rule_cmp(r, NFT_CMP_NEQ, v->mac, 6);
+			rule_verdict(r, NF_DROP, NULL);
+			nft_rule_add(n, r);
+		}
+		if (has_family(v, AF_INET)) {
+			rule_dhcp(n, chain, true);
+			for (size_t i = 0; i < v->n_ips; i++)
+				if (v->ips[i].family == AF_INET)
+					rule_source_in(n, chain, &v->ips[i],
+						       NFT_PAYLOAD_NETWORK_HEADER, 12, true);
+			rule_drop_proto(n, chain, ETH_P_IP, true);
+			arp_rules(n, chain, v);
+		}
+		if (has_family(v, AF_INET6))
+			ipv6_rules(n, chain, v, true);
+	}
+	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
+}
+
+/* The guest's prefixes as interval elements: start -> jump, end marked INTERVAL_END. */
+static void guest_intervals(struct nft *n, bool add, const struct fw_vif *v, const char *rev)
+{
+	for (size_t i = 0; i < v->n_ips; i++) {
+		const struct ip_prefix *p = &v->ips[i];
+		uint8_t start[16], end[16];
+		uint32_t len;
+		uint8_t mask[16];
+		prefix_mask(p, mask, &len);
+		prefix_net(p, start);
+		memcpy(end, start, len);
+		for (uint32_t b = 0; b < len; b++)
+			end[b] |= (uint8_t)~mask[b];
+		/* end = last address + 1; past the top of the space there is no end element. */
+		bool wrapped = true;
+		for (int b = (int)len - 1; b >= 0 && wrapped; b--)
+			wrapped = ++end[b] == 0;
+		const char *set = p->family == AF_INET ? SET_GUESTS4 : SET_GUESTS6;
+		nft_elem(n, add, set, start, len, 0, add ? rev : NULL);
+		if (!wrapped)
+			nft_elem(n, add, set, end, len, NFT_SET_ELEM_INTERVAL_END, NULL);
+	}
+}
+
+/* The routed vif's chains: sources it may use, and the reverse rule for its addresses. */
+static void fill_routed(struct nft *n, const void *arg)
+{
+	const struct fw_vif *v = arg;
+	char chain[64], rev[64];
+	uint8_t key[IFNAMSIZ];
+
+	chain_name(chain, sizeof(chain), "vif", v->dev);
+	chain_name(rev, sizeof(rev), "rev", v->dev);
+	ifname_key(key, v->dev);
+	nft_begin(n);
+	nft_chain_add(n, chain, -1, 0, NULL, false);
+	nft_chain_flush(n, chain);
+	nft_chain_add(n, rev, -1, 0, NULL, false);
+	nft_chain_flush(n, rev);
+	if (v->n_ips) {
+		if (has_family(v, AF_INET)) {
+			rule_dhcp(n, chain, false);
+			for (size_t i = 0; i < v->n_ips; i++)
+				if (v->ips[i].family == AF_INET)
+					rule_source_in(n, chain, &v->ips[i],
+						       NFT_PAYLOAD_NETWORK_HEADER, 12, false);
+			rule_drop_proto(n, chain, NFPROTO_IPV4, false);
+		}
+		if (has_family(v, AF_INET6))
+			ipv6_rules(n, chain, v, false);
+		/* Anything claiming the guest's addresses must come in through its vif. */
+		struct nftnl_rule *r = rule_new(n, rev);
+		rule_meta(r, NFT_META_IIFNAME);
+		rule_cmp(r, NFT_CMP_NEQ, key, IFNAMSIZ);
+		rule_verdict(r, NF_DROP, NULL);
+		nft_rule_add(n, r);
+		guest_intervals(n, true, v, rev);
+	}
+	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
+}
+
+/* Removal: the map elements first (they hold the chains), then the chains. */
+static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool with_elems)
+{
+	char chain[64], rev[64];
+	uint8_t key[IFNAMSIZ];
+
+	chain_name(chain, sizeof(chain), "vif", v->dev);
+	chain_name(rev, sizeof(rev), "rev", v->dev);
+	ifname_key(key, v->dev);
+	nft_begin(n);
+	if (with_elems) {
+		nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
+		if (routed)
+			guest_intervals(n, false, v, NULL);
+	}
+	nft_chain_flush(n, chain);
+	nft_chain_del(n, chain);
+	if (routed) {
+		nft_chain_flush(n, rev);
+		nft_chain_del(n, rev);
+	}
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct nft_elem_info *x = a, *y = b;
+	int c = memcmp(x->key, y->key, sizeof(x->key));
+	/* At one key an interval's end sorts before the next interval's start. */
+	return c ? c : (int)y->end - (int)x->end;
+}
+
+/*
+ * The intervals that jump to rev, whatever the guest's list was when they were made: each
+ * start element and the end element that follows it in key order.
+ */
+static int delete_intervals_of(struct nft *n, const char *set, const char *rev)
+{
+	struct nft_elem_info *v;
+	size_t count;
+	int err = nft_set_dump(n, set, &v, &count);
+	if (err < 0)
+		return err == -ENOENT ? 0 : err;
+	qsort(v, count, sizeof(*v), key_cmp);
+	nft_begin(n);
+	size_t found = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (v[i].end || strcmp(v[i].jump, rev))
+			continue;
+		nft_elem(n, false, set, v[i].key, v[i].key_len, 0, NULL);
+		if (i + 1 < count && v[i + 1].end)
+			nft_elem(n, false, set, v[i + 1].key, v[i + 1].key_len,
+				 NFT_SET_ELEM_INTERVAL_END, NULL);
+		found++;
+	}
+	free(v);
+	return found ? nft_commit(n) : 0;
+}
+
+static int nft_vif_del(int family, const struct fw_vif *v)
+{
+	struct nft n;
+	char chain[64], rev[64];
+	bool routed = family != NFPROTO_BRIDGE;
+	int err = nft_open(&n, family, FW_TABLE);
+	if (err < 0)
+		return err;
+	chain_name(chain, sizeof(chain), "vif", v->dev);
+	chain_name(rev, sizeof(rev), "rev", v->dev);
+	err = nft_chain_exists(&n, chain);
+	if (err > 0) {
+		fill_del(&n, v, routed, true);
+		err = nft_commit(&n);
+		/*
+		 * The guest's list changed since its rules were made, or someone removed an
+		 * element by hand: find what refers to the chains, then remove them.
+		 */
+		if (err == -ENOENT || err == -EBUSY) {
+			uint8_t key[IFNAMSIZ];
+			ifname_key(key, v->dev);
+			nft_begin(&n);
+			nft_elem(&n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
+			err = nft_commit(&n);
+			if ((err == 0 || err == -ENOENT) && routed &&
+			    (err = delete_intervals_of(&n, SET_GUESTS4, rev)) == 0)
+				err = delete_intervals_of(&n, SET_GUESTS6, rev);
+			if (err == 0 || err == -ENOENT) {
+				fill_del(&n, v, routed, false);
+				err = nft_commit(&n);
+			}
+		}
+	}
+	nft_close(&n);
+	return err < 0 ? err : 0;
+}
+
+static int nft_vif_add(int family, const struct fw_vif *v)
+{
+	struct nft n;
+	int err = nft_open(&n, family, FW_TABLE);
+	if (err < 0)
+		return err;
+	/* A routed vif's old intervals may differ from the new list: start clean. */
+	if (family != NFPROTO_BRIDGE) {
+		nft_close(&n);
+		if ((err = nft_vif_del(family, v)) < 0)
+			return err;
+		if ((err = nft_open(&n, family, FW_TABLE)) < 0)
+			return err;
+	}
+	err = commit_with_bootstrap(&n, family == NFPROTO_BRIDGE ? fill_bridged : fill_routed, v);
+	nft_close(&n);
+	return err;
+}
+
+/* ------------------------------------------------------------- iptables */
+
+/* iptables -w ARGS...; 0 or -EIO.  Only the iptables backend ever forks. */
+static int iptables(const char *const args[], size_t n)
+{
+	const char *argv[32];
+	size_t k = 0;
+	argv[k++] = "iptables";
+	argv[k++] = "-w";
+	for (size_t i = 0; i < n && k < 31; i++)
+		argv[k++] = args[i];
+	argv[k] = NULL;
+
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	pid_t pid;
+	int status = 0;
+	int err = posix_spawnp(&pid, "iptables", &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err)
+		return -err;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* One rule pair of the scripts: accept what the vif sends (matching match), and what it gets. */
+static int iptables_pair(const char *op, const char *dev, const char *const match[], size_t n_match)
+{
+	const char *in[16] = {
+	    op, "FORWARD", "-m", "physdev", "--physdev-is-bridged", "--physdev-in", dev};
+	size_t k = 7;
+	for (size_t i = 0; i < n_match; i++)
+		in[k++] = match[i];
+	in[k++] = "-j";
+	in[k++] = "ACCEPT";
+	const char *const out[] = {
+	    op,	 "FORWARD", "-m",    "physdev", "--physdev-is-bridged", "--physdev-out",
+	    dev, "-j",	    "ACCEPT"};
+	int err = iptables(in, k);
+	int err2 = iptables(out, sizeof(out) / sizeof(out[0]));
+	return err < 0 ? err : err2;
+}
+
+/*
+ * The Xen 4.x scripts' FORWARD rules, pair by pair as they inserted them: one per IPv4
+ * source and one for DHCP requests, or a single unrestricted pair when there is no list.
+ * Deleting goes on past failures, so that whatever is there goes.
+ */
+static int iptables_vif(bool add, const struct fw_vif *v)
+{
+	const char *op = add ? "-I" : "-D";
+	static const char *const dhcp[] = {"-p", "udp", "--sport", "68", "--dport", "67"};
+	char src[INET6_ADDRSTRLEN + 8];
+	struct lock lk;
+	int result = 0, err;
+
+	/* The scripts serialise their iptables calls with this lock. */
+	if ((err = lock_take(&lk, "iptables")) < 0)
+		return err;
+	if (v->n_ips == 0) {
+		result = iptables_pair(op, v->dev, NULL, 0);
+	} else {
+		for (size_t i = 0; i < v->n_ips && (!add || !result); i++) {
+			if (v->ips[i].family != AF_INET)
+				continue;
+			ip_prefix_format(&v->ips[i], src, sizeof(src));
+			const char *const match[] = {"-s", src};
+			if ((err = iptables_pair(op, v->dev, match, 2)) < 0 && !result)
+				result = err;
+		}
+		if ((!add || !result) && (err = iptables_pair(op, v->dev, dhcp, 6)) < 0 && !result)
+			result = err;
+	}
+	lock_release(&lk);
+	/* A failed add leaves no half set behind. */
+	if (add && result)
+		iptables_vif(false, v);
+	return add ? result : 0;
+}
+
+/* network-nat's masquerade: one set of uplinks, one rule, made once. */
+static int bootstrap_nat(struct nft *n)
+{
+	nft_begin(n);
+	nft_table_add(n);
+	nft_set_add(n, SET_MASQ, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
+	nft_chain_add(n, CHAIN_POSTROUTING, NF_INET_POST_ROUTING, 100, "nat", true);
+	uint8_t v4 = NFPROTO_IPV4;
+	struct nftnl_rule *r = rule_new(n, CHAIN_POSTROUTING);
+	rule_meta(r, NFT_META_NFPROTO);
+	rule_cmp(r, NFT_CMP_EQ, &v4, 1);
+	rule_meta(r, NFT_META_OIFNAME);
+	rule_lookup(r, SET_MASQ, false, false);
+	rule_masq(r);
+	nft_rule_add(n, r);
+	int err = nft_commit(n);
+	return err == -EEXIST ? 0 : err;
+}
+
+static int nft_masquerade(bool add, const char *netdev)
+{
+	struct nft n;
+	uint8_t key[IFNAMSIZ];
+	int err = nft_open(&n, NFPROTO_INET, FW_TABLE);
+	if (err < 0)
+		return err;
+	ifname_key(key, netdev);
+	if (add && (err = bootstrap_nat(&n)) < 0)
+		goto out;
+	nft_begin(&n);
+	nft_elem(&n, add, SET_MASQ, key, IFNAMSIZ, 0, NULL);
+	err = nft_commit(&n);
+	if (!add && err == -ENOENT)
+		err = 0;
+out:
+	nft_close(&n);
+	return err;
+}
+
+static int iptables_masquerade(bool add, const char *netdev)
+{
+	const char *const args[] = {"-t",   "nat", add ? "-A" : "-D", "POSTROUTING", "-o",
+				    netdev, "-j",  "MASQUERADE"};
+	int err = iptables(args, sizeof(args) / sizeof(args[0]));
+	return add ? err : 0;
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+int fw_bridged_vif_add(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+{
+	int r = b == FW_NFT	   ? nft_vif_add(NFPROTO_BRIDGE, v)
+		: b == FW_IPTABLES ? iptables_vif(true, v)
+				   : 0;
+	return report(r, err, errlen, "install", v->dev);
+}
+
+int fw_bridged_vif_del(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+{
+	int r = b == FW_NFT	   ? nft_vif_del(NFPROTO_BRIDGE, v)
+		: b == FW_IPTABLES ? iptables_vif(false, v)
+				   : 0;
+	return report(r, err, errlen, "remove", v->dev);
+}
+
+int fw_routed_vif_add(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+{
+	int r = b == FW_NFT	   ? nft_vif_add(NFPROTO_INET, v)
+		: b == FW_IPTABLES ? iptables_vif(true, v)
+				   : 0;
+	return report(r, err, errlen, "install", v->dev);
+}
+
+int fw_routed_vif_del(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+{
+	int r = b == FW_NFT	   ? nft_vif_del(NFPROTO_INET, v)
+		: b == FW_IPTABLES ? iptables_vif(false, v)
+				   : 0;
+	return report(r, err, errlen, "remove", v->dev);
+}
+
+int fw_masquerade_add(enum fw_backend b, const char *netdev, char *err, size_t errlen)
+{
+	int r = b == FW_NFT	   ? nft_masquerade(true, netdev)
+		: b == FW_IPTABLES ? iptables_masquerade(true, netdev)
+				   : 0;
+	return report(r, err, errlen, "install", netdev);
+}
+
+int fw_masquerade_del(enum fw_backend b, const char *netdev, char *err, size_t errlen)
+{
+	int r = b == FW_NFT	   ? nft_masquerade(false, netdev)
+		: b == FW_IPTABLES ? iptables_masquerade(false, netdev)
+				   : 0;
+	return report(r, err, errlen, "remove", netdev);
+}

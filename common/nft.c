@@ -1,0 +1,500 @@
+/* nftables batches over libmnl and libnftnl: the few message kinds the firewall needs. */
+#include "nft.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#define NFT_BUF_SIZE (64 * 1024)
+
+int nft_open(struct nft *n, int family, const char *table)
+{
+	memset(n, 0, sizeof(*n));
+	n->family = family;
+	n->table = table;
+	n->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!n->nl)
+		return -errno;
+	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+		mnl_socket_close(n->nl);
+		n->nl = NULL;
+		return -e;
+	}
+	n->portid = mnl_socket_get_portid(n->nl);
+	n->seq = (uint32_t)time(NULL);
+	n->buf = calloc(1, NFT_BUF_SIZE); /* netlink padding is sent as is */
+	if (!n->buf) {
+		mnl_socket_close(n->nl);
+		n->nl = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void nft_close(struct nft *n)
+{
+	if (n->batch)
+		mnl_nlmsg_batch_stop(n->batch);
+	if (n->nl)
+		mnl_socket_close(n->nl);
+	free(n->buf);
+	memset(n, 0, sizeof(*n));
+}
+
+/* The buffer is twice the batch limit, so one message can always be written past it. */
+static char *next(struct nft *n)
+{
+	return n->oom ? NULL : mnl_nlmsg_batch_current(n->batch);
+}
+
+/* A message that went past the limit spoils the batch: it must not be sent cut short. */
+static void done(struct nft *n)
+{
+	if (!mnl_nlmsg_batch_next(n->batch))
+		n->oom = true;
+	n->expected++;
+}
+
+void nft_begin(struct nft *n)
+{
+	if (n->batch)
+		mnl_nlmsg_batch_stop(n->batch);
+	n->batch = mnl_nlmsg_batch_start(n->buf, NFT_BUF_SIZE / 2);
+	n->expected = 0;
+	n->oom = false;
+	nftnl_batch_begin(mnl_nlmsg_batch_current(n->batch), n->seq++);
+	mnl_nlmsg_batch_next(n->batch);
+	n->first_seq = n->seq;
+}
+
+/* Read acknowledgements until every message of the batch has one; the first error wins. */
+static int collect(struct nft *n, unsigned expected)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int result = 0;
+
+	while (expected > 0) {
+		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+		if (len < 0)
+			return errno == ENOBUFS ? -ENOBUFS : -errno;
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		int left = (int)len;
+		for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+			if (h->nlmsg_pid != n->portid)
+				continue;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+				if (e->error && !result)
+					result = e->error;
+				expected--;
+			} else if (h->nlmsg_type == NLMSG_DONE) {
+				expected--;
+			}
+		}
+	}
+	return result;
+}
+
+int nft_commit(struct nft *n)
+{
+	if (n->oom)
+		return -E2BIG;
+	nftnl_batch_end(mnl_nlmsg_batch_current(n->batch), n->seq++);
+	mnl_nlmsg_batch_next(n->batch);
+	size_t len = mnl_nlmsg_batch_size(n->batch);
+	unsigned expected = n->expected;
+	if (mnl_socket_sendto(n->nl, mnl_nlmsg_batch_head(n->batch), len) < 0)
+		return -errno;
+	mnl_nlmsg_batch_stop(n->batch);
+	n->batch = NULL;
+	return collect(n, expected);
+}
+
+void nft_table_add(struct nft *n)
+{
+	char *p = next(n);
+	struct nftnl_table *t = nftnl_table_alloc();
+	if (!p || !t) {
+		n->oom = true;
+		nftnl_table_free(t);
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWTABLE, (uint16_t)n->family,
+						   NLM_F_CREATE | NLM_F_ACK, n->seq++);
+	nftnl_table_nlmsg_build_payload(h, t);
+	nftnl_table_free(t);
+	done(n);
+}
+
+static struct nftnl_chain *chain_obj(struct nft *n, const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	if (!c)
+		return NULL;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	return c;
+}
+
+static void chain_msg(struct nft *n, struct nftnl_chain *c, uint16_t type, uint16_t flags)
+{
+	char *p = next(n);
+	if (!p || !c) {
+		n->oom = true;
+		nftnl_chain_free(c);
+		return;
+	}
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, type, (uint16_t)n->family, flags | NLM_F_ACK, n->seq++);
+	nftnl_chain_nlmsg_build_payload(h, c);
+	nftnl_chain_free(c);
+	done(n);
+}
+
+void nft_chain_add(struct nft *n, const char *name, int hook, int prio, const char *type,
+		   bool exclusive)
+{
+	struct nftnl_chain *c = chain_obj(n, name);
+	if (c && hook >= 0) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	chain_msg(n, c, NFT_MSG_NEWCHAIN, NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0));
+}
+
+void nft_chain_del(struct nft *n, const char *name)
+{
+	chain_msg(n, chain_obj(n, name), NFT_MSG_DELCHAIN, 0);
+}
+
+void nft_chain_flush(struct nft *n, const char *name)
+{
+	char *p = next(n);
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!p || !r) {
+		n->oom = true;
+		nftnl_rule_free(r);
+		return;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, (uint16_t)n->family, NLM_F_ACK, n->seq++);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	done(n);
+}
+
+void nft_set_add(struct nft *n, const char *name, uint32_t flags, uint32_t key_type,
+		 uint32_t key_len, uint32_t data_type, bool host_order)
+{
+	char *p = next(n);
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!p || !s) {
+		n->oom = true;
+		nftnl_set_free(s);
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, (uint32_t)n->family);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, 1);
+	if (data_type)
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
+	/* Tell nft that keys are in host order (interface names), or it lists them garbled. */
+	struct nftnl_udata_buf *ud = host_order ? nftnl_udata_buf_alloc(64) : NULL;
+	if (ud && nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, 1))
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+				   nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, (uint16_t)n->family,
+						   NLM_F_CREATE | NLM_F_ACK, n->seq++);
+	nftnl_set_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	done(n);
+}
+
+void nft_elem(struct nft *n, bool add, const char *set, const void *key, size_t key_len,
+	      uint32_t flags, const char *jump)
+{
+	char *p = next(n);
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	if (!p || !s || !e) {
+		n->oom = true;
+		nftnl_set_free(s);
+		nftnl_set_elem_free(e);
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)key_len);
+	if (flags)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
+	if (jump) {
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_JUMP);
+		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, jump);
+	}
+	nftnl_set_elem_add(s, e);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+						   (uint16_t)n->family,
+						   (add ? NLM_F_CREATE : 0) | NLM_F_ACK, n->seq++);
+	nftnl_set_elems_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	done(n);
+}
+
+void nft_rule_add(struct nft *n, struct nftnl_rule *r)
+{
+	char *p = next(n);
+	if (!p || !r) {
+		n->oom = true;
+		nftnl_rule_free(r);
+		return;
+	}
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWRULE, (uint16_t)n->family,
+				  NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK, n->seq++);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	done(n);
+}
+
+int nft_chain_exists(struct nft *n, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char req[512] = {0}; /* netlink padding is sent as is */
+	struct nftnl_chain *c = chain_obj(n, name);
+	if (!c)
+		return -ENOMEM;
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(req, NFT_MSG_GETCHAIN, (uint16_t)n->family, NLM_F_ACK, n->seq++);
+	nftnl_chain_nlmsg_build_payload(h, c);
+	nftnl_chain_free(c);
+	if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	/* The answer is the chain (then an ack) or an error. */
+	for (;;) {
+		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+		if (len < 0)
+			return -errno;
+		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
+		int left = (int)len;
+		bool found = false;
+		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
+			if (r->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
+				if (e->error == -ENOENT)
+					return 0;
+				if (e->error)
+					return e->error;
+				return 1;
+			}
+			found = true;
+		}
+		if (found)
+			continue;
+	}
+}
+
+struct nftnl_rule *rule_new(struct nft *n, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return NULL;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)n->family);
+	return r;
+}
+
+/* Every expression of a rule works on register 1, as nft's own output does. */
+static struct nftnl_expr *expr(struct nftnl_rule *r, const char *name)
+{
+	if (!r)
+		return NULL;
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+	if (e)
+		nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+void rule_meta(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = expr(r, "meta");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+}
+
+void rule_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = expr(r, "payload");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+}
+
+void rule_mask(struct nftnl_rule *r, const void *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e = expr(r, "bitwise");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+}
+
+void rule_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr(r, "cmp");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+}
+
+void rule_lookup(struct nftnl_rule *r, const char *set, bool verdict_map, bool invert)
+{
+	struct nftnl_expr *e = expr(r, "lookup");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	if (verdict_map)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	if (invert)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+}
+
+void rule_verdict(struct nftnl_rule *r, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = expr(r, "immediate");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	if (chain)
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+}
+
+void rule_masq(struct nftnl_rule *r)
+{
+	expr(r, "masq");
+}
+
+struct dump {
+	struct nft_elem_info *v;
+	size_t n, cap;
+};
+
+static int dump_elem(struct nftnl_set_elem *e, void *arg)
+{
+	struct dump *d = arg;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct nft_elem_info *v = realloc(d->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		d->v = v;
+		d->cap = cap;
+	}
+	struct nft_elem_info *i = &d->v[d->n++];
+	memset(i, 0, sizeof(*i));
+	uint32_t len = 0;
+	const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	if (key && len <= sizeof(i->key)) {
+		memcpy(i->key, key, len);
+		i->key_len = len;
+	}
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+		i->end =
+		    nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END;
+	const char *chain = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)
+				? nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN)
+				: NULL;
+	if (chain)
+		snprintf(i->jump, sizeof(i->jump), "%s", chain);
+	return 0;
+}
+
+int nft_set_dump(struct nft *n, const char *set, struct nft_elem_info **out, size_t *count)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char req[512] = {0}; /* netlink padding is sent as is */
+	struct dump d = {0};
+	struct nftnl_set *s = nftnl_set_alloc();
+	int result = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, (uint16_t)n->family,
+						   NLM_F_DUMP | NLM_F_ACK, n->seq++);
+	nftnl_set_elems_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	for (bool more = true; more;) {
+		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+		if (len < 0) {
+			result = -errno;
+			break;
+		}
+		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
+		int left = (int)len;
+		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
+			if (r->nlmsg_type == NLMSG_DONE) {
+				more = false;
+			} else if (r->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
+				if (e->error && !result)
+					result = e->error;
+				more = false;
+			} else if (!result) {
+				struct nftnl_set *part = nftnl_set_alloc();
+				if (!part || nftnl_set_elems_nlmsg_parse(r, part) < 0 ||
+				    nftnl_set_elem_foreach(part, dump_elem, &d) < 0)
+					result = -ENOMEM;
+				nftnl_set_free(part);
+			}
+		}
+	}
+	if (result < 0) {
+		free(d.v);
+		return result;
+	}
+	*out = d.v;
+	*count = d.n;
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* nftables batches over libmnl and libnftnl: the few message kinds the firewall needs. */
+#ifndef XNH_NFT_H
+#define XNH_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mnl_socket;
+struct mnl_nlmsg_batch;
+struct nftnl_rule;
+
+struct nft {
+	struct mnl_socket *nl;
+	uint32_t portid, seq, first_seq;
+	char *buf;
+	struct mnl_nlmsg_batch *batch;
+	unsigned expected; /* messages in the batch that will be acknowledged */
+	int family;
+	const char *table;
+	bool oom; /* a message did not fit: the batch must not be sent */
+};
+
+int nft_open(struct nft *n, int family, const char *table);
+void nft_close(struct nft *n);
+
+/* Start a batch; the calls below add messages to it; commit sends it as one transaction. */
+void nft_begin(struct nft *n);
+int nft_commit(struct nft *n);
+
+void nft_table_add(struct nft *n);
+/* A regular chain (hook < 0) or a base chain; exclusive fails with EEXIST if it exists. */
+void nft_chain_add(struct nft *n, const char *name, int hook, int prio, const char *type,
+		   bool exclusive);
+void nft_chain_flush(struct nft *n, const char *name);
+void nft_chain_del(struct nft *n, const char *name);
+/*
+ * A set (data_type 0) or a verdict map (data_type NFT_DATA_VERDICT); flags NFT_SET_*;
+ * host_order for keys that are strings, such as interface names.
+ */
+void nft_set_add(struct nft *n, const char *name, uint32_t flags, uint32_t key_type,
+		 uint32_t key_len, uint32_t data_type, bool host_order);
+/* Add (add=true) or delete one element; jump names the chain a map element jumps to. */
+void nft_elem(struct nft *n, bool add, const char *set, const void *key, size_t key_len,
+	      uint32_t flags, const char *jump);
+void nft_rule_add(struct nft *n, struct nftnl_rule *r);
+
+/* An element as a dump returns it: key, interval-end flag, the chain a map element jumps to. */
+struct nft_elem_info {
+	uint8_t key[16];
+	uint32_t key_len;
+	bool end;
+	char jump[64];
+};
+
+/* Every element of a set, in *out (malloc'd, *count of them).  0 or a negative errno. */
+int nft_set_dump(struct nft *n, const char *set, struct nft_elem_info **out, size_t *count);
+
+/* 1 when the chain exists, 0 when not, or a negative errno. */
+int nft_chain_exists(struct nft *n, const char *name);
+
+/* Rule building: r = rule_new(n, chain), then expressions in order, then nft_rule_add. */
+struct nftnl_rule *rule_new(struct nft *n, const char *chain);
+void rule_meta(struct nftnl_rule *r, uint32_t key);
+void rule_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len);
+void rule_mask(struct nftnl_rule *r, const void *mask, uint32_t len);
+void rule_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
+void rule_lookup(struct nftnl_rule *r, const char *set, bool verdict_map, bool invert);
+void rule_verdict(struct nftnl_rule *r, int verdict, const char *chain);
+void rule_masq(struct nftnl_rule *r);
+
+#endif
