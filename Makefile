@@ -21,7 +21,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(NL_CFLAGS) $(CFLAGS) \
 # and relocating the shared libnl-route alone cost a third of that (see make bench).
 LIBS := -Wl,-Bstatic -lnl-route-3 -lnl-3 -lxenstore -lxentoolcore -lnftnl -Wl,-Bdynamic -lmnl -lpthread
 
-PROGRAMS := $(patsubst %/,%,$(dir $(wildcard */*.c)))
+PROGRAMS := $(sort $(patsubst %/,%,$(dir $(wildcard */*.c))))
 PROGRAMS := $(filter-out common tests,$(PROGRAMS))
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
@@ -76,6 +76,7 @@ demo: deps all
 
 bench: deps all
 	@BUILD=$(BUILD) bash tests/bench/vif-bridge.sh
+	@if [ -f tests/bench/firewall.sh ]; then BUILD=$(BUILD) bash tests/bench/firewall.sh; fi
 
 install: $(BINS)
 	install -d $(DESTDIR)$(XEN_SCRIPT_DIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)

@@ -9,6 +9,10 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 
 int net_open(struct net *n)
 {
@@ -355,5 +359,122 @@ int bridge_list(struct net *n, char (**names)[IFNAME_MAX + 1], size_t *count)
 	nl_cache_free(cache);
 	qsort(out, *count, sizeof(*out), name_cmp);
 	*names = out;
+	return 0;
+}
+
+static int undo_delete(void *ctx, const void *arg)
+{
+	const struct undo_int *a = arg;
+	int err = link_delete(ctx, a->ifindex);
+	return err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV ? 0 : err;
+}
+
+int link_delete(struct net *n, int ifindex)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	if (!l)
+		return -NLE_NOMEM;
+	rtnl_link_set_ifindex(l, ifindex);
+	int err = rtnl_link_delete(n->sk, l);
+	rtnl_link_put(l);
+	return err;
+}
+
+int bridge_create(struct net *n, struct undo *u, const char *name, const uint8_t mac[6],
+		  unsigned mtu, int ifindex)
+{
+	/* libnl has no setters for the bridge's own options: build the request by hand. */
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	struct nlattr *info, *data;
+	int err = -NLE_NOMEM;
+
+	if (!msg)
+		return err;
+	if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_string(msg, IFLA_IFNAME, name) < 0 || nla_put(msg, IFLA_ADDRESS, 6, mac) < 0 ||
+	    nla_put_u32(msg, IFLA_MTU, mtu) < 0 || !(info = nla_nest_start(msg, IFLA_LINKINFO)) ||
+	    nla_put_string(msg, IFLA_INFO_KIND, "bridge") < 0 ||
+	    !(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+	    nla_put_u32(msg, IFLA_BR_STP_STATE, 0) < 0 ||
+	    nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, 0) < 0)
+		goto out;
+	nla_nest_end(msg, data);
+	nla_nest_end(msg, info);
+	if ((err = nl_send_auto(n->sk, msg)) < 0 || (err = nl_wait_for_ack(n->sk)) < 0)
+		goto out;
+	if (u) {
+		struct link_state st;
+		if ((err = link_get(n, name, &st)) < 0)
+			goto out;
+		struct undo_int a = {st.ifindex, 0};
+		err = record(u, 0, undo_delete, &a, sizeof(a), "bridge");
+	}
+out:
+	nlmsg_free(msg);
+	return err;
+}
+
+int bridge_port_state(struct net *n, int ifindex, int *state)
+{
+	struct nl_cache *cache = NULL;
+	/* The bridge family's dump carries each port's STP state. */
+	int err = rtnl_link_alloc_cache(n->sk, AF_BRIDGE, &cache);
+	if (err < 0)
+		return err;
+	struct rtnl_link *l = rtnl_link_get(cache, ifindex);
+	if (!l) {
+		nl_cache_free(cache);
+		return -NLE_OBJ_NOTFOUND;
+	}
+	*state = rtnl_link_bridge_get_port_state(l);
+	rtnl_link_put(l);
+	nl_cache_free(cache);
+	return *state < 0 ? *state : 0;
+}
+
+struct undo_bridge {
+	int ifindex;
+	char name[IFNAME_MAX + 1];
+	uint8_t mac[6];
+	unsigned mtu;
+};
+
+static int undo_bridge_delete(void *ctx, const void *arg)
+{
+	const struct undo_bridge *a = arg;
+	return bridge_create(ctx, NULL, a->name, a->mac, a->mtu, a->ifindex);
+}
+
+int bridge_delete(struct net *n, struct undo *u, const struct link_state *br)
+{
+	struct undo_bridge a = {.ifindex = br->ifindex, .mtu = br->mtu};
+	memcpy(a.name, br->name, sizeof(a.name));
+	memcpy(a.mac, br->mac, 6);
+	return record(u, link_delete(n, br->ifindex), undo_bridge_delete, &a, sizeof(a), "bridge");
+}
+
+int bridge_ports(struct net *n, int bridge, struct link_state **ports, size_t *count)
+{
+	struct nl_cache *cache = NULL;
+	int err = rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache);
+
+	*ports = NULL;
+	*count = 0;
+	if (err < 0)
+		return err;
+	struct link_state *out = calloc((size_t)nl_cache_nitems(cache) + 1, sizeof(*out));
+	if (!out) {
+		nl_cache_free(cache);
+		return -NLE_NOMEM;
+	}
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct link_state st;
+		state_from((struct rtnl_link *)o, &st);
+		if (st.master == bridge)
+			out[(*count)++] = st;
+	}
+	nl_cache_free(cache);
+	*ports = out;
 	return 0;
 }

@@ -56,6 +56,26 @@ int addr_save(struct net *n, const struct link_state *l, struct addr_saved **sav
 int addr_flush(struct net *n, struct undo *u, struct addr_saved *saved);
 void addr_saved_free(struct addr_saved *saved);
 
+/*
+ * Create a bridge with STP off and forward delay 0 (a port forwards at once), with this MAC
+ * address and MTU, down, with this ifindex when not 0 (so that a bridge made again is the
+ * same one for every step that names it).  The inverse deletes it.
+ */
+int bridge_create(struct net *n, struct undo *u, const char *name, const uint8_t mac[6],
+		  unsigned mtu, int ifindex);
+
+/* Delete a link (a bridge we made); no inverse: the caller restores what it held. */
+int link_delete(struct net *n, int ifindex);
+
+/* Delete a bridge; the inverse makes it again with the same name, MAC and MTU, down. */
+int bridge_delete(struct net *n, struct undo *u, const struct link_state *br);
+
+/* Every port of the bridge with this index: their states in *ports (malloc'd). */
+int bridge_ports(struct net *n, int bridge, struct link_state **ports, size_t *count);
+
+/* The STP state of a bridge port (BR_STATE_*), from the kernel. */
+int bridge_port_state(struct net *n, int ifindex, int *state);
+
 /* Names of every bridge, sorted; *names is one malloc'd block of IFNAME_MAX+1-byte slots. */
 int bridge_list(struct net *n, char (**names)[IFNAME_MAX + 1], size_t *count);
 

@@ -6,10 +6,17 @@
 
 int undo_push(struct undo *u, undo_fn fn, const void *arg, size_t arg_len, const char *what)
 {
+	return undo_push_ref(u, fn, NULL, arg, arg_len, what);
+}
+
+int undo_push_ref(struct undo *u, undo_fn fn, void (*release)(const void *arg), const void *arg,
+		  size_t arg_len, const char *what)
+{
 	if (u->n == UNDO_MAX || arg_len > UNDO_ARG_SZ)
 		return -ENOSPC;
 	struct undo_step *s = &u->steps[u->n++];
 	s->fn = fn;
+	s->release = release;
 	s->what = what;
 	memset(s->arg, 0, sizeof(s->arg));
 	if (arg_len)
@@ -35,5 +42,9 @@ int undo_unwind(struct undo *u, void *ctx, void (*report)(void *ctx, const char 
 
 void undo_commit(struct undo *u)
 {
-	u->n = 0;
+	while (u->n > 0) {
+		struct undo_step *s = &u->steps[--u->n];
+		if (s->release)
+			s->release(s->arg);
+	}
 }

@@ -4,13 +4,14 @@
 
 #include <stddef.h>
 
-#define UNDO_MAX    64
+#define UNDO_MAX    512
 #define UNDO_ARG_SZ 64
 
 typedef int (*undo_fn)(void *ctx, const void *arg);
 
 struct undo_step {
 	undo_fn fn;
+	void (*release)(const void *arg); /* drops what arg holds when the step is not run */
 	const char *what;
 	unsigned char arg[UNDO_ARG_SZ];
 };
@@ -22,6 +23,10 @@ struct undo {
 
 /* Record how to reverse a change just made; arg (at most UNDO_ARG_SZ bytes) is copied. */
 int undo_push(struct undo *u, undo_fn fn, const void *arg, size_t arg_len, const char *what);
+
+/* The same, for an inverse whose arg holds a reference: release drops it if never run. */
+int undo_push_ref(struct undo *u, undo_fn fn, void (*release)(const void *arg), const void *arg,
+		  size_t arg_len, const char *what);
 
 /* Run every inverse, newest first; returns the number that failed. Leaves the journal empty. */
 int undo_unwind(struct undo *u, void *ctx, void (*report)(void *ctx, const char *what, int err));

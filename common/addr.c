@@ -1,0 +1,297 @@
+/* Addresses and routes through libnl-route-3: list what a link carries, move it to another link. */
+#include "addr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+
+void netconf_free(struct netconf *c)
+{
+	for (size_t i = 0; i < c->n_addrs; i++)
+		rtnl_addr_put(c->addrs[i]);
+	for (size_t i = 0; i < c->n_routes; i++)
+		rtnl_route_put(c->routes[i]);
+	free(c->addrs);
+	free(c->routes);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool is_link_local6(struct rtnl_addr *a)
+{
+	struct nl_addr *local = rtnl_addr_get_local(a);
+	const uint8_t *b = local ? nl_addr_get_binary_addr(local) : NULL;
+	return rtnl_addr_get_family(a) == AF_INET6 && b && b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+}
+
+static bool route_via(struct rtnl_route *r, int ifindex)
+{
+	for (int i = 0; i < rtnl_route_get_nnexthops(r); i++)
+		if (rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, i)) == ifindex)
+			return true;
+	return false;
+}
+
+/* Secondary IPv4 addresses after the primaries, so that they come back as secondaries. */
+static int addr_order(const void *a, const void *b)
+{
+	struct rtnl_addr *x = *(struct rtnl_addr *const *)a, *y = *(struct rtnl_addr *const *)b;
+	int sx = (rtnl_addr_get_flags(x) & IFA_F_SECONDARY) != 0;
+	int sy = (rtnl_addr_get_flags(y) & IFA_F_SECONDARY) != 0;
+	return sx - sy;
+}
+
+/* Routes without a gateway first: a gateway must be reachable when its route is added. */
+static int route_order(const void *a, const void *b)
+{
+	struct rtnl_route *x = *(struct rtnl_route *const *)a, *y = *(struct rtnl_route *const *)b;
+	struct rtnl_nexthop *nx = rtnl_route_nexthop_n(x, 0), *ny = rtnl_route_nexthop_n(y, 0);
+	int gx = nx && rtnl_route_nh_get_gateway(nx), gy = ny && rtnl_route_nh_get_gateway(ny);
+	return gx - gy;
+}
+
+int netconf_read(struct net *n, int ifindex, struct netconf *out)
+{
+	struct nl_cache *addrs = NULL, *routes = NULL;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = rtnl_addr_alloc_cache(n->sk, &addrs)) < 0)
+		return err;
+	if ((err = rtnl_route_alloc_cache(n->sk, AF_UNSPEC, 0, &routes)) < 0) {
+		nl_cache_free(addrs);
+		return err;
+	}
+	out->addrs = calloc((size_t)nl_cache_nitems(addrs) + 1, sizeof(*out->addrs));
+	out->routes = calloc((size_t)nl_cache_nitems(routes) + 1, sizeof(*out->routes));
+	if (!out->addrs || !out->routes) {
+		err = -NLE_NOMEM;
+		goto out;
+	}
+	for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		if (rtnl_addr_get_ifindex(a) != ifindex || is_link_local6(a))
+			continue;
+		int f = rtnl_addr_get_family(a);
+		if (f != AF_INET && f != AF_INET6)
+			continue;
+		nl_object_get(o);
+		out->addrs[out->n_addrs++] = a;
+	}
+	for (struct nl_object *o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *r = (struct rtnl_route *)o;
+		int f = rtnl_route_get_family(r);
+		/* The kernel makes these again when the addresses move. */
+		if ((f != AF_INET && f != AF_INET6) || !route_via(r, ifindex) ||
+		    rtnl_route_get_protocol(r) == RTPROT_KERNEL ||
+		    (rtnl_route_get_flags(r) & RTM_F_CLONED))
+			continue;
+		nl_object_get(o);
+		out->routes[out->n_routes++] = r;
+	}
+	qsort(out->addrs, out->n_addrs, sizeof(*out->addrs), addr_order);
+	qsort(out->routes, out->n_routes, sizeof(*out->routes), route_order);
+	err = 0;
+out:
+	nl_cache_free(addrs);
+	nl_cache_free(routes);
+	if (err)
+		netconf_free(out);
+	return err;
+}
+
+/* Undo arguments hold a reference to the object to put back or take away. */
+struct undo_addr {
+	struct rtnl_addr *addr;
+};
+struct undo_route {
+	struct rtnl_route *route;
+	bool add; /* the inverse adds it (true) or deletes it (false) */
+};
+
+static void release_addr(const void *arg)
+{
+	rtnl_addr_put(((const struct undo_addr *)arg)->addr);
+}
+
+static void release_route(const void *arg)
+{
+	rtnl_route_put(((const struct undo_route *)arg)->route);
+}
+
+static int undo_addr_del(void *ctx, const void *arg)
+{
+	const struct undo_addr *a = arg;
+	struct net *n = ctx;
+	int err = rtnl_addr_delete(n->sk, a->addr, 0);
+	rtnl_addr_put(a->addr);
+	return err == -NLE_NOADDR || err == -NLE_OBJ_NOTFOUND ? 0 : err;
+}
+
+static int undo_addr_add(void *ctx, const void *arg)
+{
+	const struct undo_addr *a = arg;
+	struct net *n = ctx;
+	int err = rtnl_addr_add(n->sk, a->addr, NLM_F_REPLACE);
+	rtnl_addr_put(a->addr);
+	return err;
+}
+
+static int undo_route(void *ctx, const void *arg)
+{
+	const struct undo_route *a = arg;
+	struct net *n = ctx;
+	int err = a->add ? rtnl_route_add(n->sk, a->route, NLM_F_REPLACE)
+			 : rtnl_route_delete(n->sk, a->route, 0);
+	rtnl_route_put(a->route);
+	if (!a->add && (err == -NLE_OBJ_NOTFOUND || err == -NLE_NOADDR))
+		return 0;
+	return err;
+}
+
+/* The label moves with the address: "eth0:1" on eth0 becomes "xenbr0:1" on xenbr0. */
+static void relabel(struct rtnl_addr *a, const char *from, const char *to)
+{
+	const char *label = rtnl_addr_get_label(a);
+	size_t fl = strlen(from);
+	char buf[IFNAME_MAX + 1 + 16];
+	if (!label || strncmp(label, from, fl) || (label[fl] && label[fl] != ':')) {
+		rtnl_addr_set_label(a, to);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s%s", to, label + fl);
+	buf[IFNAME_MAX] = '\0';
+	rtnl_addr_set_label(a, buf);
+}
+
+int netconf_add_addrs(struct net *n, struct undo *u, const struct netconf *c, int to,
+		      const char *from_name, const char *to_name)
+{
+	for (size_t i = 0; i < c->n_addrs; i++) {
+		struct rtnl_addr *a =
+		    (struct rtnl_addr *)nl_object_clone((struct nl_object *)c->addrs[i]);
+		if (!a)
+			return -NLE_NOMEM;
+		rtnl_addr_set_ifindex(a, to);
+		if (rtnl_addr_get_family(a) == AF_INET)
+			relabel(a, from_name, to_name);
+		/* Secondary is the kernel's to decide, from the order the addresses arrive in. */
+		rtnl_addr_unset_flags(a, IFA_F_SECONDARY);
+		int err = rtnl_addr_add(n->sk, a, NLM_F_REPLACE);
+		if (err < 0) {
+			rtnl_addr_put(a);
+			return err;
+		}
+		struct undo_addr ua = {a};
+		if (undo_push_ref(u, undo_addr_del, release_addr, &ua, sizeof(ua), "addresses")) {
+			rtnl_addr_put(a);
+			return -NLE_NOMEM;
+		}
+	}
+	return 0;
+}
+
+int netconf_remove_addrs(struct net *n, struct undo *u, const struct netconf *c)
+{
+	/* Secondaries first: removing a primary would take them along. */
+	for (size_t i = c->n_addrs; i-- > 0;) {
+		struct rtnl_addr *a = c->addrs[i];
+		int err = rtnl_addr_delete(n->sk, a, 0);
+		if (err == -NLE_NOADDR || err == -NLE_OBJ_NOTFOUND)
+			continue;
+		if (err < 0)
+			return err;
+		nl_object_get((struct nl_object *)a);
+		struct undo_addr ua = {a};
+		if (undo_push_ref(u, undo_addr_add, release_addr, &ua, sizeof(ua), "addresses")) {
+			rtnl_addr_put(a);
+			return -NLE_NOMEM;
+		}
+	}
+	return 0;
+}
+
+static int push_route(struct undo *u, struct rtnl_route *r, bool add)
+{
+	struct undo_route ur = {r, add};
+	nl_object_get((struct nl_object *)r);
+	if (undo_push_ref(u, undo_route, release_route, &ur, sizeof(ur), "routes")) {
+		rtnl_route_put(r);
+		return -NLE_NOMEM;
+	}
+	return 0;
+}
+
+int netconf_move_routes(struct net *n, struct undo *u, const struct netconf *c, int from, int to)
+{
+	for (size_t i = 0; i < c->n_routes; i++) {
+		struct rtnl_route *old = c->routes[i];
+		struct rtnl_route *r =
+		    (struct rtnl_route *)nl_object_clone((struct nl_object *)old);
+		if (!r)
+			return -NLE_NOMEM;
+		for (int k = 0; k < rtnl_route_get_nnexthops(r); k++) {
+			struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, k);
+			if (rtnl_route_nh_get_ifindex(nh) == from)
+				rtnl_route_nh_set_ifindex(nh, to);
+		}
+		/* Deleted first: the same route through another link would be a duplicate. */
+		int err = rtnl_route_delete(n->sk, old, 0);
+		if (err < 0 && err != -NLE_OBJ_NOTFOUND) {
+			rtnl_route_put(r);
+			return err;
+		}
+		if (err == 0 && (err = push_route(u, old, true)) < 0) {
+			rtnl_route_put(r);
+			return err;
+		}
+		if (to <= 0) {
+			rtnl_route_put(r);
+			continue;
+		}
+		err = rtnl_route_add(n->sk, r, NLM_F_EXCL);
+		if (err == 0)
+			err = push_route(u, r, false);
+		rtnl_route_put(r);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+int route_default_dev(struct net *n, char name[IFNAME_MAX + 1])
+{
+	struct nl_cache *routes = NULL;
+	int err = rtnl_route_alloc_cache(n->sk, AF_INET, 0, &routes);
+	int best = 0;
+	uint32_t best_prio = UINT32_MAX;
+
+	if (err < 0)
+		return err;
+	for (struct nl_object *o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *r = (struct rtnl_route *)o;
+		struct nl_addr *dst = rtnl_route_get_dst(r);
+		if (rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+		    (dst && nl_addr_get_prefixlen(dst)) || rtnl_route_get_type(r) != RTN_UNICAST ||
+		    rtnl_route_get_nnexthops(r) < 1)
+			continue;
+		if (rtnl_route_get_priority(r) < best_prio) {
+			best_prio = rtnl_route_get_priority(r);
+			best = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0));
+		}
+	}
+	nl_cache_free(routes);
+	if (!best)
+		return -NLE_OBJ_NOTFOUND;
+	struct link_state st;
+	if ((err = link_get_index(n, best, &st)) < 0)
+		return err;
+	memcpy(name, st.name, IFNAME_MAX + 1);
+	return 0;
+}

@@ -1,0 +1,184 @@
+/* network-bridge status, for people and (--json) for machines; and the NFS-root safety check. */
+#include "addr.h"
+#include "network-bridge.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/if_bridge.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/route.h>
+
+static const char *port_state_name(int state)
+{
+	switch (state) {
+	case BR_STATE_DISABLED:
+		return "disabled";
+	case BR_STATE_LISTENING:
+		return "listening";
+	case BR_STATE_LEARNING:
+		return "learning";
+	case BR_STATE_FORWARDING:
+		return "forwarding";
+	case BR_STATE_BLOCKING:
+		return "blocking";
+	default:
+		return "unknown";
+	}
+}
+
+/* A string for JSON: the names and addresses printed here need no escaping beyond this. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_addrs(const struct netconf *c, const char *dev, bool json, bool *first)
+{
+	char buf[128];
+	for (size_t i = 0; i < c->n_addrs; i++) {
+		nl_addr2str(rtnl_addr_get_local(c->addrs[i]), buf, sizeof(buf));
+		if (json) {
+			printf("%s{\"dev\":", *first ? "" : ",");
+			json_str(dev);
+			printf(",\"address\":");
+			json_str(buf);
+			printf("}");
+		} else {
+			printf("  %-15s %s\n", dev, buf);
+		}
+		*first = false;
+	}
+}
+
+static void print_routes(const struct netconf *c, const char *dev, bool json, bool *first)
+{
+	char dst[128], gw[128], table[32];
+	for (size_t i = 0; i < c->n_routes; i++) {
+		struct rtnl_route *r = c->routes[i];
+		struct nl_addr *d = rtnl_route_get_dst(r);
+		if (!d || !nl_addr_get_prefixlen(d))
+			snprintf(dst, sizeof(dst), "default");
+		else
+			nl_addr2str(d, dst, sizeof(dst));
+		struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, 0);
+		struct nl_addr *g = nh ? rtnl_route_nh_get_gateway(nh) : NULL;
+		if (g)
+			nl_addr2str(g, gw, sizeof(gw));
+		uint32_t t = rtnl_route_get_table(r);
+		if (t == RT_TABLE_MAIN || t == RT_TABLE_LOCAL || t == RT_TABLE_DEFAULT)
+			rtnl_route_table2str((int)t, table, sizeof(table));
+		else
+			snprintf(table, sizeof(table), "%u", t);
+		if (json) {
+			printf("%s{\"dst\":", *first ? "" : ",");
+			json_str(dst);
+			printf(",\"gateway\":");
+			if (g)
+				json_str(gw);
+			else
+				printf("null");
+			printf(",\"dev\":");
+			json_str(dev);
+			printf(",\"table\":");
+			json_str(table);
+			printf(",\"metric\":%u,\"family\":\"%s\"}", rtnl_route_get_priority(r),
+			       rtnl_route_get_family(r) == AF_INET ? "inet" : "inet6");
+		} else {
+			printf("  %s%s%s dev %s table %s metric %u\n", dst, g ? " via " : "",
+			       g ? gw : "", dev, table, rtnl_route_get_priority(r));
+		}
+		*first = false;
+	}
+}
+
+int nb_status(struct nb *nb, bool json)
+{
+	struct link_state br = {0}, dev = {0};
+	struct link_state *ports = NULL;
+	size_t n_ports = 0;
+	struct netconf bc = {0}, dc = {0};
+	bool have_br = link_get(&nb->net, nb->bridge, &br) == 0 && br.is_bridge;
+	bool have_dev = link_get(&nb->net, nb->port, &dev) == 0;
+	int err;
+
+	if (have_br && (err = bridge_ports(&nb->net, br.ifindex, &ports, &n_ports)) < 0)
+		return nb_net_fail(nb, err, "cannot list the ports of %s", nb->bridge);
+	if (have_br && (err = netconf_read(&nb->net, br.ifindex, &bc)) < 0)
+		goto fail;
+	if (have_dev && (err = netconf_read(&nb->net, dev.ifindex, &dc)) < 0)
+		goto fail;
+	bool started = have_br && have_dev && dev.master == br.ifindex;
+
+	if (json) {
+		printf("{\"bridge\":");
+		json_str(nb->bridge);
+		printf(",\"netdev\":");
+		json_str(nb->netdev);
+		printf(",\"started\":%s,\"layout\":\"%s\",\"bridge_exists\":%s,\"bridge_up\":%s,"
+		       "\"antispoof\":false,\"ports\":[",
+		       started ? "true" : "false", nb->rename ? "rename" : "classic",
+		       have_br ? "true" : "false", br.up ? "true" : "false");
+	} else {
+		if (!have_br)
+			printf("bridge %s: does not exist (not started)\n", nb->bridge);
+		else
+			printf("bridge %s: %s, %s %s (%s layout)\n", nb->bridge,
+			       br.up ? "up" : "down", started ? "holds" : "does not hold", nb->port,
+			       nb->rename ? "rename" : "classic");
+		printf("ports:\n");
+	}
+	for (size_t i = 0; i < n_ports; i++) {
+		int state = -1;
+		bridge_port_state(&nb->net, ports[i].ifindex, &state);
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "");
+			json_str(ports[i].name);
+			printf(",\"up\":%s,\"state\":\"%s\"}", ports[i].up ? "true" : "false",
+			       port_state_name(state));
+		} else {
+			printf("  %-15s %s, %s\n", ports[i].name, ports[i].up ? "up" : "down",
+			       port_state_name(state));
+		}
+	}
+	bool first = true;
+	if (json)
+		printf("],\"addresses\":[");
+	else
+		printf("addresses:\n");
+	print_addrs(&bc, nb->bridge, json, &first);
+	print_addrs(&dc, nb->port, json, &first);
+	first = true;
+	if (json)
+		printf("],\"routes\":[");
+	else
+		printf("routes:\n");
+	print_routes(&bc, nb->bridge, json, &first);
+	print_routes(&dc, nb->port, json, &first);
+	if (json)
+		printf("]}\n");
+	else
+		printf("antispoof: off\n");
+	free(ports);
+	netconf_free(&bc);
+	netconf_free(&dc);
+	return 0;
+fail:
+	free(ports);
+	netconf_free(&bc);
+	netconf_free(&dc);
+	return nb_net_fail(nb, err, "cannot read the addresses and routes");
+}

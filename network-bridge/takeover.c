@@ -1,0 +1,418 @@
+/* network-bridge start and stop: move the NIC's addresses and routes to the bridge and back. */
+#include "addr.h"
+#include "network-bridge.h"
+#include "paths.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/if_bridge.h>
+#include <linux/rtnetlink.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
+/* How long start waits for the NIC's port to forward; a NIC without carrier never will. */
+#define FORWARD_WAIT_MS 3000
+
+static void report_undo(void *ctx, const char *what, int err)
+{
+	struct nb *nb = (struct nb *)((char *)ctx - offsetof(struct nb, net));
+	log_msg(&nb->log, LOG_ERR, "could not restore the %s: %s", what, net_error(err));
+}
+
+/* Put back what was done, newest first, and keep the error that caused it. */
+static int unwind(struct nb *nb)
+{
+	int left = undo_unwind(&nb->undo, &nb->net, report_undo);
+	if (left)
+		log_msg(&nb->log, LOG_ERR,
+			"%d change(s) could not be undone: check the network configuration", left);
+	return -1;
+}
+
+/* The state file: what stop needs that the kernel does not remember (the NIC's up state). */
+static void state_path(const char *bridge, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/network-bridge.%s", path_run_dir(), bridge);
+}
+
+static int state_write(struct nb *nb, bool was_up)
+{
+	char path[4096], tmp[4200];
+	state_path(nb->bridge, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	mkdir(path_run_dir(), 0755);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	char line[128];
+	int n = snprintf(line, sizeof(line), "netdev=%s\nbridge=%s\nup=%d\n", nb->netdev,
+			 nb->bridge, was_up);
+	int ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int state_load(const char *bridge, char *buf, size_t len)
+{
+	char path[4096];
+	state_path(bridge, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+/* key=value from the state file's text, validated as an interface name. */
+static int state_name(const char *text, const char *key, char *out)
+{
+	const char *p = strstr(text, key);
+	if (!p || (p != text && p[-1] != '\n'))
+		return -1;
+	p += strlen(key);
+	char name[IFNAME_MAX + 1];
+	size_t l = strcspn(p, "\n");
+	if (l > IFNAME_MAX)
+		return -1;
+	memcpy(name, p, l);
+	name[l] = '\0';
+	if (check_ifname(name))
+		return -1;
+	memcpy(out, name, l + 1);
+	return 0;
+}
+
+int nb_state_read(struct nb *nb, const char *bridge, char *netdev, char *bridge_out)
+{
+	char text[256];
+	char dev[IFNAME_MAX + 1], br[IFNAME_MAX + 1];
+	(void)nb;
+	if (state_load(bridge, text, sizeof(text)) < 0 || state_name(text, "netdev=", dev) < 0 ||
+	    state_name(text, "bridge=", br) < 0)
+		return -1;
+	memcpy(netdev, dev, sizeof(dev));
+	memcpy(bridge_out, br, sizeof(br));
+	return 0;
+}
+
+/* The NIC's up state before start; up when the file is missing (the usual case). */
+bool nb_state_was_up(struct nb *nb)
+{
+	char text[256];
+	return state_load(nb->bridge, text, sizeof(text)) < 0 || !strstr(text, "up=0");
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* Wait, driven by link events, until the port forwards; a bounded wait, never an error. */
+static void wait_forwarding(struct nb *nb, int port)
+{
+	struct nl_sock *ev = nl_socket_alloc();
+	struct timespec start;
+	int state = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (!ev || nl_connect(ev, NETLINK_ROUTE) < 0 ||
+	    nl_socket_add_membership(ev, RTNLGRP_LINK) < 0) {
+		if (ev)
+			nl_socket_free(ev);
+		return;
+	}
+	nl_socket_disable_seq_check(ev);
+	for (;;) {
+		if (bridge_port_state(&nb->net, port, &state) == 0 && state == BR_STATE_FORWARDING)
+			break;
+		long left = FORWARD_WAIT_MS - elapsed_ms(&start);
+		if (left <= 0)
+			break;
+		struct pollfd p = {.fd = nl_socket_get_fd(ev), .events = POLLIN};
+		if (poll(&p, 1, (int)left) <= 0)
+			break;
+		char buf[16384];
+		/* Only the wake-up matters: the state is read again from the kernel. */
+		while (recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+	}
+	nl_socket_free(ev);
+	if (state != BR_STATE_FORWARDING)
+		log_msg(&nb->log, LOG_WARNING,
+			"%s is on %s but not forwarding yet (no carrier?); guests will reach the "
+			"network once it is",
+			nb->port, nb->bridge);
+}
+
+/* Is the takeover in place: the bridge exists and holds the port? */
+static int started(struct nb *nb, struct link_state *br, struct link_state *port)
+{
+	int err = link_get(&nb->net, nb->bridge, br);
+	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+		return 0;
+	if (err < 0)
+		return nb_net_fail(nb, err, "cannot look up %s", nb->bridge);
+	if (!br->is_bridge)
+		return 0;
+	err = link_get(&nb->net, nb->port, port);
+	if (err == 0 && port->master == br->ifindex)
+		return 1;
+	return 0;
+}
+
+int nb_start(struct nb *nb)
+{
+	struct link_state dev, br, port;
+	struct netconf conf;
+	int err, r;
+
+	if ((r = started(nb, &br, &port)) != 0)
+		return r < 0 ? -1
+			     : (log_msg(&nb->log, LOG_DEBUG, "%s already holds %s", nb->bridge,
+					nb->port),
+				1);
+	err = link_get(&nb->net, nb->netdev, &dev);
+	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+		return nb_fail(nb,
+			       "netdev %s does not exist: set netdev= to the physical device "
+			       "that carries the host's network",
+			       nb->netdev);
+	if (err < 0)
+		return nb_net_fail(nb, err, "cannot look up %s", nb->netdev);
+	if (dev.is_bridge)
+		return nb_fail(nb,
+			       "netdev %s is a bridge already: nothing to take over (set "
+			       "netdev= to the physical device)",
+			       nb->netdev);
+	if (dev.master)
+		return nb_fail(nb,
+			       "netdev %s is already enslaved to another device (ifindex %d): "
+			       "refusing to take it",
+			       nb->netdev, dev.master);
+	if (!nb->rename && link_get(&nb->net, nb->bridge, &br) == 0)
+		return nb_fail(nb, "%s already exists and %s: choose another bridge= or remove it",
+			       nb->bridge,
+			       br.is_bridge ? "does not hold the device" : "is not a bridge");
+	if (nb->rename && link_get(&nb->net, nb->port, &port) == 0)
+		return nb_fail(nb, "cannot rename %s to %s: that name is taken", nb->netdev,
+			       nb->port);
+	if (nb_check_nfs_root(nb, dev.ifindex) < 0)
+		return -1;
+	if ((err = netconf_read(&nb->net, dev.ifindex, &conf)) < 0)
+		return nb_net_fail(nb, err, "cannot read the addresses and routes of %s",
+				   nb->netdev);
+	if (nb->params.dry_run) {
+		printf("would %screate bridge %s (MAC and MTU of %s), move %zu address(es) and "
+		       "%zu route(s) to it, and enslave %s\n",
+		       nb->rename ? "rename the device to the port name, " : "", nb->bridge,
+		       nb->netdev, conf.n_addrs, conf.n_routes, nb->port);
+		netconf_free(&conf);
+		return 0;
+	}
+
+	const char *step = "";
+	int brindex = 0;
+	if (nb->rename) {
+		/* A link must be down to be renamed, and down takes its routes and IPv6 along:
+		 * take them off first, so that the undo knows to put them back. */
+		step = "remove the routes of the device";
+		if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, dev.ifindex, 0)) < 0)
+			goto fail;
+		step = "remove the addresses of the device";
+		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
+			goto fail;
+		step = "set the device down";
+		if ((err = link_set_up(&nb->net, &nb->undo, &dev, false)) < 0)
+			goto fail;
+		dev.up = false;
+		step = "rename the device";
+		if ((err = link_rename(&nb->net, &nb->undo, &dev, nb->port)) < 0)
+			goto fail;
+		memcpy(dev.name, nb->port, sizeof(dev.name));
+	}
+	step = "create the bridge";
+	if ((err = bridge_create(&nb->net, &nb->undo, nb->bridge, dev.mac, dev.mtu, 0)) < 0 ||
+	    (err = link_get(&nb->net, nb->bridge, &br)) < 0)
+		goto fail;
+	brindex = br.ifindex;
+	step = "set the bridge up";
+	if ((err = link_set_up(&nb->net, &nb->undo, &br, true)) < 0)
+		goto fail;
+	step = "put the addresses on the bridge";
+	if ((err = netconf_add_addrs(&nb->net, &nb->undo, &conf, brindex, nb->netdev, nb->bridge)) <
+	    0)
+		goto fail;
+	step = "move the routes to the bridge";
+	if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, dev.ifindex, brindex)) < 0)
+		goto fail;
+	if (!nb->rename) {
+		step = "remove the addresses of the device";
+		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
+			goto fail;
+	}
+	step = "add the device to the bridge";
+	if ((err = link_set_master(&nb->net, &nb->undo, &dev, brindex)) < 0)
+		goto fail;
+	step = "set the device up";
+	bool was_up = nb->rename ? true : dev.up;
+	if ((err = link_set_up(&nb->net, &nb->undo, &dev, true)) < 0)
+		goto fail;
+	if ((err = state_write(nb, was_up)) < 0) {
+		netconf_free(&conf);
+		nb_fail(nb, "cannot write the state file in %s: %s", path_run_dir(),
+			strerror(-err));
+		return unwind(nb);
+	}
+	netconf_free(&conf);
+	undo_commit(&nb->undo);
+	wait_forwarding(nb, dev.ifindex);
+	log_msg(&nb->log, LOG_INFO, "%s now carries the network of %s (%s layout)", nb->bridge,
+		nb->netdev, nb->rename ? "rename" : "classic");
+	return 0;
+fail:
+	netconf_free(&conf);
+	nb_net_fail(nb, err,
+		    "network-bridge start: cannot %s (%s, bridge %s); everything was put "
+		    "back as it was",
+		    step, nb->netdev, nb->bridge);
+	return unwind(nb);
+}
+
+int nb_stop(struct nb *nb)
+{
+	struct link_state br, port;
+	struct netconf conf;
+	int err, r;
+
+	if ((r = started(nb, &br, &port)) <= 0)
+		return r < 0 ? -1
+			     : (log_msg(&nb->log, LOG_DEBUG, "%s does not hold %s: not started",
+					nb->bridge, nb->port),
+				1);
+	struct link_state *ports;
+	size_t n_ports;
+	if ((err = bridge_ports(&nb->net, br.ifindex, &ports, &n_ports)) < 0)
+		return nb_net_fail(nb, err, "cannot list the ports of %s", nb->bridge);
+	char others[512] = "";
+	size_t n_others = 0;
+	for (size_t i = 0; i < n_ports; i++) {
+		if (ports[i].ifindex == port.ifindex)
+			continue;
+		size_t l = strlen(others);
+		snprintf(others + l, sizeof(others) - l, "%s%s", n_others ? ", " : "",
+			 ports[i].name);
+		n_others++;
+	}
+	if (n_others && !nb->force) {
+		free(ports);
+		return nb_fail(nb,
+			       "%s still has guest ports (%s): shut the guests down or detach "
+			       "them, or stop with force=yes",
+			       nb->bridge, others);
+	}
+	if ((err = netconf_read(&nb->net, br.ifindex, &conf)) < 0) {
+		free(ports);
+		return nb_net_fail(nb, err, "cannot read the addresses and routes of %s",
+				   nb->bridge);
+	}
+	if (nb->params.dry_run) {
+		printf("would release %s%s%s, move %zu address(es) and %zu route(s) back to %s, "
+		       "delete bridge %s%s\n",
+		       nb->port, n_others ? " and " : "", others, conf.n_addrs, conf.n_routes,
+		       nb->rename ? nb->netdev : nb->port, nb->bridge,
+		       nb->rename ? " and rename the device back" : "");
+		free(ports);
+		netconf_free(&conf);
+		return 0;
+	}
+	bool was_up = nb_state_was_up(nb);
+	const char *step = "";
+	step = "release the guest ports";
+	for (size_t i = 0; i < n_ports; i++) {
+		if (ports[i].ifindex != port.ifindex &&
+		    (err = link_set_master(&nb->net, &nb->undo, &ports[i], 0)) < 0)
+			goto fail;
+	}
+	step = "release the device";
+	if ((err = link_set_master(&nb->net, &nb->undo, &port, 0)) < 0)
+		goto fail;
+	port.master = 0;
+	if (nb->rename) {
+		step = "remove the routes of the bridge";
+		if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, br.ifindex, 0)) < 0)
+			goto fail;
+		step = "remove the addresses of the bridge";
+		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
+			goto fail;
+		step = "set the bridge down";
+		if ((err = link_set_up(&nb->net, &nb->undo, &br, false)) < 0)
+			goto fail;
+		step = "delete the bridge";
+		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
+			goto fail;
+		step = "set the device down";
+		if ((err = link_set_up(&nb->net, &nb->undo, &port, false)) < 0)
+			goto fail;
+		port.up = false;
+		step = "rename the device back";
+		if ((err = link_rename(&nb->net, &nb->undo, &port, nb->netdev)) < 0)
+			goto fail;
+		memcpy(port.name, nb->netdev, sizeof(port.name));
+	}
+	if (was_up || nb->rename) {
+		step = "set the device up";
+		if ((err = link_set_up(&nb->net, &nb->undo, &port, was_up)) < 0)
+			goto fail;
+	}
+	step = "put the addresses back on the device";
+	if ((err = netconf_add_addrs(&nb->net, &nb->undo, &conf, port.ifindex, nb->bridge,
+				     nb->netdev)) < 0)
+		goto fail;
+	step = "move the routes back to the device";
+	if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, br.ifindex, port.ifindex)) < 0)
+		goto fail;
+	if (!nb->rename) {
+		step = "remove the addresses of the bridge";
+		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
+			goto fail;
+		step = "set the bridge down";
+		if ((err = link_set_up(&nb->net, &nb->undo, &br, false)) < 0)
+			goto fail;
+		step = "delete the bridge";
+		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
+			goto fail;
+	}
+	free(ports);
+	netconf_free(&conf);
+	undo_commit(&nb->undo);
+	char path[4096];
+	state_path(nb->bridge, path, sizeof(path));
+	unlink(path);
+	log_msg(&nb->log, LOG_INFO, "%s gave the network back to %s", nb->bridge, nb->netdev);
+	return 0;
+fail:
+	free(ports);
+	netconf_free(&conf);
+	nb_net_fail(nb, err,
+		    "network-bridge stop: cannot %s (%s, bridge %s); everything was put "
+		    "back as it was",
+		    step, nb->netdev, nb->bridge);
+	return unwind(nb);
+}
