@@ -28,7 +28,7 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 BINS := $(PROGRAMS:%=$(BUILD)/%)
 
 .PHONY: all check unit demo bench install uninstall clean format format-check deps
-all: $(BINS) $(BUILD)/xenstored-stub $(BUILD)/tests/fwtool
+all: $(BINS) $(BUILD)/xenstored-stub $(BUILD)/tests/fwtool $(if $(wildcard tests/tools/nlfail.c),$(BUILD)/tests/nlfail.so)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,6 +51,11 @@ $(BUILD)/xenstored-stub: tests/xenstored/xenstored-stub.c
 $(BUILD)/tests/fwtool: tests/tools/fwtool.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LIBS)
+
+# The fault-injection shim (LD_PRELOAD) the tests use to fail the Nth netlink change.
+$(BUILD)/tests/nlfail.so: tests/tools/nlfail.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 $(WARN) -D_GNU_SOURCE -o $@ $< -ldl
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)

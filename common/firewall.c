@@ -49,16 +49,15 @@ static bool kernel_has_nftables(void)
 	return r >= 0;
 }
 
-static bool have_iptables(void)
+/* Where iptables is, from the fixed system directories (never the caller's PATH). */
+static const char *iptables_path(void)
 {
-	static const char *const dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
-	char path[64];
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/iptables", dirs[i]);
-		if (access(path, X_OK) == 0)
-			return true;
-	}
-	return false;
+	static const char *const paths[] = {"/usr/sbin/iptables", "/sbin/iptables",
+					    "/usr/bin/iptables", "/bin/iptables"};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
 }
 
 const char *fw_backend_parse(const char *param, enum fw_backend *out, bool *fallback)
@@ -77,7 +76,7 @@ const char *fw_backend_parse(const char *param, enum fw_backend *out, bool *fall
 	}
 	if (kernel_has_nftables())
 		*out = FW_NFT;
-	else if (have_iptables())
+	else if (iptables_path())
 		*out = FW_IPTABLES;
 	else {
 		*out = FW_NONE;
@@ -344,6 +343,12 @@ static void fill_bridged(struct nft *n, const void *arg)
 	nft_chain_add(n, chain, -1, 0, NULL, false);
 	nft_chain_flush(n, chain);
 	if (v->n_ips) {
+		/*
+		 * The kernel takes one VLAN tag off before this hook; a frame still tagged
+		 * after that would hide its real header from the checks below.
+		 */
+		rule_drop_proto(n, chain, ETH_P_8021Q, true);
+		rule_drop_proto(n, chain, ETH_P_8021AD, true);
 		if (v->mac) {
 			struct nftnl_rule *r = rule_new(n, chain);
 			rule_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6);
@@ -543,86 +548,191 @@ static int nft_vif_add(int family, const struct fw_vif *v)
 
 /* ------------------------------------------------------------- iptables */
 
-/* iptables -w ARGS...; 0 or -EIO.  Only the iptables backend ever forks. */
-static int iptables(const char *const args[], size_t n)
+/*
+ * iptables -w ARGS...; 0 or -EIO.  Only the iptables backend ever forks.  With out, stdout is
+ * collected there (malloc'd, NUL-terminated).
+ */
+static int iptables_run(const char *const args[], size_t n, char **out)
 {
+	const char *path = iptables_path();
 	const char *argv[32];
 	size_t k = 0;
+	int pipefd[2] = {-1, -1};
+
+	if (!path)
+		return -ENOENT;
 	argv[k++] = "iptables";
 	argv[k++] = "-w";
 	for (size_t i = 0; i < n && k < 31; i++)
 		argv[k++] = args[i];
 	argv[k] = NULL;
+	if (out && pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
 
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (out)
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	else
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
 	int status = 0;
-	int err = posix_spawnp(&pid, "iptables", &fa, NULL, (char *const *)argv, environ);
+	int err = posix_spawn(&pid, path, &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	if (err)
+	if (out)
+		close(pipefd[1]);
+	if (err) {
+		if (out)
+			close(pipefd[0]);
 		return -err;
+	}
+	if (out) {
+		size_t len = 0, cap = 4096;
+		char *buf = malloc(cap);
+		ssize_t r;
+		while (buf && (r = read(pipefd[0], buf + len, cap - len - 1)) > 0) {
+			len += (size_t)r;
+			if (cap - len < 2) {
+				char *bigger = realloc(buf, cap * 2);
+				if (!bigger) {
+					free(buf);
+					buf = NULL;
+					break;
+				}
+				buf = bigger;
+				cap *= 2;
+			}
+		}
+		close(pipefd[0]);
+		if (buf)
+			buf[len] = '\0';
+		*out = buf;
+	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
+	if (out && !*out)
+		return -ENOMEM;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-/* One rule pair of the scripts: accept what the vif sends (matching match), and what it gets. */
-static int iptables_pair(const char *op, const char *dev, const char *const match[], size_t n_match)
+static int iptables(const char *const args[], size_t n)
 {
-	const char *in[16] = {
-	    op, "FORWARD", "-m", "physdev", "--physdev-is-bridged", "--physdev-in", dev};
+	return iptables_run(args, n, NULL);
+}
+
+/*
+ * Is this `iptables -S` rule (split in tok) one of the shapes iptables_pair makes for dev?
+ * Only those are ever removed: an administrator's own rules for the vif stay.
+ */
+static bool our_rule(char *const tok[], size_t n, const char *dev)
+{
+	bool has_dev = false;
+	if (n < 4 || strcmp(tok[0], "-A") || strcmp(tok[1], "FORWARD") ||
+	    strcmp(tok[n - 2], "-j") || strcmp(tok[n - 1], "ACCEPT"))
+		return false;
+	for (size_t i = 2; i < n - 2; i++) {
+		const char *t = tok[i], *v = i + 1 < n - 2 ? tok[i + 1] : NULL;
+		if (!strcmp(t, "--physdev-is-bridged"))
+			continue;
+		if (!v)
+			return false;
+		if ((!strcmp(t, "--physdev-in") || !strcmp(t, "--physdev-out")) && !strcmp(v, dev))
+			has_dev = true;
+		else if (!(!strcmp(t, "-s") || (!strcmp(t, "-p") && !strcmp(v, "udp")) ||
+			   (!strcmp(t, "-m") && (!strcmp(v, "physdev") || !strcmp(v, "udp"))) ||
+			   (!strcmp(t, "--sport") && !strcmp(v, "68")) ||
+			   (!strcmp(t, "--dport") && !strcmp(v, "67"))))
+			return false;
+		i++;
+	}
+	return has_dev;
+}
+
+/* Remove every rule of ours for dev, whatever ip list made it; 0 or a negative errno. */
+static int iptables_remove_all(const char *dev)
+{
+	const char *const list[] = {"-S", "FORWARD"};
+	char *text = NULL;
+	int err = iptables_run(list, 2, &text);
+	if (err < 0) {
+		free(text);
+		return err;
+	}
+	int result = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char copy[1024], *tok[32];
+		size_t n = 0;
+		snprintf(copy, sizeof(copy), "%s", line);
+		char *save = NULL;
+		for (char *t = strtok_r(copy, " ", &save); t && n < 32;
+		     t = strtok_r(NULL, " ", &save))
+			tok[n++] = t;
+		if (!our_rule(tok, n, dev))
+			continue;
+		tok[0] = "-D";
+		if ((err = iptables((const char *const *)tok, n)) < 0 && !result)
+			result = err;
+	}
+	free(text);
+	return result;
+}
+
+/* One rule pair of the scripts: accept what the vif sends (matching match), and what it gets. */
+static int iptables_pair(const char *dev, const char *const match[], size_t n_match)
+{
+	const char *in[16] = {"-I",	      "FORWARD", "-m", "physdev", "--physdev-is-bridged",
+			      "--physdev-in", dev};
 	size_t k = 7;
 	for (size_t i = 0; i < n_match; i++)
 		in[k++] = match[i];
 	in[k++] = "-j";
 	in[k++] = "ACCEPT";
 	const char *const out[] = {
-	    op,	 "FORWARD", "-m",    "physdev", "--physdev-is-bridged", "--physdev-out",
-	    dev, "-j",	    "ACCEPT"};
+	    "-I", "FORWARD", "-m",    "physdev", "--physdev-is-bridged", "--physdev-out",
+	    dev,  "-j",	     "ACCEPT"};
 	int err = iptables(in, k);
-	int err2 = iptables(out, sizeof(out) / sizeof(out[0]));
-	return err < 0 ? err : err2;
+	return err < 0 ? err : iptables(out, sizeof(out) / sizeof(out[0]));
 }
 
 /*
  * The Xen 4.x scripts' FORWARD rules, pair by pair as they inserted them: one per IPv4
  * source and one for DHCP requests, or a single unrestricted pair when there is no list.
- * Deleting goes on past failures, so that whatever is there goes.
+ * Whatever this vif had before is removed first, so that adding twice is adding once.
  */
 static int iptables_vif(bool add, const struct fw_vif *v)
 {
-	const char *op = add ? "-I" : "-D";
 	static const char *const dhcp[] = {"-p", "udp", "--sport", "68", "--dport", "67"};
 	char src[INET6_ADDRSTRLEN + 8];
 	struct lock lk;
-	int result = 0, err;
+	int err;
 
 	/* The scripts serialise their iptables calls with this lock. */
 	if ((err = lock_take(&lk, "iptables")) < 0)
 		return err;
-	if (v->n_ips == 0) {
-		result = iptables_pair(op, v->dev, NULL, 0);
-	} else {
-		for (size_t i = 0; i < v->n_ips && (!add || !result); i++) {
-			if (v->ips[i].family != AF_INET)
-				continue;
-			ip_prefix_format(&v->ips[i], src, sizeof(src));
-			const char *const match[] = {"-s", src};
-			if ((err = iptables_pair(op, v->dev, match, 2)) < 0 && !result)
-				result = err;
+	err = iptables_remove_all(v->dev);
+	if (add && err == 0) {
+		if (v->n_ips == 0) {
+			err = iptables_pair(v->dev, NULL, 0);
+		} else {
+			for (size_t i = 0; i < v->n_ips && !err; i++) {
+				if (v->ips[i].family != AF_INET)
+					continue;
+				ip_prefix_format(&v->ips[i], src, sizeof(src));
+				const char *const match[] = {"-s", src};
+				err = iptables_pair(v->dev, match, 2);
+			}
+			if (!err)
+				err = iptables_pair(v->dev, dhcp, 6);
 		}
-		if ((!add || !result) && (err = iptables_pair(op, v->dev, dhcp, 6)) < 0 && !result)
-			result = err;
+		/* A failed add leaves no half set behind. */
+		if (err)
+			iptables_remove_all(v->dev);
 	}
 	lock_release(&lk);
-	/* A failed add leaves no half set behind. */
-	if (add && result)
-		iptables_vif(false, v);
-	return add ? result : 0;
+	return err;
 }
 
 /* network-nat's masquerade: one set of uplinks, one rule, made once. */

@@ -1,5 +1,6 @@
 /* The life cycle every vif program shares: parameters, device, vifname, MTU, hooks, report. */
 #include "vif.h"
+#include "conntrack.h"
 #include "hooks.h"
 #include "version.h"
 
@@ -364,12 +365,29 @@ static int undo_firewall(void *ctx, const void *arg)
 		       : fw_bridged_vif_del(c->firewall, &v, err, sizeof(err));
 }
 
+/* A new guest must not inherit the connections of an earlier holder of its addresses. */
+static void forget_connections(struct vif_ctx *c)
+{
+	if (!c->n_ips ||
+	    !vif_step(c, "delete the connection-tracking entries of %s's addresses", c->dev))
+		return;
+	int r = conntrack_forget(c->ips, c->n_ips);
+	if (r < 0)
+		log_msg(&c->log, LOG_WARNING,
+			"cannot delete old connection-tracking entries for %s's addresses: %s",
+			c->dev, strerror(-r));
+	else if (r > 0)
+		log_msg(&c->log, LOG_DEBUG, "deleted %d connection-tracking entries", r);
+}
+
 int vif_firewall(struct vif_ctx *c, bool routed)
 {
 	struct fw_vif v = fw_vif(c);
 	char err[512];
 	int r;
 
+	if (c->up)
+		forget_connections(c);
 	if (c->firewall == FW_NONE)
 		return 0;
 	if (!vif_step(c, "%s the %s firewall rules of %s (%s)", c->up ? "install" : "remove",
@@ -384,7 +402,10 @@ int vif_firewall(struct vif_ctx *c, bool routed)
 		   : fw_bridged_vif_add(c->firewall, &v, err, sizeof(err));
 	if (r < 0)
 		return fail(c, "%s (firewall=%s)", err, fw_backend_name(c->firewall));
-	if (undo_push(&c->undo, undo_firewall, &routed, sizeof(routed), "firewall rules"))
+	/* Rules renewed on a vif already up replace the old ones: removing them on a later
+	 * failure would leave it unfiltered. */
+	if (!c->link.up &&
+	    undo_push(&c->undo, undo_firewall, &routed, sizeof(routed), "firewall rules"))
 		return fail(c, "too many changes to undo");
 	return 0;
 }

@@ -558,7 +558,9 @@ test_insecure_hooks_skipped() {
 test_waits_for_network_bridge_lock() {
 	setup_one bridge=br0
 	local lock=$XEN_LOCK_DIR/network-bridge
-	flock -x "$lock" -c "touch $SB/held; sleep 1.5; date +%s%N >$SB/released" &
+	# The holder lets go only when told, so that a loaded machine cannot race the checks.
+	flock -x "$lock" -c "touch $SB/held; while [ ! -e $SB/release ]; do sleep 0.05; done;
+		date +%s%N >$SB/released" &
 	local holder=$!
 	local i
 	for ((i = 0; i < 200; i++)); do
@@ -575,6 +577,7 @@ test_waits_for_network_bridge_lock() {
 	assert_fail test -e "$SB/finished"
 	assert_eq "" "$(link_master vif1.0)" "master while the lock is held"
 	assert_fail xs_exists $BE/hotplug-status
+	touch "$SB/release"
 	wait "$holder"
 	wait "$runner"
 	local rc fin rel

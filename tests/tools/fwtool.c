@@ -1,4 +1,5 @@
 /* fwtool: drives common/firewall.c directly, for tests of entry points no program uses yet. */
+#include "conntrack.h"
 #include "firewall.h"
 #include "params.h"
 
@@ -68,7 +69,14 @@ int main(int argc, char *argv[])
 		r = fw_masquerade_add(b, dev, err, sizeof(err));
 	else if (!strcmp(cmd, "masquerade-del"))
 		r = fw_masquerade_del(b, dev, err, sizeof(err));
-	else {
+	else if (!strcmp(cmd, "conntrack-forget")) {
+		r = conntrack_forget(ips, v.n_ips);
+		if (r >= 0) {
+			printf("%d\n", r);
+			return 0;
+		}
+		snprintf(err, sizeof(err), "conntrack: %s", strerror(-r));
+	} else {
 		fputs(usage, stderr);
 		return 2;
 	}

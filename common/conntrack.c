@@ -1,0 +1,149 @@
+/* Connection tracking: forget what an earlier holder of a guest's addresses left behind. */
+#include "conntrack.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+
+/* The kernel's tuple-filter flags (not in the UAPI headers). */
+#define FILTER_IP_SRC (1u << 0)
+#define FILTER_IP_DST (1u << 1)
+
+/* The original tuples of the entries a dump returned, each copied as the nested attribute. */
+struct tuples {
+	size_t n, cap;
+	struct {
+		uint16_t len;
+		uint8_t data[256];
+	} * v;
+};
+
+static struct nlmsghdr *request(char *buf, uint16_t type, uint16_t flags, int family, uint32_t seq)
+{
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+	h->nlmsg_flags = NLM_F_REQUEST | flags;
+	h->nlmsg_seq = seq;
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+	g->nfgen_family = (uint8_t)family;
+	g->version = NFNETLINK_V0;
+	g->res_id = 0;
+	return h;
+}
+
+static void put_ip(struct nlmsghdr *h, const struct ip_prefix *a, bool src)
+{
+	struct nlattr *tuple = mnl_attr_nest_start(h, CTA_TUPLE_ORIG);
+	struct nlattr *ip = mnl_attr_nest_start(h, CTA_TUPLE_IP);
+	if (a->family == AF_INET)
+		mnl_attr_put(h, src ? CTA_IP_V4_SRC : CTA_IP_V4_DST, 4, &a->addr.v4);
+	else
+		mnl_attr_put(h, src ? CTA_IP_V6_SRC : CTA_IP_V6_DST, 16, &a->addr.v6);
+	mnl_attr_nest_end(h, ip);
+	mnl_attr_nest_end(h, tuple);
+}
+
+static int keep_tuple(const struct nlmsghdr *h, void *arg)
+{
+	struct tuples *t = arg;
+	struct nlattr *a;
+	mnl_attr_for_each(a, h, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != CTA_TUPLE_ORIG || a->nla_len > 256)
+			continue;
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 16;
+			void *v = realloc(t->v, cap * sizeof(*t->v));
+			if (!v)
+				return MNL_CB_ERROR;
+			t->v = v;
+			t->cap = cap;
+		}
+		t->v[t->n].len = a->nla_len;
+		memcpy(t->v[t->n].data, a, a->nla_len);
+		t->n++;
+	}
+	return MNL_CB_OK;
+}
+
+/* Run a request to its end (a dump's DONE or the ack); cb sees each answer. */
+static int talk(struct mnl_socket *nl, struct nlmsghdr *h, mnl_cb_t cb, void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	uint32_t portid = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (len < 0)
+			return -errno;
+		int r = mnl_cb_run(buf, (size_t)len, h->nlmsg_seq, portid, cb, arg);
+		if (r < 0)
+			return -errno;
+		if (r == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static int forget_one(struct mnl_socket *nl, uint32_t *seq, const struct ip_prefix *a, bool src)
+{
+	char buf[8192] = {0};
+	struct tuples t = {0};
+	int family = a->family;
+	struct nlmsghdr *h = request(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, family, (*seq)++);
+	put_ip(h, a, src);
+	struct nlattr *filter = mnl_attr_nest_start(h, CTA_FILTER);
+	mnl_attr_put_u32(h, CTA_FILTER_ORIG_FLAGS, src ? FILTER_IP_SRC : FILTER_IP_DST);
+	mnl_attr_put_u32(h, CTA_FILTER_REPLY_FLAGS, 0);
+	mnl_attr_nest_end(h, filter);
+	int err = talk(nl, h, keep_tuple, &t);
+	int deleted = 0;
+	for (size_t i = 0; err == 0 && i < t.n; i++) {
+		memset(buf, 0, sizeof(buf));
+		h = request(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, family, (*seq)++);
+		memcpy(mnl_nlmsg_get_payload_tail(h), t.v[i].data, t.v[i].len);
+		h->nlmsg_len += MNL_ALIGN(t.v[i].len);
+		int r = talk(nl, h, NULL, NULL);
+		/* Gone meanwhile (it timed out, or the other direction's pass took it). */
+		if (r == 0)
+			deleted++;
+		else if (r != -ENOENT)
+			err = r;
+	}
+	free(t.v);
+	return err < 0 ? err : deleted;
+}
+
+int conntrack_forget(const struct ip_prefix *addrs, size_t n)
+{
+	struct mnl_socket *nl = NULL;
+	uint32_t seq = (uint32_t)time(NULL);
+	int total = 0, err = 0;
+
+	for (size_t i = 0; i < n && err >= 0; i++) {
+		const struct ip_prefix *a = &addrs[i];
+		if (a->len != (a->family == AF_INET ? 32 : 128))
+			continue;
+		if (!nl) {
+			nl = mnl_socket_open(NETLINK_NETFILTER);
+			if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+				err = -errno;
+				break;
+			}
+		}
+		for (int src = 1; src >= 0 && err >= 0; src--) {
+			err = forget_one(nl, &seq, a, src);
+			if (err > 0)
+				total += err;
+		}
+	}
+	if (nl)
+		mnl_socket_close(nl);
+	return err < 0 ? err : total;
+}
