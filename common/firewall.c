@@ -2,6 +2,7 @@
 #include "firewall.h"
 #include "lock.h"
 #include "nft.h"
+#include "paths.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -548,16 +550,12 @@ static int nft_vif_add(int family, const struct fw_vif *v)
 
 /* ------------------------------------------------------------- iptables */
 
-/*
- * iptables -w ARGS...; 0 or -EIO.  Only the iptables backend ever forks.  With out, stdout is
- * collected there (malloc'd, NUL-terminated).
- */
-static int iptables_run(const char *const args[], size_t n, char **out)
+/* iptables -w ARGS...; 0 or -EIO.  Only the iptables backend ever forks. */
+static int iptables(const char *const args[], size_t n)
 {
 	const char *path = iptables_path();
 	const char *argv[32];
 	size_t k = 0;
-	int pipefd[2] = {-1, -1};
 
 	if (!path)
 		return -ENOENT;
@@ -566,122 +564,105 @@ static int iptables_run(const char *const args[], size_t n, char **out)
 	for (size_t i = 0; i < n && k < 31; i++)
 		argv[k++] = args[i];
 	argv[k] = NULL;
-	if (out && pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
 
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	if (out)
-		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	else
-		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
 	int status = 0;
 	int err = posix_spawn(&pid, path, &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	if (out)
-		close(pipefd[1]);
-	if (err) {
-		if (out)
-			close(pipefd[0]);
+	if (err)
 		return -err;
-	}
-	if (out) {
-		size_t len = 0, cap = 4096;
-		char *buf = malloc(cap);
-		ssize_t r;
-		while (buf && (r = read(pipefd[0], buf + len, cap - len - 1)) > 0) {
-			len += (size_t)r;
-			if (cap - len < 2) {
-				char *bigger = realloc(buf, cap * 2);
-				if (!bigger) {
-					free(buf);
-					buf = NULL;
-					break;
-				}
-				buf = bigger;
-				cap *= 2;
-			}
-		}
-		close(pipefd[0]);
-		if (buf)
-			buf[len] = '\0';
-		*out = buf;
-	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
-	if (out && !*out)
-		return -ENOMEM;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-static int iptables(const char *const args[], size_t n)
-{
-	return iptables_run(args, n, NULL);
-}
-
 /*
- * Is this `iptables -S` rule (split in tok) one of the shapes iptables_pair makes for dev?
- * Only those are ever removed: an administrator's own rules for the vif stay.
+ * The rules this program inserted for a vif are recorded, one per line, in
+ * $XEN_RUN_DIR/xen-hotplug-iptables/<dev>, so that removal takes exactly those (an
+ * administrator's rule of the same shape stays, and a changed ip list leaves nothing).
  */
-static bool our_rule(char *const tok[], size_t n, const char *dev)
+static void record_path(const char *dev, char *buf, size_t len, bool dir_only)
 {
-	bool has_dev = false;
-	if (n < 4 || strcmp(tok[0], "-A") || strcmp(tok[1], "FORWARD") ||
-	    strcmp(tok[n - 2], "-j") || strcmp(tok[n - 1], "ACCEPT"))
-		return false;
-	for (size_t i = 2; i < n - 2; i++) {
-		const char *t = tok[i], *v = i + 1 < n - 2 ? tok[i + 1] : NULL;
-		if (!strcmp(t, "--physdev-is-bridged"))
-			continue;
-		if (!v)
-			return false;
-		if ((!strcmp(t, "--physdev-in") || !strcmp(t, "--physdev-out")) && !strcmp(v, dev))
-			has_dev = true;
-		else if (!(!strcmp(t, "-s") || (!strcmp(t, "-p") && !strcmp(v, "udp")) ||
-			   (!strcmp(t, "-m") && (!strcmp(v, "physdev") || !strcmp(v, "udp"))) ||
-			   (!strcmp(t, "--sport") && !strcmp(v, "68")) ||
-			   (!strcmp(t, "--dport") && !strcmp(v, "67"))))
-			return false;
-		i++;
-	}
-	return has_dev;
+	snprintf(buf, len, "%s/xen-hotplug-iptables%s%s", path_run_dir(), dir_only ? "" : "/",
+		 dir_only ? "" : dev);
 }
 
-/* Remove every rule of ours for dev, whatever ip list made it; 0 or a negative errno. */
-static int iptables_remove_all(const char *dev)
+/* Delete the recorded rules (each as recorded: "-I FORWARD ..." becomes "-D FORWARD ..."). */
+static int iptables_remove_recorded(const char *dev)
 {
-	const char *const list[] = {"-S", "FORWARD"};
-	char *text = NULL;
-	int err = iptables_run(list, 2, &text);
-	if (err < 0) {
-		free(text);
-		return err;
-	}
+	char path[4096], text[8192];
+	record_path(dev, path, sizeof(path), false);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
 	int result = 0;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		char copy[1024], *tok[32];
-		size_t n = 0;
-		snprintf(copy, sizeof(copy), "%s", line);
+	char *save_line = NULL;
+	for (char *line = strtok_r(text, "\n", &save_line); line;
+	     line = strtok_r(NULL, "\n", &save_line)) {
+		const char *tok[32];
+		size_t k = 0;
 		char *save = NULL;
-		for (char *t = strtok_r(copy, " ", &save); t && n < 32;
+		for (char *t = strtok_r(line, " ", &save); t && k < 32;
 		     t = strtok_r(NULL, " ", &save))
-			tok[n++] = t;
-		if (!our_rule(tok, n, dev))
+			tok[k++] = t;
+		if (k < 2 || strcmp(tok[0], "-I"))
 			continue;
 		tok[0] = "-D";
-		if ((err = iptables((const char *const *)tok, n)) < 0 && !result)
+		int err = iptables(tok, k);
+		/* -EIO: not there any more (flushed by hand, or by a reboot of the rules). */
+		if (err < 0 && err != -EIO && !result)
 			result = err;
 	}
-	free(text);
+	if (result == 0)
+		unlink(path);
 	return result;
 }
 
+struct rule_log {
+	char text[8192];
+	size_t len;
+};
+
+static void log_rule(struct rule_log *lg, const char *const args[], size_t n)
+{
+	for (size_t i = 0; i < n && lg->len < sizeof(lg->text) - 64; i++)
+		lg->len += (size_t)snprintf(lg->text + lg->len, sizeof(lg->text) - lg->len, "%s%s",
+					    args[i], i + 1 < n ? " " : "\n");
+}
+
+static int write_record(const char *dev, const struct rule_log *lg)
+{
+	char dir[4096], path[4096], tmp[4200];
+	record_path(dev, dir, sizeof(dir), true);
+	record_path(dev, path, sizeof(path), false);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	mkdir(path_run_dir(), 0755);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	bool ok = write(fd, lg->text, lg->len) == (ssize_t)lg->len && fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* One rule pair of the scripts: accept what the vif sends (matching match), and what it gets. */
-static int iptables_pair(const char *dev, const char *const match[], size_t n_match)
+static int iptables_pair(struct rule_log *lg, const char *dev, const char *const match[],
+			 size_t n_match)
 {
 	const char *in[16] = {"-I",	      "FORWARD", "-m", "physdev", "--physdev-is-bridged",
 			      "--physdev-in", dev};
@@ -694,42 +675,50 @@ static int iptables_pair(const char *dev, const char *const match[], size_t n_ma
 	    "-I", "FORWARD", "-m",    "physdev", "--physdev-is-bridged", "--physdev-out",
 	    dev,  "-j",	     "ACCEPT"};
 	int err = iptables(in, k);
-	return err < 0 ? err : iptables(out, sizeof(out) / sizeof(out[0]));
+	if (err == 0)
+		log_rule(lg, in, k);
+	if (err == 0 && (err = iptables(out, sizeof(out) / sizeof(out[0]))) == 0)
+		log_rule(lg, out, sizeof(out) / sizeof(out[0]));
+	return err;
 }
 
 /*
  * The Xen 4.x scripts' FORWARD rules, pair by pair as they inserted them: one per IPv4
  * source and one for DHCP requests, or a single unrestricted pair when there is no list.
- * Whatever this vif had before is removed first, so that adding twice is adding once.
+ * What this vif had before is removed first, so that adding twice is adding once.
  */
 static int iptables_vif(bool add, const struct fw_vif *v)
 {
 	static const char *const dhcp[] = {"-p", "udp", "--sport", "68", "--dport", "67"};
 	char src[INET6_ADDRSTRLEN + 8];
+	struct rule_log lg = {.len = 0};
 	struct lock lk;
 	int err;
 
 	/* The scripts serialise their iptables calls with this lock. */
 	if ((err = lock_take(&lk, "iptables")) < 0)
 		return err;
-	err = iptables_remove_all(v->dev);
+	err = iptables_remove_recorded(v->dev);
 	if (add && err == 0) {
 		if (v->n_ips == 0) {
-			err = iptables_pair(v->dev, NULL, 0);
+			err = iptables_pair(&lg, v->dev, NULL, 0);
 		} else {
 			for (size_t i = 0; i < v->n_ips && !err; i++) {
 				if (v->ips[i].family != AF_INET)
 					continue;
 				ip_prefix_format(&v->ips[i], src, sizeof(src));
 				const char *const match[] = {"-s", src};
-				err = iptables_pair(v->dev, match, 2);
+				err = iptables_pair(&lg, v->dev, match, 2);
 			}
 			if (!err)
-				err = iptables_pair(v->dev, dhcp, 6);
+				err = iptables_pair(&lg, v->dev, dhcp, 6);
 		}
-		/* A failed add leaves no half set behind. */
+		/* Recorded even on failure, so that the clean-up below knows what went in. */
+		int werr = write_record(v->dev, &lg);
+		if (!err)
+			err = werr;
 		if (err)
-			iptables_remove_all(v->dev);
+			iptables_remove_recorded(v->dev);
 	}
 	lock_release(&lk);
 	return err;
