@@ -12,7 +12,9 @@
 #include <netlink/route/link/bridge.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 int net_open(struct net *n)
 {
@@ -34,6 +36,12 @@ void net_close(struct net *n)
 	if (n->sk)
 		nl_socket_free(n->sk);
 	n->sk = NULL;
+}
+
+int net_reset(struct net *n)
+{
+	net_close(n);
+	return net_open(n);
 }
 
 const char *net_error(int err)
@@ -284,33 +292,88 @@ static int undo_flush(void *ctx, const void *arg)
 	return result;
 }
 
+struct addr_collect {
+	int ifindex;
+	size_t n, cap;
+	struct rtnl_addr **v;
+	int err;
+};
+
+static void collect_addr(struct nl_object *o, void *arg)
+{
+	struct addr_collect *c = arg;
+	struct rtnl_addr *a = (struct rtnl_addr *)o;
+	if (rtnl_addr_get_ifindex(a) != c->ifindex)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct rtnl_addr **v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->err = -NLE_NOMEM;
+			return;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	nl_object_get(o);
+	c->v[c->n++] = a;
+}
+
+static int parse_addr(struct nl_msg *msg, void *arg)
+{
+	struct addr_collect *c = arg;
+	int err = nl_msg_parse(msg, collect_addr, c);
+	if (err < 0 && !c->err)
+		c->err = err;
+	return NL_OK;
+}
+
 int addr_save(struct net *n, const struct link_state *l, struct addr_saved **saved)
 {
-	struct nl_cache *cache = NULL;
-	int err = rtnl_addr_alloc_cache(n->sk, &cache);
+	(void)n;
+	struct addr_collect c = {.ifindex = l->ifindex};
+	struct ifaddrmsg ifa = {.ifa_family = AF_UNSPEC, .ifa_index = (uint32_t)l->ifindex};
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = NULL;
+	int one = 1, err = -NLE_NOMEM;
 
 	*saved = NULL;
-	if (err < 0)
+	if (!sk)
 		return err;
-	size_t count = 0;
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
-		if (rtnl_addr_get_ifindex((struct rtnl_addr *)o) == l->ifindex)
-			count++;
-	struct addr_saved *s = calloc(1, sizeof(*s) + count * sizeof(s->addrs[0]));
+	/*
+	 * Ask the kernel for this link's addresses only (strict dump checking, Linux 4.20):
+	 * a host with a thousand vifs has a thousand link-local addresses to skip otherwise.
+	 * A socket of its own, as libnl's other dump requests do not pass the strict check.
+	 */
+	if ((err = nl_connect(sk, NETLINK_ROUTE)) < 0)
+		goto out;
+	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	err = -NLE_NOMEM;
+	if (!(msg = nlmsg_alloc_simple(RTM_GETADDR, NLM_F_DUMP)) ||
+	    nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
+		goto out;
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, parse_addr, &c);
+	if ((err = nl_send_auto(sk, msg)) < 0 || (err = nl_recvmsgs_default(sk)) < 0)
+		goto out;
+	if ((err = c.err) < 0)
+		goto out;
+	struct addr_saved *s = calloc(1, sizeof(*s) + c.n * sizeof(s->addrs[0]));
 	if (!s) {
-		nl_cache_free(cache);
-		return -NLE_NOMEM;
+		err = -NLE_NOMEM;
+		goto out;
 	}
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_addr *a = (struct rtnl_addr *)o;
-		if (rtnl_addr_get_ifindex(a) != l->ifindex)
-			continue;
-		nl_object_get(o);
-		s->addrs[s->n++] = a;
-	}
-	nl_cache_free(cache);
+	memcpy(s->addrs, c.v, c.n * sizeof(c.v[0]));
+	s->n = c.n;
+	c.n = 0;
 	*saved = s;
-	return 0;
+	err = 0;
+out:
+	for (size_t i = 0; i < c.n; i++)
+		rtnl_addr_put(c.v[i]);
+	free(c.v);
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return err;
 }
 
 int addr_flush(struct net *n, struct undo *u, struct addr_saved *saved)

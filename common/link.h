@@ -29,6 +29,11 @@ struct link_state {
 /* All functions return 0 or a negative libnl error code; net_error() describes it. */
 int net_open(struct net *n);
 void net_close(struct net *n);
+/*
+ * A fresh connection, for the undo after a failure: a request whose send failed leaves libnl
+ * waiting for an answer that never comes, and it would take later answers for errors.
+ */
+int net_reset(struct net *n);
 const char *net_error(int err);
 
 /* Current state of the link called name (-NLE_OBJ_NOTFOUND when there is none). */

@@ -2,6 +2,7 @@
 #include "undo.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 int undo_push(struct undo *u, undo_fn fn, const void *arg, size_t arg_len, const char *what)
@@ -12,8 +13,16 @@ int undo_push(struct undo *u, undo_fn fn, const void *arg, size_t arg_len, const
 int undo_push_ref(struct undo *u, undo_fn fn, void (*release)(const void *arg), const void *arg,
 		  size_t arg_len, const char *what)
 {
-	if (u->n == UNDO_MAX || arg_len > UNDO_ARG_SZ)
-		return -ENOSPC;
+	if (arg_len > UNDO_ARG_SZ)
+		return -EINVAL;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 32;
+		struct undo_step *steps = realloc(u->steps, cap * sizeof(*steps));
+		if (!steps)
+			return -ENOMEM;
+		u->steps = steps;
+		u->cap = cap;
+	}
 	struct undo_step *s = &u->steps[u->n++];
 	s->fn = fn;
 	s->release = release;
@@ -37,6 +46,9 @@ int undo_unwind(struct undo *u, void *ctx, void (*report)(void *ctx, const char 
 				report(ctx, s->what, err);
 		}
 	}
+	free(u->steps);
+	u->steps = NULL;
+	u->cap = 0;
 	return failed;
 }
 
@@ -47,4 +59,7 @@ void undo_commit(struct undo *u)
 		if (s->release)
 			s->release(s->arg);
 	}
+	free(u->steps);
+	u->steps = NULL;
+	u->cap = 0;
 }

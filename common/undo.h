@@ -4,7 +4,6 @@
 
 #include <stddef.h>
 
-#define UNDO_MAX    512
 #define UNDO_ARG_SZ 64
 
 typedef int (*undo_fn)(void *ctx, const void *arg);
@@ -16,9 +15,10 @@ struct undo_step {
 	unsigned char arg[UNDO_ARG_SZ];
 };
 
+/* Zero-initialised it is empty; it grows as steps are pushed, and is freed when emptied. */
 struct undo {
-	size_t n;
-	struct undo_step steps[UNDO_MAX];
+	size_t n, cap;
+	struct undo_step *steps;
 };
 
 /* Record how to reverse a change just made; arg (at most UNDO_ARG_SZ bytes) is copied. */

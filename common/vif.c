@@ -524,7 +524,8 @@ static void report_undo(void *ctx, const char *what, int err)
 int vif_fail(struct vif_ctx *c)
 {
 	if (c->undo.n) {
-		int left = undo_unwind(&c->undo, &c->net, report_undo);
+		int left = net_reset(&c->net) < 0 ? (int)c->undo.n
+						  : undo_unwind(&c->undo, &c->net, report_undo);
 		if (left)
 			log_msg(&c->log, LOG_ERR, "%d change(s) could not be undone", left);
 	}

@@ -28,13 +28,30 @@ static void report_undo(void *ctx, const char *what, int err)
 	log_msg(&nb->log, LOG_ERR, "could not restore the %s: %s", what, net_error(err));
 }
 
-/* Put back what was done, newest first, and keep the error that caused it. */
-static int unwind(struct nb *nb)
+/* Each step is logged (debug; on the terminal with -v) as it starts; returns its name. */
+static const char *progress(struct nb *nb, const char *step)
 {
-	int left = undo_unwind(&nb->undo, &nb->net, report_undo);
+	log_msg(&nb->log, LOG_DEBUG, "%s (%s, bridge %s)", step, nb->netdev, nb->bridge);
+	return step;
+}
+
+/*
+ * Put back what was done, newest first, and say in nb->err what failed (what) and whether
+ * everything is back.
+ */
+static int unwind(struct nb *nb, const char *cmd, const char *what)
+{
+	int left = net_reset(&nb->net) < 0 ? (int)nb->undo.n
+					   : undo_unwind(&nb->undo, &nb->net, report_undo);
 	if (left)
-		log_msg(&nb->log, LOG_ERR,
-			"%d change(s) could not be undone: check the network configuration", left);
+		nb_fail(nb,
+			"%s failed: %s (%s, bridge %s); %d change(s) could not be undone: "
+			"check the network configuration",
+			cmd, what, nb->netdev, nb->bridge, left);
+	else
+		nb_fail(nb,
+			"%s failed: %s (%s, bridge %s); everything was put back as it was",
+			cmd, what, nb->netdev, nb->bridge);
 	return -1;
 }
 
@@ -229,56 +246,57 @@ int nb_start(struct nb *nb)
 
 	const char *step = "";
 	int brindex = 0;
+	bool was_up = dev.up;
 	if (nb->rename) {
 		/* A link must be down to be renamed, and down takes its routes and IPv6 along:
 		 * take them off first, so that the undo knows to put them back. */
-		step = "remove the routes of the device";
+		step = progress(nb, "remove the routes of the device");
 		if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, dev.ifindex, 0)) < 0)
 			goto fail;
-		step = "remove the addresses of the device";
+		step = progress(nb, "remove the addresses of the device");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
-		step = "set the device down";
+		step = progress(nb, "set the device down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &dev, false)) < 0)
 			goto fail;
 		dev.up = false;
-		step = "rename the device";
+		step = progress(nb, "rename the device");
 		if ((err = link_rename(&nb->net, &nb->undo, &dev, nb->port)) < 0)
 			goto fail;
 		memcpy(dev.name, nb->port, sizeof(dev.name));
 	}
-	step = "create the bridge";
+	step = progress(nb, "create the bridge");
 	if ((err = bridge_create(&nb->net, &nb->undo, nb->bridge, dev.mac, dev.mtu, 0)) < 0 ||
 	    (err = link_get(&nb->net, nb->bridge, &br)) < 0)
 		goto fail;
 	brindex = br.ifindex;
-	step = "set the bridge up";
+	step = progress(nb, "set the bridge up");
 	if ((err = link_set_up(&nb->net, &nb->undo, &br, true)) < 0)
 		goto fail;
-	step = "put the addresses on the bridge";
+	step = progress(nb, "put the addresses on the bridge");
 	if ((err = netconf_add_addrs(&nb->net, &nb->undo, &conf, brindex, nb->netdev, nb->bridge)) <
 	    0)
 		goto fail;
-	step = "move the routes to the bridge";
+	step = progress(nb, "move the routes to the bridge");
 	if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, dev.ifindex, brindex)) < 0)
 		goto fail;
 	if (!nb->rename) {
-		step = "remove the addresses of the device";
+		step = progress(nb, "remove the addresses of the device");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
 	}
-	step = "add the device to the bridge";
+	step = progress(nb, "add the device to the bridge");
 	if ((err = link_set_master(&nb->net, &nb->undo, &dev, brindex)) < 0)
 		goto fail;
-	step = "set the device up";
-	bool was_up = nb->rename ? true : dev.up;
+	step = progress(nb, "set the device up");
 	if ((err = link_set_up(&nb->net, &nb->undo, &dev, true)) < 0)
 		goto fail;
 	if ((err = state_write(nb, was_up)) < 0) {
 		netconf_free(&conf);
-		nb_fail(nb, "cannot write the state file in %s: %s", path_run_dir(),
-			strerror(-err));
-		return unwind(nb);
+		char what[512];
+		snprintf(what, sizeof(what), "cannot write the state file in %s: %s",
+			 path_run_dir(), strerror(-err));
+		return unwind(nb, "start", what);
 	}
 	netconf_free(&conf);
 	undo_commit(&nb->undo);
@@ -288,11 +306,9 @@ int nb_start(struct nb *nb)
 	return 0;
 fail:
 	netconf_free(&conf);
-	nb_net_fail(nb, err,
-		    "network-bridge start: cannot %s (%s, bridge %s); everything was put "
-		    "back as it was",
-		    step, nb->netdev, nb->bridge);
-	return unwind(nb);
+	char what[512];
+	snprintf(what, sizeof(what), "cannot %s: %s", step, net_error(err));
+	return unwind(nb, "start", what);
 }
 
 int nb_stop(struct nb *nb)
@@ -344,58 +360,57 @@ int nb_stop(struct nb *nb)
 	}
 	bool was_up = nb_state_was_up(nb);
 	const char *step = "";
-	step = "release the guest ports";
+	step = progress(nb, "release the guest ports");
 	for (size_t i = 0; i < n_ports; i++) {
 		if (ports[i].ifindex != port.ifindex &&
 		    (err = link_set_master(&nb->net, &nb->undo, &ports[i], 0)) < 0)
 			goto fail;
 	}
-	step = "release the device";
+	step = progress(nb, "release the device");
 	if ((err = link_set_master(&nb->net, &nb->undo, &port, 0)) < 0)
 		goto fail;
 	port.master = 0;
 	if (nb->rename) {
-		step = "remove the routes of the bridge";
+		step = progress(nb, "remove the routes of the bridge");
 		if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, br.ifindex, 0)) < 0)
 			goto fail;
-		step = "remove the addresses of the bridge";
+		step = progress(nb, "remove the addresses of the bridge");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
-		step = "set the bridge down";
+		step = progress(nb, "set the bridge down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &br, false)) < 0)
 			goto fail;
-		step = "delete the bridge";
+		step = progress(nb, "delete the bridge");
 		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
 			goto fail;
-		step = "set the device down";
+		step = progress(nb, "set the device down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &port, false)) < 0)
 			goto fail;
 		port.up = false;
-		step = "rename the device back";
+		step = progress(nb, "rename the device back");
 		if ((err = link_rename(&nb->net, &nb->undo, &port, nb->netdev)) < 0)
 			goto fail;
 		memcpy(port.name, nb->netdev, sizeof(port.name));
 	}
-	if (was_up || nb->rename) {
-		step = "set the device up";
-		if ((err = link_set_up(&nb->net, &nb->undo, &port, was_up)) < 0)
-			goto fail;
-	}
-	step = "put the addresses back on the device";
+	step = progress(nb, was_up ? "set the device up" : "set the device down");
+	if ((err = link_set_up(&nb->net, &nb->undo, &port, was_up)) < 0)
+		goto fail;
+	port.up = was_up;
+	step = progress(nb, "put the addresses back on the device");
 	if ((err = netconf_add_addrs(&nb->net, &nb->undo, &conf, port.ifindex, nb->bridge,
 				     nb->netdev)) < 0)
 		goto fail;
-	step = "move the routes back to the device";
+	step = progress(nb, "move the routes back to the device");
 	if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, br.ifindex, port.ifindex)) < 0)
 		goto fail;
 	if (!nb->rename) {
-		step = "remove the addresses of the bridge";
+		step = progress(nb, "remove the addresses of the bridge");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
-		step = "set the bridge down";
+		step = progress(nb, "set the bridge down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &br, false)) < 0)
 			goto fail;
-		step = "delete the bridge";
+		step = progress(nb, "delete the bridge");
 		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
 			goto fail;
 	}
@@ -410,9 +425,7 @@ int nb_stop(struct nb *nb)
 fail:
 	free(ports);
 	netconf_free(&conf);
-	nb_net_fail(nb, err,
-		    "network-bridge stop: cannot %s (%s, bridge %s); everything was put "
-		    "back as it was",
-		    step, nb->netdev, nb->bridge);
-	return unwind(nb);
+	char what[512];
+	snprintf(what, sizeof(what), "cannot %s: %s", step, net_error(err));
+	return unwind(nb, "stop", what);
 }

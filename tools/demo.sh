@@ -1,9 +1,14 @@
 #!/bin/bash
-# make demo: vif-bridge connecting two stand-in guests to a bridge, narrated step by step.
+# make demo: narrated step by step, in two parts.
+#  1. vif-bridge connecting two stand-in guests to a bridge made by hand.
+#  2. network-bridge taking a host's "physical" eth0 into a bridge as xend does at its
+#     start, a guest reaching the LAN through it, and network-bridge giving eth0 back at
+#     xend's stop, with `ip -j` dumps showing that nothing changed.
 #
 # No Xen runs here, so every piece Xen would provide gets a stand-in (tests/lib.sh): a
 # network namespace plays dom0 (the "host"), a veth pair plays each netback vif with its
-# guest end in a namespace of its own, and a small xenstored stand-in serves the store on a
+# guest end in a namespace of its own, another veth pair plays the host's network card
+# with a LAN namespace behind it, and a small xenstored stand-in serves the store on a
 # unix socket. The programs themselves are the real ones from build/ (make builds them
 # first). Everything is torn down at the end, also on failure or Ctrl-C. Exit status is
 # non-zero when any step that should work does not (or a ping that should fail succeeds).
@@ -14,15 +19,22 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=SCRIPTDIR/../tests/lib.sh
 . "$HERE/../tests/lib.sh"
 
-# Documentation addresses (RFC 5737): they cannot clash with anything real, and they live
-# only inside the sandbox's namespaces anyway.
-HOST_ADDR=192.0.2.1
+# Documentation addresses (RFC 5737, RFC 3849): they cannot clash with anything real, and
+# they live only inside the sandbox's namespaces anyway. One plan for both parts: the LAN's
+# router is .1, the host .2, the guests .11 and up.
+LAN_ADDR=192.0.2.1
+HOST_ADDR=192.0.2.2
 GUEST1_ADDR=192.0.2.11
 GUEST2_ADDR=192.0.2.12
+GUEST3_ADDR=192.0.2.13
 PREFIX=24
-# Set explicitly, as a bridge holding the physical card would have it: a bridge with only
-# vifs as ports would otherwise adopt their fe:ff:ff:ff:ff:ff, which would only confuse.
-HOST_MAC=02:00:c0:00:02:01
+LAN_ADDR6=2001:db8::1
+HOST_ADDR6=2001:db8::2
+PREFIX6=64
+# Part 1 sets it on the hand-made bridge, as a bridge holding the physical card would have
+# it (a bridge with only vifs as ports would otherwise adopt their fe:ff:ff:ff:ff:ff, which
+# would only confuse); part 2 gives it to the host's card, and network-bridge to the bridge.
+HOST_MAC=02:00:c0:00:02:02
 
 if [[ -t 1 ]]; then
 	BOLD=$'\e[1m' DIM=$'\e[2m' RED=$'\e[31m' GREEN=$'\e[32m' RESET=$'\e[0m'
@@ -79,6 +91,24 @@ must() {
 	show "$@" || bad "the command above should have worked (exit status $?)"
 }
 
+# must_sh 'PIPELINE': a step written as a shell pipeline (ip ... | jq ...): printed as it
+# is, run by bash with pipefail, so that a failure anywhere in it counts.
+must_sh() {
+	local out rc
+	printf '%s$ %s%s\n' "$DIM" "$1" "$RESET"
+	out=$(bash -o pipefail -c "$1" </dev/null 2>&1)
+	rc=$?
+	[[ -n $out ]] && printf '%s\n' "$out" | sed 's/^/    /'
+	((rc == 0)) || bad "the command above should have worked (exit status $rc)"
+}
+
+# quote WORD...: the words as one shell-quoted string, for must_sh.
+quote() {
+	local q
+	printf -v q '%q ' "$@"
+	printf '%s' "${q% }"
+}
+
 # must_fail CMD...: a step that has to fail (a ping that must not get through).
 must_fail() {
 	if show "$@"; then
@@ -125,13 +155,18 @@ check_tools() {
 		command -v "$t" >/dev/null 2>&1 ||
 			bad "the demo needs '$t' (iputils-ping, iproute2, xenstore-utils, coreutils)"
 	done
-	[[ -x $BUILD/vif-bridge ]] || bad "$BUILD/vif-bridge is missing: run make first"
+	for t in jq diff; do
+		command -v "$t" >/dev/null 2>&1 || bad "the demo needs '$t' (jq, diffutils)"
+	done
+	for t in vif-bridge network-bridge; do
+		[[ -x $BUILD/$t ]] || bad "$BUILD/$t is missing: run make first"
+	done
 	# Absolute, so that the commands shown can be pasted anywhere.
 	BUILD=$(cd "$BUILD" && pwd)
 }
 
 intro() {
-	printf '%sDemo: vif-bridge, the program that plugs a Xen guest into a bridge%s\n\n' \
+	printf '%sDemo, part 1: vif-bridge, the program that plugs a Xen guest into a bridge%s\n\n' \
 		"$BOLD" "$RESET"
 	say "When a Xen guest boots, the toolstack (xend or xl) describes each of its network cards in xenstore, the hypervisor's small configuration database. The netback driver in dom0 then creates a network device for the card, named vif<domain>.<device>, and udev runs a hotplug program for it: vif-bridge plugs the device into a software bridge, so the guest sits on the same network as the host, and reports back through xenstore."
 	say "There is no hypervisor here, so we stand in for each piece: a network namespace plays dom0 (the host), a veth pair plays each vif with its guest end in a namespace of its own, and a small xenstore stand-in answers on a unix socket. vif-bridge itself is the real program from $BUILD, talking to them exactly as it would on a Xen host."
@@ -225,13 +260,170 @@ step_after() {
 }
 
 step_log() {
-	heading "what vif-bridge logged"
-	say "Under udev nobody reads the terminal, so vif-bridge logs to syslog (facility daemon) and, as the Xen scripts did, to xen-hotplug.log:"
+	heading "what the programs logged"
+	say "Under udev and xend nobody reads the terminal, so vif-bridge and network-bridge log to syslog (facility daemon) and, as the Xen scripts did, their errors and warnings to xen-hotplug.log. The error below is the refused network-bridge stop of part 2:"
 	if [[ -s $XEN_LOG_DIR/xen-hotplug.log ]]; then
 		must cat "$XEN_LOG_DIR/xen-hotplug.log"
 	else
 		echo "(nothing: a successful run has nothing to complain about)"
 	fi
+}
+
+# ---------------------------------------------------------------- part 2: network-bridge
+
+# What network-bridge's NFS-root check reads (the mount table and the kernel command line)
+# describes the real machine, not the sandbox's host: give it a sandbox host with a local
+# root disk, through the variables the program reads for that.
+NB_ENV=()
+
+# The start of every network-bridge call: as xend runs it in the host, the network-script
+# string of xend-config.sxp split on spaces, with the command inserted after the program
+# name; stdin, stdout and stderr are not a terminal (show and must capture them).
+NB=()
+nb_prepare() {
+	NB=(ip netns exec "$HOST" env -i "${SANDBOX_ENV[@]}" "${NB_ENV[@]}"
+		"$BUILD/network-bridge")
+}
+
+# The normalization of the dumps: the kernel makes link-local (fe80::) addresses and routes
+# for every link by itself, and marks a fresh IPv6 address "tentative" for a moment while
+# it checks that nobody else uses it; neither is the host's configuration, so both are left
+# out. Everything else ip prints stays. One object a line, keys sorted, so that diff points
+# at the item that changed.
+# shellcheck disable=SC2016 # $d is jq's variable, not the shell's
+ADDR_JQ='.[] | .ifname as $d | {link: del(.addr_info)}, (.addr_info[]
+ | select(.local | startswith("fe80:") | not) | {addr: ({dev: $d} + del(.tentative))})'
+ROUTE_JQ='.[] | select(.dst | startswith("fe80:") | not)'
+
+# dump_cmds DIR: the three dumps of SPEC §7, each normalized into a file in DIR; the
+# commands are separated by NUL bytes (the jq programs span lines).
+dump_cmds() {
+	local ns
+	ns=$(quote "$HOST")
+	printf '%s\0' \
+		"ip -n $ns -j addr | jq -c -S '$ADDR_JQ' > $1/addr" \
+		"ip -n $ns -j route show table all | jq -c -S '$ROUTE_JQ' > $1/route" \
+		"ip -n $ns -j -6 route show table all | jq -c -S '$ROUTE_JQ' > $1/route6"
+}
+
+part2_intro() {
+	printf '\n%sDemo, part 2: network-bridge, what xend runs at its start and stop%s\n\n' \
+		"$BOLD" "$RESET"
+	say "In part 1 we made the bridge xenbr0 by hand. On a Xen host under xend, the program named by the network-script setting of /etc/xen/xend-config.sxp does that when xend starts: network-bridge creates xenbr0, moves the host's addresses and routes from its network card eth0 to the bridge (so the host keeps its connection), and puts eth0 on the bridge, where the guests' vifs join it. When xend stops, network-bridge gives everything back to eth0 and deletes the bridge."
+	say "This part starts from a fresh host namespace, whose eth0 is one end of a veth pair: the other end sits in a LAN namespace that plays the rest of the network, with a router at $LAN_ADDR and $LAN_ADDR6."
+}
+
+step_lan() {
+	heading "a host with a network card on a LAN"
+	say "First the LAN: a namespace with the router's end of the cable (lan0) and its addresses. ('nodad' skips IPv6 duplicate address detection, so that the address is usable at once; nobody else on this LAN can have it.)"
+	ns_new LAN
+	echo "LAN namespace: $LAN"
+	ns_new HOST
+	echo "host namespace: $HOST"
+	must ip -n "$HOST" link add name eth0 address "$HOST_MAC" type veth peer name lan0 \
+		netns "$LAN"
+	must ip -n "$LAN" link set dev lan0 up
+	must ip -n "$LAN" addr add "$LAN_ADDR/$PREFIX" dev lan0
+	must ip -n "$LAN" addr add "$LAN_ADDR6/$PREFIX6" dev lan0 nodad
+	say "Then the host, configured as a distribution's network setup would leave it at boot: eth0 up, with an IPv4 address, a default route through the router, and an IPv6 address."
+	must ip -n "$HOST" link set dev eth0 up
+	must ip -n "$HOST" addr add "$HOST_ADDR/$PREFIX" dev eth0
+	must ip -n "$HOST" addr add "$HOST_ADDR6/$PREFIX6" dev eth0 nodad
+	must ip -n "$HOST" route add default via "$LAN_ADDR" dev eth0
+	must ip -n "$HOST" -br addr
+	must ip -n "$HOST" route
+	say "The host reaches the router over IPv4 and IPv6:"
+	must ip netns exec "$HOST" "${PING[@]}" "$LAN_ADDR"
+	must ip netns exec "$HOST" "${PING[@]}" "$LAN_ADDR6"
+}
+
+step_dump_before() {
+	heading "a snapshot of the host's network, before"
+	say "network-bridge promises to give back exactly what it took. To check that, we save the host's addresses (ip -j addr: every link with its name, MAC address, MTU, state and addresses) and its IPv4 and IPv6 routes of every routing table, as JSON, and compare them with the same dumps at the end. jq puts one item on a line with its keys sorted, and leaves out what the kernel makes by itself: link-local (fe80::) addresses and routes, and the short-lived 'tentative' mark of a new IPv6 address."
+	mkdir -p "$SB/before" "$SB/after" || bad "cannot create the dump directories"
+	local cmd
+	while IFS= read -r -d '' cmd; do
+		must_sh "$cmd"
+	done < <(dump_cmds "$SB/before")
+	say "(This ip lists the routes of both families for 'route show table all', so the IPv6 routes appear in both route dumps.)"
+	must_sh "cat $SB/before/addr $SB/before/route $SB/before/route6"
+}
+
+step_nb_start() {
+	heading "xend starts: network-bridge start"
+	say "xend-config.sxp says (network-script 'network-bridge netdev=eth0 bridge=xenbr0'), so at its start xend runs the program with 'start' after its name, and with nothing but a log file to tell anyone what happened. (Here the environment also points the program at the sandbox: its state, lock and log directories, and a mount table saying the host's root file system is on a local disk. network-bridge refuses to touch the card an NFS root is mounted through, and the real machine's mount table says nothing about this sandbox.)"
+	if ! printf '%s\n' "/dev/vda1 / ext4 rw,relatime 0 0" >"$SB/mounts" ||
+		! printf '%s\n' "root=/dev/vda1 ro quiet" >"$SB/cmdline"; then
+		bad "cannot write the sandbox's mount table"
+	fi
+	NB_ENV=("NETWORK_BRIDGE_MOUNTS=$SB/mounts" "NETWORK_BRIDGE_CMDLINE=$SB/cmdline")
+	nb_prepare
+	must "${NB[@]}" start netdev=eth0 bridge=xenbr0
+	say "It prints nothing when all goes well. Now xenbr0 exists, with eth0's MAC address, and eth0 is its port. The addresses and the default route moved from eth0 to xenbr0:"
+	must ip -n "$HOST" -br link
+	must ip -n "$HOST" -br addr
+	must ip -n "$HOST" route
+	must bridge -n "$HOST" link
+	say "The host still reaches the router, now through the bridge:"
+	must ip netns exec "$HOST" "${PING[@]}" "$LAN_ADDR"
+	must ip netns exec "$HOST" "${PING[@]}" "$LAN_ADDR6"
+	say "xend may run start again (after a restart of xend, say). The program sees that xenbr0 already holds eth0 and changes nothing:"
+	must "${NB[@]}" start netdev=eth0 bridge=xenbr0
+}
+
+step_nb_status() {
+	heading "network-bridge status"
+	say "status shows the bridge, its ports and their state, the addresses and the routes it carries, without brctl, ifconfig or route. Without parameters it finds eth0 and xenbr0 by itself, from the default route and from what start noted down:"
+	must "${NB[@]}" status
+	say "The same for programs, as JSON (here made readable by jq):"
+	must_sh "$(quote "${NB[@]}" status --json) | jq ."
+}
+
+step_guest3() {
+	heading "a guest boots and reaches the LAN"
+	say "Guest 3 boots with one card. As in part 1: netback's vif3.0 (a veth pair here), the toolstack's xenstore nodes (written by xs_vif_seed, as before), and udev running vif-bridge online, which puts vif3.0 on xenbr0, the bridge network-bridge made."
+	add_guest 3 "$GUEST3_ADDR" GUEST3
+	xs_vif_seed 3 0 bridge=xenbr0 || bad "could not seed the store for vif3.0"
+	udev_call 3 0 online
+	must bridge -n "$HOST" link
+	say "The guest reaches the router on the LAN, through xenbr0 and eth0, and the host too:"
+	must ip netns exec "$GUEST3" "${PING[@]}" "$LAN_ADDR"
+	must ip netns exec "$GUEST3" "${PING[@]}" "$HOST_ADDR"
+}
+
+step_stop_refused() {
+	heading "network-bridge stop will not cut a running guest off"
+	say "Stopping xend while a guest still has a vif on the bridge would cut that guest off the network, so network-bridge refuses and names the ports (force=yes would stop anyway):"
+	must_fail "${NB[@]}" stop netdev=eth0 bridge=xenbr0
+}
+
+step_guest3_off() {
+	heading "the guest shuts down"
+	say "udev runs vif-bridge offline, and netback deletes the vif (here: we delete the veth)."
+	udev_call 3 0 offline
+	must ip -n "$HOST" link del dev vif3.0
+}
+
+step_nb_stop() {
+	heading "xend stops: network-bridge stop"
+	say "At its stop xend runs the same line with 'stop'. network-bridge takes eth0 off the bridge, moves the addresses and routes back to it and deletes xenbr0:"
+	must "${NB[@]}" stop netdev=eth0 bridge=xenbr0
+	must ip -n "$HOST" -br link
+	must ip -n "$HOST" -br addr
+	must ip -n "$HOST" route
+	must ip netns exec "$HOST" "${PING[@]}" "$LAN_ADDR"
+	must ip netns exec "$HOST" "${PING[@]}" "$LAN_ADDR6"
+}
+
+step_dump_after() {
+	heading "a snapshot after, compared with the one before"
+	say "The same three dumps again, into another directory, and diff to compare them:"
+	local cmd
+	while IFS= read -r -d '' cmd; do
+		must_sh "$cmd"
+	done < <(dump_cmds "$SB/after")
+	must diff -r -u "$SB/before" "$SB/after"
+	say "diff printed nothing: the two snapshots are identical. Every address, every route of every table and both families, and the name, MAC address, MTU and state of every link are exactly what they were before xend started."
 }
 
 main() {
@@ -246,6 +438,16 @@ main() {
 	step_ping
 	step_offline
 	step_after
+	part2_intro
+	step_lan
+	step_dump_before
+	step_nb_start
+	step_nb_status
+	step_guest3
+	step_stop_refused
+	step_guest3_off
+	step_nb_stop
+	step_dump_after
 	step_log
 	heading "tear down"
 	say "Remove the namespaces (which takes their devices with them), stop the xenstore stand-in and delete the sandbox directory."

@@ -1,0 +1,753 @@
+#!/bin/bash
+# shellcheck disable=SC2034 # RUN_ENV is read by lib.sh's run_* helpers
+# Integration tests for network-bridge: a host namespace whose eth0 is a veth
+# into a LAN namespace, taken into a bridge and given back the way xend runs
+# the program (`network-bridge start netdev=eth0 bridge=xenbr0`). SPEC.md
+# sections 3 and 7 (and issue 4) are the contract checked here; the central
+# check compares normalized `ip -j` dumps of links, addresses and routes (all
+# tables, both families) before and after.
+
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+NIC_MAC=02:00:00:00:0e:10
+NIC_MTU=1400
+NLFAIL=$BUILD/tests/nlfail.so
+LAN=
+
+# ---------------------------------------------------------------- network
+
+# net_setup [NIC]: the host's link to the world. A veth (named NIC, default
+# eth0; with NIC=bond0 a veth eth0 enslaved to bond0) into a new LAN namespace
+# ($LAN: 192.0.2.1/24, 2001:db8::1/64). NIC carries two IPv4 addresses (the
+# second a secondary with a label), an IPv6 address, IPv4 and IPv6 default
+# routes, a route with a metric and a route of each family in table 100.
+# Returns 2 when the kernel cannot make a bond.
+net_setup() {
+	local nic=${1:-eth0} phys=${1:-eth0}
+	[[ $nic == bond* ]] && phys=eth0
+	ns_new LAN
+	ip -n "$HOST" link add name "$phys" address $NIC_MAC mtu $NIC_MTU type veth \
+		peer name lan0 mtu $NIC_MTU netns "$LAN" || fail "cannot create the veth $phys"
+	ip -n "$LAN" -batch - <<-EOF || fail "cannot configure the LAN namespace"
+		link set lan0 up
+		addr add 192.0.2.1/24 dev lan0
+		addr add 2001:db8::1/64 dev lan0 nodad
+	EOF
+	if [[ $nic != "$phys" ]]; then
+		ip -n "$HOST" link add name "$nic" type bond mode active-backup 2>"$SB/bond.err" ||
+			return 2
+		ip -n "$HOST" link set dev "$phys" master "$nic" || fail "cannot enslave $phys to $nic"
+		ip -n "$HOST" link set dev "$nic" mtu $NIC_MTU || fail "cannot set the MTU of $nic"
+	fi
+	ip -n "$HOST" -batch - <<-EOF || fail "cannot configure $nic"
+		link set $phys up
+		link set $nic up
+		addr add 192.0.2.10/24 dev $nic
+		addr add 192.0.2.11/24 dev $nic label $nic:1
+		addr add 2001:db8::10/64 dev $nic nodad
+		route add default via 192.0.2.1 dev $nic
+		route add ::/0 via 2001:db8::1 dev $nic
+		route add 198.51.100.0/24 via 192.0.2.1 dev $nic metric 50
+		route add default via 192.0.2.1 dev $nic table 100
+		route add 2001:db8:100::/48 via 2001:db8::1 dev $nic table 100
+	EOF
+}
+
+# fresh_net [NIC]: new host and LAN namespaces with net_setup, the previous
+# ones deleted and no state file left: each step of the fault loops starts
+# from scratch, cheaply.
+fresh_net() {
+	[[ -n $LAN ]] && ip netns del "$LAN" 2>/dev/null
+	ip netns del "$HOST" 2>/dev/null
+	ns_new HOST
+	rm -f "$XEN_RUN_DIR"/network-bridge.*
+	net_setup "$@"
+}
+
+# use_layout classic|rename [NIC]: the bridge ($BR), the device the bridge
+# enslaves ($PORT) and the arguments ($ARGS) of that layout.
+use_layout() {
+	NIC=${2:-eth0}
+	if [[ $1 == rename ]]; then
+		BR=$NIC PORT=p$NIC
+	else
+		BR=xenbr0 PORT=$NIC
+	fi
+	ARGS=("netdev=$NIC" "bridge=$BR")
+}
+
+# ---------------------------------------------------------------- dumps
+
+# net_dump [SKIP]: the host's state, one JSON object a line, sorted; the
+# links whose name matches the regex SKIP (and their addresses) left out.
+# From one `ip -j -d` batch (links, addresses, IPv4 and IPv6 routes of every
+# table) and one jq, as the fault loops take many dumps:
+# - links: name, index, MAC, MTU, up, master, kind (and kind as a port);
+# - addresses: every field ip shows except the kernel's link-local ones, the
+#   transient tentative flag and the lifetime counters (kept as
+#   forever/finite);
+# - routes: every field, except what the kernel makes for link-local and
+#   multicast, and the transient linkdown flag;
+# - the state network-bridge keeps in XEN_RUN_DIR: a failed run must not
+#   leave (or lose) a state file either.
+net_dump() {
+	local f run=
+	for f in "$XEN_RUN_DIR"/*; do
+		[[ -e $f ]] && run+="== ${f##*/}"$'\n'"$(cat "$f")"$'\n'
+	done
+	printf '%s\n' "link show" "addr show" "route show table all root 0.0.0.0/0" \
+		"route show table all root ::/0" | ip -n "$HOST" -j -d -batch - |
+		jq -n -S -c --arg skip "${1:-}" --arg run "$run" '[inputs] as [$links, $addrs, $r4, $r6]
+		| ($links[] | {k: "link", ifname, ifindex, address, mtu,
+			up: (.flags | index("UP") != null), master: (.master // ""),
+			kind: (.linkinfo.info_kind // ""), slave: (.linkinfo.info_slave_kind // "")}),
+		  ($addrs[] | .ifname as $d | .addr_info[]?
+			| select(.local | startswith("fe80:") | not)
+			| {k: "addr", dev: $d, life: (if .valid_life_time == 4294967295 and
+				.preferred_life_time == 4294967295 then "forever" else "finite" end)}
+			+ del(.valid_life_time, .preferred_life_time, .tentative)),
+		  (($r4[] | .k = "route4"), ($r6[] | .k = "route6")
+			| select((.dst | startswith("fe80:")) or .dst == "ff00::/8" | not)
+			| .flags = ((.flags // []) - ["linkdown"]) | del(.expires)),
+		  (select($run != "") | {k: "run", text: $run})
+		| select($skip == "" or ((.ifname // .dev // "") | test($skip) | not))' |
+		LC_ALL=C sort
+}
+
+# on_bridge DUMP FROM TO: the address and route lines of DUMP with device FROM
+# renamed TO (IPv4 labels too): what TO must carry after start.
+on_bridge() {
+	printf '%s\n' "$1" | jq -S -c --arg f "$2" --arg t "$3" 'select(.k != "link" and .k != "run")
+		| if .dev == $f then .dev = $t else . end
+		| if $f != "" and (.label // "" | startswith($f))
+		  then .label = $t + .label[($f | length):] else . end' | LC_ALL=C sort
+}
+
+# ---------------------------------------------------------------- callers
+
+# The mount table and kernel command line the NFS check reads: a local root
+# unless a test writes its own.
+nfs_files() {
+	[[ -e $SB/mounts ]] || echo "/dev/vda1 / ext4 rw,relatime 0 0" >"$SB/mounts"
+	[[ -e $SB/cmdline ]] || echo "root=/dev/vda1 ro quiet" >"$SB/cmdline"
+}
+
+# nb ARGS...: network-bridge as xend runs it, in the host namespace; the NFS
+# check reads the sandbox's mount table and command line, never the real ones.
+nb() {
+	nfs_files
+	run_env network-bridge "NETWORK_BRIDGE_MOUNTS=$SB/mounts" \
+		"NETWORK_BRIDGE_CMDLINE=$SB/cmdline" -- "$@"
+}
+
+# nb_stdout ARGS...: the same, stdout only (for --json), into OUT; RC as usual.
+nb_stdout() {
+	nfs_files
+	_base_env
+	OUT=$(ip netns exec "$HOST" env -i "${BASE_ENV[@]}" "NETWORK_BRIDGE_MOUNTS=$SB/mounts" \
+		"NETWORK_BRIDGE_CMDLINE=$SB/cmdline" "$BUILD/network-bridge" "$@" \
+		</dev/null 2>>"$SB/stderr")
+	RC=$?
+}
+
+# A guest on the bridge as xend makes one: vif1.0 (veth into $GUEST) brought
+# online by vif-bridge, with 192.0.2.50 and 2001:db8::50.
+guest_attach() { # BRIDGE [DOMID]
+	local d=${2:-1}
+	vif_add "$d" 0
+	xs_vif_seed "$d" 0 "bridge=$1"
+	run_udev vif-bridge "$d" 0 online
+	assert_eq 0 "$RC" "vif-bridge online of vif$d.0: $OUT"
+	ip -n "$GUEST" addr add "192.0.2.$((49 + d))/24" dev eth0
+	ip -n "$GUEST" addr add "2001:db8::$((49 + d))/64" dev eth0 nodad
+}
+
+# reach NS ADDR: NS pings ADDR; a few tries, as a new neighbour is resolved.
+reach() {
+	local i
+	for i in 1 2 3 4 5; do
+		ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
+# The LD_PRELOAD value for the shim; an ASan-built program needs its runtime
+# loaded first.
+preload() {
+	local asan
+	asan=$(ldd "$BUILD/network-bridge" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+	echo "${asan:+$asan }$NLFAIL"
+}
+
+# ---------------------------------------------------------------- assertions
+
+# A refused call: exit non-zero, a message naming every word given, the host
+# exactly as the dump BEFORE.
+assert_refused() { # BEFORE WORD...
+	local before=$1 w
+	shift
+	assert_ne 0 "$RC" "exit status"
+	for w in "$@"; do
+		assert_contains "$OUT" "$w" "message"
+	done
+	assert_same "$before" "$(net_dump)" "host state after the refusal"
+}
+
+# After start: every address and route the NIC had (dump BEFORE) sits on $BR,
+# nothing stays on $PORT, the bridge has the NIC's MAC and MTU and holds $PORT.
+assert_taken_over() { # BEFORE
+	local after
+	after=$(net_dump)
+	assert_same "$(on_bridge "$1" "$NIC" "$BR")" "$(on_bridge "$after" '' '')" \
+		"addresses and routes after start (expected: those of $NIC, on $BR)"
+	assert_eq bridge "$(jq -r --arg b "$BR" 'select(.k == "link" and .ifname == $b) | .kind' \
+		<<<"$after")" "kind of $BR"
+	assert_eq "$BR" "$(link_master "$PORT")" "master of $PORT"
+	assert_eq "$NIC_MAC" "$(link_mac "$BR")" "MAC of $BR"
+	assert_eq "$NIC_MAC" "$(link_mac "$PORT")" "MAC of $PORT"
+	assert_eq "$NIC_MTU" "$(link_mtu "$BR")" "MTU of $BR"
+	assert_ok link_is_up "$BR"
+	assert_ok link_is_up "$PORT"
+	# Spelled out as well, so that a failure says which one is missing.
+	local a
+	a=$(ip -n "$HOST" -j addr show dev "$BR")
+	assert_eq "false $BR" "$(jq -r '.[0].addr_info[] | select(.local == "192.0.2.10")
+		| "\(.secondary // false) \(.label)"' <<<"$a")" "192.0.2.10 on $BR (secondary, label)"
+	assert_eq "true $BR:1" "$(jq -r '.[0].addr_info[] | select(.local == "192.0.2.11")
+		| "\(.secondary // false) \(.label)"' <<<"$a")" "192.0.2.11 on $BR (secondary, label)"
+	assert_eq 64 "$(jq -r '.[0].addr_info[] | select(.local == "2001:db8::10") | .prefixlen' \
+		<<<"$a")" "2001:db8::10/64 on $BR"
+	assert_eq "" "$(link_addrs "$PORT" | grep -v '^fe80')" "addresses left on $PORT"
+	assert_route "default via 192.0.2.1 dev $BR" -4 route show default
+	assert_route "198.51.100.0/24 via 192.0.2.1 dev $BR metric 50" -4 route show 198.51.100.0/24
+	assert_route "default via 192.0.2.1 dev $BR" -4 route show table 100
+	assert_route "default via 2001:db8::1 dev $BR metric 1024" -6 route show default
+	assert_route "2001:db8:100::/48 via 2001:db8::1 dev $BR metric 1024" -6 route show table 100
+}
+
+# assert_route EXPECTED IP-ARGS...: the one route `ip -j IP-ARGS` lists, as
+# "dst via gw dev D[ metric M]".
+assert_route() {
+	local want=$1
+	shift
+	assert_eq "$want" "$(ip -n "$HOST" -j "$@" | jq -r '.[] | "\(.dst) via \(.gateway) dev \(.dev)"
+		+ (if .metric then " metric \(.metric)" else "" end)')" "route (ip $*)"
+}
+
+# The host (and a guest, when given) reaches the LAN over IPv4 and IPv6.
+assert_lan_reachable() { # [GUEST_NS]
+	reach "$HOST" 192.0.2.1 || fail "the host cannot ping 192.0.2.1"
+	reach "$HOST" 2001:db8::1 || fail "the host cannot ping 2001:db8::1"
+	if [[ -n ${1:-} ]]; then
+		reach "$1" 192.0.2.1 || fail "the guest cannot ping 192.0.2.1"
+		reach "$1" 2001:db8::1 || fail "the guest cannot ping 2001:db8::1"
+	fi
+}
+
+# ---------------------------------------------------------------- start
+
+# After start the host keeps its network, everything sits on the bridge, and
+# a guest attached by vif-bridge reaches the LAN.
+check_start() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start exit ($OUT)"
+	assert_taken_over "$before"
+	if [[ $1 == rename ]]; then
+		assert_eq veth "$(link_json "$PORT" | jq -r '.linkinfo.info_kind')" "$PORT is the NIC"
+	fi
+	guest_attach "$BR"
+	assert_eq "$BR" "$(link_master vif1.0)" "master of vif1.0"
+	assert_lan_reachable "$GUEST"
+}
+
+test_classic_start() { check_start classic; }
+test_rename_start() { check_start rename; }
+
+# A second start finds the bridge holding the device: nothing changes.
+check_start_twice() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "first start ($OUT)"
+	local first
+	first=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "second start ($OUT)"
+	assert_same "$first" "$(net_dump)" "state after the second start"
+}
+
+test_classic_start_twice() { check_start_twice classic; }
+test_rename_start_twice() { check_start_twice rename; }
+
+# ---------------------------------------------------------------- stop
+
+# stop gives back exactly what start took; a second stop does nothing.
+check_stop() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	nb stop "${ARGS[@]}"
+	assert_eq 0 "$RC" "stop ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and stop"
+	assert_lan_reachable
+	nb stop "${ARGS[@]}"
+	assert_eq 0 "$RC" "second stop ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after a second stop"
+}
+
+test_classic_stop_restores() { check_stop classic; }
+test_rename_stop_restores() { check_stop rename; }
+
+# A NIC that was down before start is down again after stop.
+check_stop_keeps_nic_down() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	ip -n "$HOST" link set eth0 down
+	local before
+	before=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	nb stop "${ARGS[@]}"
+	assert_eq 0 "$RC" "stop ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and stop of a down NIC"
+}
+
+test_classic_stop_keeps_nic_down() { check_stop_keeps_nic_down classic; }
+test_rename_stop_keeps_nic_down() { check_stop_keeps_nic_down rename; }
+
+# ---------------------------------------------------------------- defaults
+
+# No netdev or bridge: the default-route device (eth0) into xenbr0; status
+# and stop then find them without arguments.
+test_defaults() {
+	use_layout classic
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start
+	assert_eq 0 "$RC" "start without arguments ($OUT)"
+	assert_taken_over "$before"
+	nb_stdout status --json
+	assert_eq 0 "$RC" "status without arguments"
+	assert_eq "xenbr0 eth0 true" "$(jq -r '"\(.bridge) \(.netdev) \(.started)"' <<<"$OUT")" \
+		"status --json without arguments"
+	nb status
+	assert_eq 0 "$RC" "status (text) without arguments ($OUT)"
+	assert_contains "$OUT" xenbr0 "status text"
+	nb stop
+	assert_eq 0 "$RC" "stop without arguments ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and stop without arguments"
+}
+
+# The default bridge follows an ethN default-route device: eth1 -> xenbr1.
+test_defaults_eth1() {
+	use_layout classic eth1
+	BR=xenbr1
+	net_setup eth1
+	local before
+	before=$(net_dump)
+	nb start
+	assert_eq 0 "$RC" "start without arguments ($OUT)"
+	assert_taken_over "$before"
+	nb stop
+	assert_eq 0 "$RC" "stop without arguments ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and stop"
+}
+
+# After a rename-layout start, status and stop without arguments find it.
+test_defaults_after_rename_start() {
+	use_layout rename
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	nb_stdout status --json
+	assert_eq 0 "$RC" "status without arguments"
+	assert_eq "eth0 eth0 true rename" \
+		"$(jq -r '"\(.bridge) \(.netdev) \(.started) \(.layout)"' <<<"$OUT")" \
+		"status --json without arguments"
+	nb stop
+	assert_eq 0 "$RC" "stop without arguments ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and stop without arguments"
+}
+
+# -n prints what start and stop would do and changes nothing.
+test_dry_run_changes_nothing() {
+	use_layout classic
+	net_setup
+	local before
+	before=$(net_dump)
+	nb -n start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start -n ($OUT)"
+	assert_contains "$OUT" "would" "start -n output"
+	assert_same "$before" "$(net_dump)" "state after start -n"
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	before=$(net_dump)
+	nb -n stop "${ARGS[@]}"
+	assert_eq 0 "$RC" "stop -n ($OUT)"
+	assert_contains "$OUT" "would" "stop -n output"
+	assert_same "$before" "$(net_dump)" "state after stop -n"
+}
+
+test_bridge_null_noop() {
+	net_setup
+	local before cmd
+	before=$(net_dump)
+	for cmd in start status stop; do
+		nb "$cmd" bridge=null
+		assert_eq 0 "$RC" "$cmd bridge=null ($OUT)"
+		nb "$cmd" netdev=eth0 bridge=null
+		assert_eq 0 "$RC" "$cmd netdev=eth0 bridge=null ($OUT)"
+		assert_same "$before" "$(net_dump)" "state after $cmd bridge=null"
+	done
+	assert_fail link_exists xenbr0
+	assert_fail link_exists null
+}
+
+# ---------------------------------------------------------------- failures
+
+# One run with step N of COMMAND failed (shim mode MODE); prints what is
+# wrong with the outcome (nothing when all is right): the run must fail, say
+# that everything was put back and nothing failed to be undone, and leave the
+# host as the dump BEFORE.
+fault_outcome() { # BEFORE N MODE
+	local step
+	step=$(sed -n 's/^[0-9]* \([0-9]*\) failed$/\1/p' "$SB/nlfail.log" 2>/dev/null)
+	case $step in
+	16) step=RTM_NEWLINK ;; 17) step=RTM_DELLINK ;; 19) step=RTM_SETLINK ;;
+	20) step=RTM_NEWADDR ;; 21) step=RTM_DELADDR ;;
+	24) step=RTM_NEWROUTE ;; 25) step=RTM_DELROUTE ;;
+	'') step="none: the shim failed nothing" ;;
+	esac
+	local what="step $2 ($step)" after
+	after=$(net_dump)
+	if [[ $after != "$1" ]]; then
+		echo "$what: the state differs (< before, > after):"
+		diff <(printf '%s\n' "$1") <(printf '%s\n' "$after") | grep '^[<>]'
+		echo "program said (exit $RC): $OUT"
+	elif [[ $RC -eq 0 ]]; then
+		echo "$what: exit 0"
+	elif [[ $OUT != *"put back"* ]]; then
+		echo "$what: the message does not say it was put back (the host is as before): $OUT"
+	elif [[ $OUT == *"could not"* || $OUT == *Sanitizer* ]]; then
+		echo "$what: the undo reported a problem (yet the host is as before): $OUT"
+	fi
+}
+
+# Fails each mutating netlink step of COMMAND in turn: whatever step fails,
+# the host ends up as it was before the run. Cheaply: a run that left the host
+# as it was (as it must) leaves the next one a host in the same state (for
+# stop: still started); after a wrong outcome the next step starts afresh.
+fault_loop() { # COMMAND LAYOUT MODE
+	local cmd=$1 mode=$3 total n before why bad=() first='' fresh=1
+	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
+	use_layout "$2"
+	local -a pre=("LD_PRELOAD=$(preload)")
+	# A clean run under the shim counts the steps.
+	fresh_net
+	if [[ $cmd == stop ]]; then
+		nb start "${ARGS[@]}"
+		assert_eq 0 "$RC" "start before the counting stop ($OUT)"
+	fi
+	RUN_ENV=("${pre[@]}" "NLFAIL_COUNT=$SB/nlfail.count")
+	nb "$cmd" "${ARGS[@]}"
+	RUN_ENV=()
+	assert_eq 0 "$RC" "$cmd under the shim, nothing failed ($OUT)"
+	total=$(cat "$SB/nlfail.count" 2>/dev/null)
+	[[ $total =~ ^[1-9][0-9]*$ ]] || fail "the shim counted no mutating request ('$total')"
+	note "$cmd, $2 layout: $total mutating netlink steps"
+	for ((n = 1; n <= total; n++)); do
+		if ((fresh)); then
+			fresh_net
+			if [[ $cmd == stop ]]; then
+				nb start "${ARGS[@]}"
+				assert_eq 0 "$RC" "start before stop with step $n failed ($OUT)"
+			fi
+			before=$(net_dump)
+			fresh=0
+		fi
+		rm -f "$SB/nlfail.log"
+		RUN_ENV=("${pre[@]}" "NLFAIL_AT=$n" "NLFAIL_MODE=$mode" "NLFAIL_LOG=$SB/nlfail.log")
+		nb "$cmd" "${ARGS[@]}"
+		RUN_ENV=()
+		why=$(fault_outcome "$before" "$n" "$mode")
+		if [[ -n $why ]]; then
+			bad+=("$n")
+			[[ -n $first ]] || first=$why
+			fresh=1
+		fi
+	done
+	((${#bad[@]} == 0)) || fail "$cmd ($2 layout, $mode): wrong outcome when step N of $total" \
+		"failed, for N in: ${bad[*]}; the first:
+$first"
+}
+
+# The kernel refuses step N (an NLMSG_ERROR answer): the common failure.
+test_fault_start_classic() { fault_loop start classic nack; }
+test_fault_start_rename() { fault_loop start rename nack; }
+test_fault_stop_classic() { fault_loop stop classic nack; }
+test_fault_stop_rename() { fault_loop stop rename nack; }
+# Sending step N fails (the socket call returns EIO): the request never
+# reached the kernel, and the program must still put everything back.
+test_sendfail_start_classic() { fault_loop start classic send; }
+test_sendfail_start_rename() { fault_loop start rename send; }
+test_sendfail_stop_classic() { fault_loop stop classic send; }
+test_sendfail_stop_rename() { fault_loop stop rename send; }
+
+# ---------------------------------------------------------------- refusals
+
+test_bridge_name_taken_by_non_bridge() {
+	net_setup
+	ip -n "$HOST" link add name xenbr0 type veth peer name xtpeer0
+	local before
+	before=$(net_dump)
+	nb start netdev=eth0 bridge=xenbr0
+	assert_refused "$before" xenbr0 "not a bridge"
+}
+
+test_missing_netdev() {
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start netdev=eth9 bridge=xenbr0
+	assert_refused "$before" eth9
+}
+
+# Each bad value: refused before any change, the message naming it.
+test_bad_values() {
+	net_setup
+	local before kv
+	before=$(net_dump)
+	for kv in netdev=eth0/1 netdev=abcdefghijklmnop bridge=br/0 bridge=bridgebridgebrid \
+		vifnum=abc vifnum=-1 force=maybe antispoof=maybe; do
+		case $kv in
+		netdev=*) nb start "$kv" bridge=xenbr0 ;;
+		bridge=*) nb start netdev=eth0 "$kv" ;;
+		*) nb start netdev=eth0 bridge=xenbr0 "$kv" ;;
+		esac
+		assert_refused "$before" "${kv%%=*}" "${kv#*=}"
+	done
+	# force is checked by stop too, on a started bridge.
+	nb start netdev=eth0 bridge=xenbr0
+	assert_eq 0 "$RC" "start ($OUT)"
+	before=$(net_dump)
+	nb stop netdev=eth0 bridge=xenbr0 force=maybe
+	assert_refused "$before" force maybe
+}
+
+# A bridge with guests' vifs on it: stop refuses, naming them.
+test_stop_refused_with_vifs() {
+	use_layout classic
+	net_setup
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	guest_attach "$BR" 1
+	guest_attach "$BR" 2
+	local before
+	before=$(net_dump)
+	nb stop "${ARGS[@]}"
+	assert_refused "$before" vif1.0 vif2.0 force=yes
+	assert_lan_reachable "$GUEST"
+}
+
+# force=yes: the vifs are released and everything else restored.
+check_stop_force() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	guest_attach "$BR"
+	nb stop "${ARGS[@]}" force=yes
+	assert_eq 0 "$RC" "stop force=yes ($OUT)"
+	assert_ok link_exists vif1.0
+	assert_eq "" "$(link_master vif1.0)" "master of vif1.0 after stop force=yes"
+	# vif-bridge changed vif1.0 itself (MAC, up): compare the rest.
+	assert_same "$before" "$(net_dump '^vif1\.0$')" "state after stop force=yes"
+}
+
+test_stop_force_classic() { check_stop_force classic; }
+test_stop_force_rename() { check_stop_force rename; }
+
+test_nfs_root_refused() {
+	net_setup
+	local before
+	before=$(net_dump)
+	printf '%s\n' "proc /proc proc rw 0 0" \
+		"192.0.2.1:/export / nfs4 rw,relatime,vers=4.2,addr=192.0.2.1,clientaddr=192.0.2.10 0 0" \
+		>"$SB/mounts"
+	nb start netdev=eth0 bridge=xenbr0
+	assert_refused "$before" NFS eth0
+	nb start
+	assert_refused "$before" NFS eth0
+	# The kernel command line says so too (an NFS root mounted by the kernel).
+	echo "/dev/root / nfs rw 0 0" >"$SB/mounts"
+	echo "root=/dev/nfs nfsroot=192.0.2.1:/export ip=dhcp" >"$SB/cmdline"
+	nb start netdev=eth0 bridge=xenbr0
+	assert_refused "$before" NFS eth0
+}
+
+# An NFS root whose server is reached through another device: eth0 is free.
+test_nfs_root_other_device_allowed() {
+	net_setup
+	local lan2
+	ns_new lan2
+	ip -n "$HOST" link add name eth1 type veth peer name lan0 netns "$lan2"
+	ip -n "$lan2" addr add 10.9.0.1/24 dev lan0
+	ip -n "$lan2" link set lan0 up
+	ip -n "$HOST" addr add 10.9.0.10/24 dev eth1
+	ip -n "$HOST" link set eth1 up
+	echo "10.9.0.1:/export / nfs4 rw,relatime,vers=4.2,addr=10.9.0.1 0 0" >"$SB/mounts"
+	local before
+	before=$(net_dump)
+	use_layout classic
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start with the NFS root behind eth1 ($OUT)"
+	assert_eq xenbr0 "$(link_master eth0)" "master of eth0"
+	reach "$HOST" 10.9.0.1 || fail "the NFS server is not reachable any more"
+	nb stop "${ARGS[@]}"
+	assert_eq 0 "$RC" "stop ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and stop"
+}
+
+# A bond as netdev keeps its slaves, in both layouts, and gets them back.
+test_bond_netdev() {
+	local layout before
+	for layout in classic rename; do
+		fresh_net bond0
+		if [[ $? -eq 2 ]]; then
+			note "skipped: this kernel cannot make a bond here" \
+				"($(tr '\n' ' ' <"$SB/bond.err")); the bond test did not run"
+			return 0
+		fi
+		use_layout "$layout" bond0
+		before=$(net_dump)
+		nb start "${ARGS[@]}"
+		assert_eq 0 "$RC" "start netdev=bond0 ($layout; $OUT)"
+		assert_taken_over "$before"
+		assert_eq "$PORT" "$(link_master eth0)" "master of the bond's slave eth0 ($layout)"
+		assert_lan_reachable
+		nb stop "${ARGS[@]}"
+		assert_eq 0 "$RC" "stop ($layout; $OUT)"
+		assert_same "$before" "$(net_dump)" "state after start and stop ($layout)"
+		assert_eq bond0 "$(link_master eth0)" "master of eth0 after stop ($layout)"
+	done
+}
+
+# ---------------------------------------------------------------- status
+
+test_status_before_start() {
+	net_setup
+	nb status netdev=eth0 bridge=xenbr0
+	assert_eq 0 "$RC" "status ($OUT)"
+	assert_contains "$OUT" "not started" "status text"
+	nb_stdout status --json netdev=eth0 bridge=xenbr0
+	assert_eq 0 "$RC" "status --json"
+	assert_eq "false" "$(jq -r .started <<<"$OUT")" "started in status --json ($OUT)"
+}
+
+# The text names the bridge, its ports with their state, the addresses and
+# the routes.
+check_status_text() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	guest_attach "$BR"
+	nb status "${ARGS[@]}"
+	assert_eq 0 "$RC" "status ($OUT)"
+	local w
+	for w in "$BR" "$PORT" vif1.0 forwarding 192.0.2.10/24 192.0.2.11/24 2001:db8::10/64 \
+		2001:db8:100::/48; do
+		assert_contains "$OUT" "$w" "status text"
+	done
+	# The routes with what sets them apart (the format is the program's).
+	grep -qE '198\.51\.100\.0/24.*192\.0\.2\.1.*\<50\>' <<<"$OUT" ||
+		fail "status text: no route 198.51.100.0/24 via 192.0.2.1 metric 50: $OUT"
+	grep -qE 'default.*192\.0\.2\.1.*\<100\>' <<<"$OUT" ||
+		fail "status text: no default route via 192.0.2.1 in table 100: $OUT"
+	grep -qE 'default.*2001:db8::1\>' <<<"$OUT" ||
+		fail "status text: no IPv6 default route via 2001:db8::1: $OUT"
+	assert_not_contains "$OUT" "not started" "status text"
+}
+
+test_status_text_classic() { check_status_text classic; }
+test_status_text_rename() { check_status_text rename; }
+
+check_status_json() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	guest_attach "$BR"
+	nb_stdout status --json "${ARGS[@]}"
+	assert_eq 0 "$RC" "status --json"
+	jq -e . >/dev/null <<<"$OUT" || fail "status --json is not JSON: $OUT"
+	assert_eq "$BR $NIC true $1" "$(jq -r '"\(.bridge) \(.netdev) \(.started) \(.layout)"' \
+		<<<"$OUT")" "bridge, netdev, started, layout"
+	assert_eq "array array array" "$(jq -r '[.ports, .addresses, .routes | type] | join(" ")' \
+		<<<"$OUT")" "types of ports, addresses, routes"
+	assert_eq "$PORT vif1.0" "$(jq -r '[.ports[].name] | sort | join(" ")' <<<"$OUT")" "ports"
+	assert_eq forwarding "$(jq -r --arg p "$PORT" '.ports[] | select(.name == $p) | .state' \
+		<<<"$OUT")" "state of $PORT"
+	local w
+	for w in 192.0.2.10/24 192.0.2.11/24 2001:db8::10/64; do
+		assert_eq true "$(jq --arg w "$w" '.addresses | tostring | contains($w)' <<<"$OUT")" \
+			"$w in addresses"
+	done
+	for w in 198.51.100.0/24 2001:db8:100::/48 default; do
+		assert_eq true "$(jq --arg w "$w" '.routes | tostring | contains($w)' <<<"$OUT")" \
+			"$w in routes"
+	done
+}
+
+test_status_json_classic() { check_status_json classic; }
+test_status_json_rename() { check_status_json rename; }
+
+# ---------------------------------------------------------------- locking
+
+# While a shell holds the lock network-bridge, start waits, and runs after.
+test_start_waits_for_lock() {
+	use_layout classic
+	net_setup
+	local lock=$XEN_LOCK_DIR/network-bridge
+	# The holder lets go only when told, so that a loaded machine cannot race the checks.
+	flock -x "$lock" -c "touch $SB/held; while [ ! -e $SB/release ]; do sleep 0.05; done;
+		date +%s%N >$SB/released" &
+	local holder=$! i
+	for ((i = 0; i < 200; i++)); do
+		[[ -e $SB/held ]] && break
+		sleep 0.01
+	done
+	assert_ok test -e "$SB/held"
+	(
+		nb start "${ARGS[@]}"
+		echo "$RC $(date +%s%N)" >"$SB/finished"
+	) &
+	local runner=$!
+	sleep 0.8
+	assert_fail test -e "$SB/finished"
+	assert_fail link_exists xenbr0
+	touch "$SB/release"
+	wait "$holder"
+	wait "$runner"
+	local rc fin rel
+	read -r rc fin <"$SB/finished"
+	rel=$(cat "$SB/released")
+	assert_eq 0 "$rc" "start exit"
+	((fin > rel)) || fail "start finished before the lock was released"
+	assert_eq xenbr0 "$(link_master eth0)" "master of eth0"
+}
+
+run_tests "$@"
