@@ -197,6 +197,44 @@ int netconf_add_addrs(struct net *n, struct undo *u, const struct netconf *c, in
 	return 0;
 }
 
+/*
+ * An IPv6 address with a finite lifetime leaves its prefix route behind, set to expire, when
+ * it goes; on a card whose addresses moved to the bridge, that route would draw the host's
+ * traffic for the prefix away from the bridge.  Adding the address back makes it again.
+ */
+static void drop_prefix_route(struct net *n, struct rtnl_addr *a)
+{
+	struct nl_addr *local = rtnl_addr_get_local(a);
+	if (rtnl_addr_get_family(a) != AF_INET6 || !local ||
+	    rtnl_addr_get_valid_lifetime(a) == 0xffffffffu)
+		return;
+	struct nl_addr *dst = nl_addr_clone(local);
+	struct rtnl_route *r = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	if (!dst || !r || !nh) {
+		nl_addr_put(dst);
+		if (r)
+			rtnl_route_put(r);
+		if (nh)
+			rtnl_route_nh_free(nh);
+		return;
+	}
+	/* The network address: the host bits cleared. */
+	uint8_t *b = nl_addr_get_binary_addr(dst);
+	unsigned plen = nl_addr_get_prefixlen(dst);
+	for (unsigned bit = plen; bit < 128; bit++)
+		b[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
+	rtnl_route_set_family(r, AF_INET6);
+	rtnl_route_set_dst(r, dst);
+	rtnl_route_set_table(r, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(r, RTPROT_KERNEL);
+	rtnl_route_nh_set_ifindex(nh, rtnl_addr_get_ifindex(a));
+	rtnl_route_add_nexthop(r, nh);
+	rtnl_route_delete(n->sk, r, 0); /* absent already: fine */
+	rtnl_route_put(r);
+	nl_addr_put(dst);
+}
+
 int netconf_remove_addrs(struct net *n, struct undo *u, const struct netconf *c)
 {
 	/* Secondaries first: removing a primary would take them along. */
@@ -213,6 +251,7 @@ int netconf_remove_addrs(struct net *n, struct undo *u, const struct netconf *c)
 			rtnl_addr_put(a);
 			return -NLE_NOMEM;
 		}
+		drop_prefix_route(n, a);
 	}
 	return 0;
 }

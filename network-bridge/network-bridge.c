@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <netlink/errno.h>
@@ -25,6 +26,8 @@ static const char usage[] =
     "  bridge=NAME    default: xenbr<vifnum>; bridge=<netdev> renames the device to\n"
     "                 p<netdev> and gives its name to the bridge; bridge=null: do nothing\n"
     "  force=yes      stop even though guests' vifs are still on the bridge\n"
+    "  antispoof=yes  refused by start in this version (see network-bridge(8)); the\n"
+    "                 per-vif firewall of vif-bridge drops spoofed traffic instead\n"
     "\n"
     "Options:\n"
     "  -h, --help     this text\n"
@@ -73,6 +76,33 @@ static int invalid(struct nb *nb, const char *key, const char *value, const char
 	return -1;
 }
 
+/*
+ * The default-route device is a bridge but start left no state file (it was lost): the NIC
+ * is the port whose MAC address the bridge took.  netdev becomes that device (its name before
+ * a rename layout's p prefix) and bridge the bridge.  0, or -1 when that does not apply.
+ */
+static int default_dev_bridged(struct nb *nb, char *bridge)
+{
+	struct link_state br, *ports;
+	size_t n;
+	int found = -1;
+	if (link_get(&nb->net, nb->netdev, &br) < 0 || !br.is_bridge ||
+	    bridge_ports(&nb->net, br.ifindex, &ports, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n && found < 0; i++) {
+		if (memcmp(ports[i].mac, br.mac, 6))
+			continue;
+		const char *name = ports[i].name;
+		if (name[0] == 'p' && !strcmp(name + 1, br.name))
+			name++;
+		snprintf(nb->netdev, sizeof(nb->netdev), "%s", name);
+		memcpy(bridge, br.name, IFNAME_MAX + 1);
+		found = 0;
+	}
+	free(ports);
+	return found;
+}
+
 /* The defaults of SPEC §3, each value validated. Returns 1 for bridge=null. */
 static int resolve(struct nb *nb)
 {
@@ -101,9 +131,12 @@ static int resolve(struct nb *nb)
 			snprintf(nb->netdev, sizeof(nb->netdev), "eth%u", n);
 		/* After start the default route goes through our bridge: its state file says
 		 * which device and bridge that start was about. */
-		else if (nb_state_read(nb, nb->netdev, nb->netdev, state_bridge) == 0 &&
-			 !(bridge && *bridge))
+		else if (nb_state_read(nb, nb->netdev, nb->netdev, state_bridge) == 0) {
+			if (!(bridge && *bridge))
+				bridge = state_bridge;
+		} else if (default_dev_bridged(nb, state_bridge) == 0 && !(bridge && *bridge)) {
 			bridge = state_bridge;
+		}
 	}
 	/* vifnum follows an ethN netdev, as in the scripts. */
 	if (!have_vifnum && !strncmp(nb->netdev, "eth", 3) && parse_id(nb->netdev + 3, 9999, &n))
@@ -121,7 +154,8 @@ static int resolve(struct nb *nb)
 	bool as = false;
 	if (antispoof && *antispoof && (expected = parse_yesno(antispoof, &as)))
 		return invalid(nb, "antispoof", antispoof, expected);
-	if (as)
+	/* Refused where it would be set up; a configuration that has it can still stop. */
+	if (as && !strcmp(nb->params.command, "start"))
 		return nb_fail(nb,
 			       "antispoof=yes: the bridge antispoofing policy is not available "
 			       "in this version; use the per-vif firewall of vif-bridge "

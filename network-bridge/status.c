@@ -113,6 +113,13 @@ int nb_status(struct nb *nb, bool json)
 	struct netconf bc = {0}, dc = {0};
 	bool have_br = link_get(&nb->net, nb->bridge, &br) == 0 && br.is_bridge;
 	bool have_dev = link_get(&nb->net, nb->port, &dev) == 0;
+	/* Before a rename-layout start the device still has its own name. */
+	const char *devname = nb->port;
+	if (!have_dev && nb->rename && link_get(&nb->net, nb->netdev, &dev) == 0 &&
+	    !dev.is_bridge) {
+		have_dev = true;
+		devname = nb->netdev;
+	}
 	int err;
 
 	if (have_br && (err = bridge_ports(&nb->net, br.ifindex, &ports, &n_ports)) < 0)
@@ -160,14 +167,14 @@ int nb_status(struct nb *nb, bool json)
 	else
 		printf("addresses:\n");
 	print_addrs(&bc, nb->bridge, json, &first);
-	print_addrs(&dc, nb->port, json, &first);
+	print_addrs(&dc, devname, json, &first);
 	first = true;
 	if (json)
 		printf("],\"routes\":[");
 	else
 		printf("routes:\n");
 	print_routes(&bc, nb->bridge, json, &first);
-	print_routes(&dc, nb->port, json, &first);
+	print_routes(&dc, devname, json, &first);
 	if (json)
 		printf("]}\n");
 	else

@@ -49,9 +49,8 @@ static int unwind(struct nb *nb, const char *cmd, const char *what)
 			"check the network configuration",
 			cmd, what, nb->netdev, nb->bridge, left);
 	else
-		nb_fail(nb,
-			"%s failed: %s (%s, bridge %s); everything was put back as it was",
-			cmd, what, nb->netdev, nb->bridge);
+		nb_fail(nb, "%s failed: %s (%s, bridge %s); everything was put back as it was", cmd,
+			what, nb->netdev, nb->bridge);
 	return -1;
 }
 

@@ -323,6 +323,65 @@ check_stop_keeps_nic_down() { # LAYOUT
 test_classic_stop_keeps_nic_down() { check_stop_keeps_nic_down classic; }
 test_rename_stop_keeps_nic_down() { check_stop_keeps_nic_down rename; }
 
+# An IPv6 address with a finite lifetime leaves its prefix route behind when it goes: start
+# must not leave it on the card, where it would draw the prefix's traffic away.
+check_finite_ipv6() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	ip -n "$HOST" addr add 2001:db8::20/64 dev eth0 nodad valid_lft 3600 preferred_lft 1800
+	local before card
+	before=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	card=$([[ $1 == rename ]] && echo peth0 || echo eth0)
+	assert_eq "" "$(ip -n "$HOST" -6 route show dev "$card" | grep -v '^fe80:')" \
+		"IPv6 routes left on the card"
+	assert_ok ip netns exec "$HOST" ping -6 -c1 -W3 2001:db8::1
+	nb stop "${ARGS[@]}"
+	assert_eq 0 "$RC" "stop ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and stop"
+}
+
+test_classic_finite_ipv6() { check_finite_ipv6 classic; }
+test_rename_finite_ipv6() { check_finite_ipv6 rename; }
+
+# The state file lost (a tmpfs emptied by hand): stop without arguments still finds the card
+# as the bridge's port that lent it its MAC address, and gives everything back.
+check_lost_state_file() { # LAYOUT
+	use_layout "$1"
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	rm -f "$XEN_RUN_DIR"/network-bridge.*
+	nb stop
+	assert_eq 0 "$RC" "stop ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after start and a stop without state file"
+}
+
+test_classic_lost_state_file() { check_lost_state_file classic; }
+test_rename_lost_state_file() { check_lost_state_file rename; }
+
+# antispoof=yes is refused by start only: a configuration that has it can still stop.
+test_antispoof_refused_by_start_only() {
+	use_layout classic
+	net_setup
+	local before
+	before=$(net_dump)
+	nb start "${ARGS[@]}" antispoof=yes
+	assert_ne 0 "$RC" "start with antispoof=yes"
+	assert_contains "$OUT" "antispoof" "message names the parameter"
+	assert_same "$before" "$(net_dump)" "nothing changed by the refused start"
+	nb start "${ARGS[@]}"
+	assert_eq 0 "$RC" "start ($OUT)"
+	nb status "${ARGS[@]}" antispoof=yes
+	assert_eq 0 "$RC" "status with antispoof=yes ($OUT)"
+	nb stop "${ARGS[@]}" antispoof=yes
+	assert_eq 0 "$RC" "stop with antispoof=yes ($OUT)"
+	assert_same "$before" "$(net_dump)" "state after stop"
+}
+
 # ---------------------------------------------------------------- defaults
 
 # No netdev or bridge: the default-route device (eth0) into xenbr0; status
