@@ -362,7 +362,8 @@ int addr_save(struct net *n, const struct link_state *l, struct addr_saved **sav
 		err = -NLE_NOMEM;
 		goto out;
 	}
-	memcpy(s->addrs, c.v, c.n * sizeof(c.v[0]));
+	if (c.n)
+		memcpy(s->addrs, c.v, c.n * sizeof(c.v[0]));
 	s->n = c.n;
 	c.n = 0;
 	*saved = s;

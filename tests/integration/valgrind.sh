@@ -29,6 +29,16 @@ vg_udev() {
 	run_udev "$wrapper" "$@"
 }
 
+# vg_run PROG ARGS...: PROG under memcheck in the host namespace, as xend would run it.
+vg_run() {
+	local prog=$1
+	shift
+	run_env /usr/bin/valgrind -- -q --error-exitcode=99 --leak-check=full \
+		--show-leak-kinds=definite,indirect,possible \
+		--errors-for-leak-kinds=definite,indirect,possible \
+		"--log-file=$SB/valgrind.%p.log" "$BUILD/$prog" "$@"
+}
+
 vg_reports() {
 	cat "$SB"/valgrind.*.log 2>/dev/null
 }
@@ -69,6 +79,29 @@ test_valgrind_failures() {
 	xs_rm "$(xs_backend 1 0)/vifname"
 	vg_udev vif-bridge 1 0 offline
 	assert_eq 0 "$RC" "offline of a gone device under valgrind: $(vg_reports)"
+}
+
+# network-bridge's start, status and stop on a host whose eth0 leads to a LAN namespace.
+test_valgrind_network_bridge() {
+	local lan
+	ns_new lan
+	ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$lan"
+	ip -n "$lan" link set lan0 up
+	ip -n "$lan" addr add 192.0.2.1/24 dev lan0
+	ip -n "$HOST" link set eth0 up
+	ip -n "$HOST" addr add 192.0.2.10/24 dev eth0
+	ip -n "$HOST" addr add 2001:db8::10/64 dev eth0 nodad
+	ip -n "$HOST" route add default via 192.0.2.1
+	ip -n "$HOST" route add 203.0.113.0/24 via 192.0.2.1 table 100
+	local cmd
+	for cmd in start status "status --json" stop; do
+		vg_run network-bridge $cmd netdev=eth0 bridge=xenbr0
+		assert_eq 0 "$RC" "network-bridge $cmd under valgrind: $(vg_reports)"
+	done
+	# A refusal, and a failure that unwinds (the bridge name is taken by a non-bridge).
+	ip -n "$HOST" link add xenbr0 type veth peer name xenbr0-peer
+	vg_run network-bridge start netdev=eth0 bridge=xenbr0
+	assert_eq 1 "$RC" "refused start under valgrind: $(vg_reports)"
 }
 
 run_tests "$@"
