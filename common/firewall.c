@@ -32,6 +32,14 @@
 #define SET_GUESTS4	  "guests4"    /* inet: guest IPv4 prefix : jump rev-<dev> */
 #define SET_GUESTS6	  "guests6"    /* inet: guest IPv6 prefix : jump rev-<dev> */
 #define SET_MASQ	  "masquerade" /* inet: ifname of a NAT uplink */
+/* bridge: which vifs get the checks the base chain makes for all of them at once */
+#define SET_RESTRICTED	   "restricted"	 /* vifs with an ip list: no VLAN tag left */
+#define SET_RESTRICTED4	   "restricted4" /* ... with IPv4 entries: DHCP requests pass */
+#define SET_RESTRICTED6	   "restricted6" /* ... with IPv6 entries: link-local and DAD pass */
+#define SET_MACCHECKED	   "macchecked"	 /* ... with a known MAC: the Ethernet source */
+#define SET_MACS	   "macs"	 /* ifname . ether_addr: the MAC each may use */
+#define NFT_TYPE_ETHERADDR 9
+#define NFT_TYPE_BITS	   6 /* nft's shift for the type of a concatenation */
 
 extern char **environ;
 
@@ -116,15 +124,86 @@ static void base_rule_lookup(struct nft *n, uint32_t meta, const char *set)
 	nft_rule_add(n, r);
 }
 
-/* The table, its sets and its base chain, made once; EEXIST means another run made them. */
-static int bootstrap(struct nft *n)
+static void rule_dhcp_match(struct nftnl_rule *r, bool bridge);
+
+/*
+ * The bridge table's base chain.  What every restricted vif gets the same is checked here,
+ * against sets of interface names, and only the address checks are left to each vif's chain:
+ * each commit that adds a jump to a chain makes the kernel validate every chain the table
+ * holds, so the shorter they are the less a thousand vifs cost the next one.
+ */
+static void bridge_base(struct nft *n)
 {
-	nft_begin(n);
+	static const uint8_t lladdr[16] = {0xfe, 0x80};
+	static const uint8_t llmask[16] = {0xff, 0xc0};
+	static const uint8_t unspec[16] = {0};
+	uint16_t p8021q = htons(ETH_P_8021Q), p8021ad = htons(ETH_P_8021AD),
+		 ip6 = htons(ETH_P_IPV6);
+	struct nftnl_rule *r;
+
+	nft_set_add(n, SET_RESTRICTED, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
+	nft_set_add(n, SET_RESTRICTED4, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
+	nft_set_add(n, SET_RESTRICTED6, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
+	nft_set_add(n, SET_MACCHECKED, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
+	/* A concatenation: each field padded to 4 bytes (the MAC's 6 to 8). */
+	nft_set_add(n, SET_MACS, 0, NFT_TYPE_IFNAME << NFT_TYPE_BITS | NFT_TYPE_ETHERADDR,
+		    IFNAMSIZ + 8, 0, false);
+	nft_chain_add(n, CHAIN_PREROUTING, NF_BR_PRE_ROUTING, -200, "filter", true);
+
+	/* The kernel takes one VLAN tag off before this hook; a frame still tagged after that
+	 * would hide its real header from the checks. */
+	for (int i = 0; i < 2; i++) {
+		r = rule_new(n, CHAIN_PREROUTING);
+		rule_meta(r, NFT_META_IIFNAME);
+		rule_lookup(r, SET_RESTRICTED, false, false);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, i ? &p8021ad : &p8021q, 2);
+		rule_verdict(r, NF_DROP, NULL);
+		nft_rule_add(n, r);
+	}
+	r = rule_new(n, CHAIN_PREROUTING);
+	rule_meta(r, NFT_META_IIFNAME);
+	rule_lookup(r, SET_MACCHECKED, false, false);
+	rule_meta_to(r, NFT_META_IIFNAME, NFT_REG_1);
+	rule_payload_to(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG_2);
+	rule_lookup(r, SET_MACS, false, true);
+	rule_verdict(r, NF_DROP, NULL);
+	nft_rule_add(n, r);
+
+	r = rule_new(n, CHAIN_PREROUTING);
+	rule_meta(r, NFT_META_IIFNAME);
+	rule_lookup(r, SET_RESTRICTED4, false, false);
+	rule_dhcp_match(r, true);
+	rule_verdict(r, NF_ACCEPT, NULL);
+	nft_rule_add(n, r);
+
+	/* IPv6 link-local sources, and the unspecified source of duplicate address detection. */
+	for (int i = 0; i < 2; i++) {
+		r = rule_new(n, CHAIN_PREROUTING);
+		rule_meta(r, NFT_META_IIFNAME);
+		rule_lookup(r, SET_RESTRICTED6, false, false);
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &ip6, 2);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+		if (i == 0)
+			rule_mask(r, llmask, 16);
+		rule_cmp(r, NFT_CMP_EQ, i == 0 ? lladdr : unspec, 16);
+		rule_verdict(r, NF_ACCEPT, NULL);
+		nft_rule_add(n, r);
+	}
+	base_rule_lookup(n, NFT_META_IIFNAME, SET_VIFS);
+}
+
+/*
+ * The table, its sets and its base chain, added to the batch begun: made once, the base
+ * chain exclusively, so that the batch fails with EEXIST if another run made them.
+ */
+static void bootstrap(struct nft *n)
+{
 	nft_table_add(n);
 	nft_set_add(n, SET_VIFS, NFT_SET_MAP, NFT_TYPE_IFNAME, IFNAMSIZ, NFT_DATA_VERDICT, true);
 	if (n->family == NFPROTO_BRIDGE) {
-		nft_chain_add(n, CHAIN_PREROUTING, NF_BR_PRE_ROUTING, -200, "filter", true);
-		base_rule_lookup(n, NFT_META_IIFNAME, SET_VIFS);
+		bridge_base(n);
 	} else {
 		nft_set_add(n, SET_GUESTS4, NFT_SET_MAP | NFT_SET_INTERVAL, NFT_TYPE_IPADDR, 4,
 			    NFT_DATA_VERDICT, false);
@@ -147,22 +226,30 @@ static int bootstrap(struct nft *n)
 		rule_lookup(r, SET_GUESTS6, true, false);
 		nft_rule_add(n, r);
 	}
-	int err = nft_commit(n);
-	return err == -EEXIST ? 0 : err;
 }
 
-/* Run fill (which starts and fills a batch) and commit; make the table first if missing. */
+/*
+ * Commit what fill adds; when the table or its sets are missing, make them in the same
+ * transaction, so that a failure leaves nothing of ours behind, not even the table.  EEXIST
+ * then means another run made them meanwhile (or a real clash): once more without.
+ */
 static int commit_with_bootstrap(struct nft *n, void (*fill)(struct nft *, const void *),
 				 const void *arg)
 {
+	nft_begin(n);
 	fill(n, arg);
 	int err = nft_commit(n);
 	if (err != -ENOENT)
 		return err;
-	if ((err = bootstrap(n)) < 0)
-		return err;
+	nft_begin(n);
+	bootstrap(n);
 	fill(n, arg);
-	return nft_commit(n);
+	if ((err = nft_commit(n)) != -EEXIST)
+		return err;
+	nft_begin(n);
+	fill(n, arg);
+	int again = nft_commit(n);
+	return again == 0 ? 0 : err;
 }
 
 static void prefix_mask(const struct ip_prefix *p, uint8_t *mask, uint32_t *len)
@@ -232,11 +319,10 @@ static void rule_drop_proto(struct nft *n, const char *chain, int family, bool b
 }
 
 /* DHCP requests (UDP 68 -> 67) come from 0.0.0.0 before the guest has an address. */
-static void rule_dhcp(struct nft *n, const char *chain, bool bridge)
+static void rule_dhcp_match(struct nftnl_rule *r, bool bridge)
 {
 	uint8_t udp = IPPROTO_UDP;
 	uint16_t ports[2] = {htons(68), htons(67)};
-	struct nftnl_rule *r = rule_new(n, chain);
 	if (bridge) {
 		uint16_t proto = htons(ETH_P_IP);
 		rule_meta(r, NFT_META_PROTOCOL);
@@ -250,6 +336,12 @@ static void rule_dhcp(struct nft *n, const char *chain, bool bridge)
 	rule_cmp(r, NFT_CMP_EQ, &udp, 1);
 	rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 4);
 	rule_cmp(r, NFT_CMP_EQ, ports, 4);
+}
+
+static void rule_dhcp(struct nft *n, const char *chain, bool bridge)
+{
+	struct nftnl_rule *r = rule_new(n, chain);
+	rule_dhcp_match(r, bridge);
 	rule_verdict(r, NF_ACCEPT, NULL);
 	nft_rule_add(n, r);
 }
@@ -262,9 +354,11 @@ static bool has_family(const struct fw_vif *v, int family)
 	return false;
 }
 
-/* IPv6: the listed prefixes, link-local and the unspecified source of DAD. */
+/* IPv6: the listed prefixes, and (inet) link-local and the unspecified source of DAD. */
 static void ipv6_rules(struct nft *n, const char *chain, const struct fw_vif *v, bool bridge)
 {
+	/* The bridge table's base chain lets those pass for every restricted vif at once. */
+	bool local = !bridge;
 	struct ip_prefix ll = {.family = AF_INET6, .len = 10},
 			 any = {.family = AF_INET6, .len = 128};
 	uint32_t base = NFT_PAYLOAD_NETWORK_HEADER;
@@ -274,8 +368,10 @@ static void ipv6_rules(struct nft *n, const char *chain, const struct fw_vif *v,
 	for (size_t i = 0; i < v->n_ips; i++)
 		if (v->ips[i].family == AF_INET6)
 			rule_source_in(n, chain, &v->ips[i], base, 8, bridge);
-	rule_source_in(n, chain, &ll, base, 8, bridge);
-	rule_source_in(n, chain, &any, base, 8, bridge);
+	if (local) {
+		rule_source_in(n, chain, &ll, base, 8, bridge);
+		rule_source_in(n, chain, &any, base, 8, bridge);
+	}
 	rule_drop_proto(n, chain, bridge ? ETH_P_IPV6 : NFPROTO_IPV6, bridge);
 }
 
@@ -284,23 +380,11 @@ static void arp_rules(struct nft *n, const char *chain, const struct fw_vif *v)
 {
 	uint16_t arp = htons(ETH_P_ARP);
 	/*
-	 * htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4: the offsets below depend on it.  One
-	 * rule per field, so that `nft list` reads as what it does.
+	 * htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4: the sender address is where the rules
+	 * look only in ARP of that shape, so each accepting rule checks the shape as well.
 	 */
-	static const struct {
-		uint32_t offset, len;
-		uint8_t value[2];
-	} shape[] = {{0, 2, {0x00, 0x01}}, {2, 2, {0x08, 0x00}}, {4, 1, {6}}, {5, 1, {4}}};
+	static const uint8_t shape[6] = {0x00, 0x01, 0x08, 0x00, 6, 4};
 	struct nftnl_rule *r;
-	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
-		r = rule_new(n, chain);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, &arp, 2);
-		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, shape[i].offset, shape[i].len);
-		rule_cmp(r, NFT_CMP_NEQ, shape[i].value, shape[i].len);
-		rule_verdict(r, NF_DROP, NULL);
-		nft_rule_add(n, r);
-	}
 	if (v->mac) {
 		r = rule_new(n, chain);
 		rule_meta(r, NFT_META_PROTOCOL);
@@ -322,6 +406,8 @@ static void arp_rules(struct nft *n, const char *chain, const struct fw_vif *v)
 		r = rule_new(n, chain);
 		rule_meta(r, NFT_META_PROTOCOL);
 		rule_cmp(r, NFT_CMP_EQ, &arp, 2);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 6);
+		rule_cmp(r, NFT_CMP_EQ, shape, 6);
 		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4);
 		if (p->len < 32)
 			rule_mask(r, mask, 4);
@@ -332,7 +418,46 @@ static void arp_rules(struct nft *n, const char *chain, const struct fw_vif *v)
 	rule_drop_proto(n, chain, ETH_P_ARP, true);
 }
 
-/* The bridged vif's chain: what SPEC §6 lists, nothing when ip is empty. */
+/*
+ * A vif's membership of a set of interface names: add, or remove whether or not it is there
+ * (adding first makes the removal valid either way, in the same transaction).
+ */
+static void membership(struct nft *n, const char *set, const uint8_t key[IFNAMSIZ], bool in)
+{
+	nft_elem(n, true, set, key, IFNAMSIZ, 0, NULL);
+	if (!in)
+		nft_elem(n, false, set, key, IFNAMSIZ, 0, NULL);
+}
+
+static void mac_key(uint8_t key[IFNAMSIZ + 8], const char *dev, const uint8_t mac[6])
+{
+	memset(key, 0, IFNAMSIZ + 8);
+	ifname_key(key, dev);
+	memcpy(key + IFNAMSIZ, mac, 6);
+}
+
+/* The vif's entries in the base chain's sets, as its list says (in) or none (!in). */
+static void bridged_memberships(struct nft *n, const struct fw_vif *v, bool in)
+{
+	uint8_t key[IFNAMSIZ], mkey[IFNAMSIZ + 8];
+	bool restricted = in && v->n_ips;
+	ifname_key(key, v->dev);
+	membership(n, SET_RESTRICTED, key, restricted);
+	membership(n, SET_RESTRICTED4, key, restricted && has_family(v, AF_INET));
+	membership(n, SET_RESTRICTED6, key, restricted && has_family(v, AF_INET6));
+	membership(n, SET_MACCHECKED, key, restricted && v->mac);
+	if (v->mac) {
+		mac_key(mkey, v->dev, v->mac);
+		nft_elem(n, true, SET_MACS, mkey, sizeof(mkey), 0, NULL);
+		if (!restricted)
+			nft_elem(n, false, SET_MACS, mkey, sizeof(mkey), 0, NULL);
+	}
+}
+
+/*
+ * The bridged vif's chain and set entries, added to the batch begun: what SPEC §6 lists,
+ * nothing when ip is empty.
+ */
 static void fill_bridged(struct nft *n, const void *arg)
 {
 	const struct fw_vif *v = arg;
@@ -341,25 +466,10 @@ static void fill_bridged(struct nft *n, const void *arg)
 
 	chain_name(chain, sizeof(chain), "vif", v->dev);
 	ifname_key(key, v->dev);
-	nft_begin(n);
 	nft_chain_add(n, chain, -1, 0, NULL, false);
 	nft_chain_flush(n, chain);
 	if (v->n_ips) {
-		/*
-		 * The kernel takes one VLAN tag off before this hook; a frame still tagged
-		 * after that would hide its real header from the checks below.
-		 */
-		rule_drop_proto(n, chain, ETH_P_8021Q, true);
-		rule_drop_proto(n, chain, ETH_P_8021AD, true);
-		if (v->mac) {
-			struct nftnl_rule *r = rule_new(n, chain);
-			rule_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6);
-			rule_cmp(r, NFT_CMP_NEQ, v->mac, 6);
-			rule_verdict(r, NF_DROP, NULL);
-			nft_rule_add(n, r);
-		}
 		if (has_family(v, AF_INET)) {
-			rule_dhcp(n, chain, true);
 			for (size_t i = 0; i < v->n_ips; i++)
 				if (v->ips[i].family == AF_INET)
 					rule_source_in(n, chain, &v->ips[i],
@@ -370,6 +480,7 @@ static void fill_bridged(struct nft *n, const void *arg)
 		if (has_family(v, AF_INET6))
 			ipv6_rules(n, chain, v, true);
 	}
+	bridged_memberships(n, v, true);
 	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
 }
 
@@ -407,7 +518,6 @@ static void fill_routed(struct nft *n, const void *arg)
 	chain_name(chain, sizeof(chain), "vif", v->dev);
 	chain_name(rev, sizeof(rev), "rev", v->dev);
 	ifname_key(key, v->dev);
-	nft_begin(n);
 	nft_chain_add(n, chain, -1, 0, NULL, false);
 	nft_chain_flush(n, chain);
 	nft_chain_add(n, rev, -1, 0, NULL, false);
@@ -449,6 +559,8 @@ static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool wi
 		if (routed)
 			guest_intervals(n, false, v, NULL);
 	}
+	if (!routed)
+		bridged_memberships(n, v, false);
 	nft_chain_flush(n, chain);
 	nft_chain_del(n, chain);
 	if (routed) {

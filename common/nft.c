@@ -338,16 +338,22 @@ static struct nftnl_expr *expr(struct nftnl_rule *r, const char *name)
 	return e;
 }
 
-void rule_meta(struct nftnl_rule *r, uint32_t key)
+void rule_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t reg)
 {
 	struct nftnl_expr *e = expr(r, "meta");
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
 }
 
-void rule_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+void rule_meta(struct nftnl_rule *r, uint32_t key)
+{
+	rule_meta_to(r, key, NFT_REG_1);
+}
+
+void rule_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len,
+		     uint32_t reg)
 {
 	struct nftnl_expr *e = expr(r, "payload");
 	if (!e)
@@ -355,7 +361,12 @@ void rule_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, reg);
+}
+
+void rule_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+{
+	rule_payload_to(r, base, offset, len, NFT_REG_1);
 }
 
 void rule_mask(struct nftnl_rule *r, const void *mask, uint32_t len)

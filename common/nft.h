@@ -63,6 +63,10 @@ int nft_chain_exists(struct nft *n, const char *name);
 struct nftnl_rule *rule_new(struct nft *n, const char *chain);
 void rule_meta(struct nftnl_rule *r, uint32_t key);
 void rule_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len);
+/* The same into another register (NFT_REG_2...), for a concatenation looked up as a whole. */
+void rule_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t reg);
+void rule_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len,
+		     uint32_t reg);
 void rule_mask(struct nftnl_rule *r, const void *mask, uint32_t len);
 void rule_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
 void rule_lookup(struct nftnl_rule *r, const char *set, bool verdict_map, bool invert);

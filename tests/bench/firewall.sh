@@ -31,7 +31,7 @@
 # more bridge ports cost without any rules, should the nft ratio miss.
 #
 # Sanity checks before timing, in every host: an online of vif1.0 really installs its rules
-# (nft: chain vif-vif1.0 with the address and mac rules and its `vifs` map element; iptables:
+# (nft: chain vif-vif1.0 with the address rules, its `vifs` map and `macs` set elements; iptables:
 # its four FORWARD physdev rules) and enslaves it, the offline removes them; the populations
 # are complete. After timing: vif1.0 left without rules and off the bridge, populations intact.
 #
@@ -253,6 +253,10 @@ vif1_rules() {
 			2>/dev/null)
 		ip netns exec "$ns" nft get element bridge xen_hotplug vifs '{ "vif1.0" }' \
 			>/dev/null 2>&1 && RULES+=$'\nmap element vif1.0'
+		# The Ethernet source is checked in the base chain, against the macs set.
+		ip netns exec "$ns" nft get element bridge xen_hotplug macs \
+			"{ \"vif1.0\" . $MEASURED_MAC }" >/dev/null 2>&1 &&
+			RULES+=$'\nmac element vif1.0 . '"$MEASURED_MAC"
 	else
 		RULES=$(ip netns exec "$ns" iptables -w -S FORWARD |
 			grep -E -- '--physdev-(in|out) vif1\.0 ')
@@ -269,7 +273,7 @@ sanity() {
 	master=$(link_master vif1.0)
 	[[ $master == xenbr0 ]] || die "$label: vif1.0 is not on xenbr0 after online"
 	if [[ $fw == nft ]]; then
-		for text in 'ether saddr != '"$MEASURED_MAC"' drop' 10.1.0.5 2001:db8:1::5 \
+		for text in "mac element vif1.0 . $MEASURED_MAC" 10.1.0.5 2001:db8:1::5 \
 			'map element vif1.0'; do
 			[[ $RULES == *"$text"* ]] ||
 				die "$label: after online, vif1.0's rules lack '$text':" \
