@@ -52,6 +52,11 @@ $(BUILD)/tests/fwtool: tests/tools/fwtool.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LIBS)
 
+# The benchmark's timing driver (tests/bench/bench.c).
+$(BUILD)/bench: tests/bench/bench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+
 # The fault-injection shim (LD_PRELOAD) the tests use to fail the Nth netlink change.
 $(BUILD)/tests/nlfail.so: tests/tools/nlfail.c
 	@mkdir -p $(dir $@)
@@ -79,7 +84,7 @@ check: deps format-check
 demo: deps all
 	@BUILD=$(BUILD) bash tools/demo.sh
 
-bench: deps all
+bench: deps all $(BUILD)/bench
 	@BUILD=$(BUILD) bash tests/bench/vif-bridge.sh
 	@if [ -f tests/bench/firewall.sh ]; then BUILD=$(BUILD) bash tests/bench/firewall.sh; fi
 

@@ -120,9 +120,9 @@ static int forget_one(struct mnl_socket *nl, uint32_t *seq, const struct ip_pref
 	return err < 0 ? err : deleted;
 }
 
-int conntrack_forget(const struct ip_prefix *addrs, size_t n)
+int conntrack_forget(struct mnl_socket *shared, const struct ip_prefix *addrs, size_t n)
 {
-	struct mnl_socket *nl = NULL;
+	struct mnl_socket *nl = shared;
 	uint32_t seq = (uint32_t)time(NULL);
 	int total = 0, err = 0;
 
@@ -143,7 +143,7 @@ int conntrack_forget(const struct ip_prefix *addrs, size_t n)
 				total += err;
 		}
 	}
-	if (nl)
+	if (nl && nl != shared)
 		mnl_socket_close(nl);
 	return err < 0 ? err : total;
 }

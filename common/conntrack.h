@@ -9,8 +9,11 @@
 /*
  * Delete every conntrack entry whose original source or destination is one of the host
  * addresses (/32, /128) in the list; prefixes are left alone.  Filtering happens in the kernel
- * (ctnetlink dump filters, Linux 5.8+).  Returns the number deleted, or a negative errno.
+ * (ctnetlink dump filters, Linux 5.8+), over nl when it is an open NETLINK_NETFILTER
+ * connection (the firewall's), else over one of its own.  Returns the number deleted, or a negative
+ * errno.
  */
-int conntrack_forget(const struct ip_prefix *addrs, size_t n);
+struct mnl_socket;
+int conntrack_forget(struct mnl_socket *nl, const struct ip_prefix *addrs, size_t n);
 
 #endif

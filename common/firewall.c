@@ -2,7 +2,7 @@
 #include "firewall.h"
 #include "lock.h"
 #include "nft.h"
-#include "paths.h"
+#include "statefile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,15 +47,17 @@ const char *fw_backend_name(enum fw_backend b)
 	return b == FW_NFT ? "nft" : b == FW_IPTABLES ? "iptables" : "none";
 }
 
-/* Does the kernel answer nf_tables requests?  One GETCHAIN costs a round trip, no more. */
-static bool kernel_has_nftables(void)
+/* The connection for family: opened on first use, kept for the rest of the run. */
+static int nft_conn(struct fw *fw, int family, struct nft **out)
 {
-	struct nft n;
-	if (nft_open(&n, NFPROTO_BRIDGE, FW_TABLE) < 0)
-		return false;
-	int r = nft_chain_exists(&n, CHAIN_PREROUTING);
-	nft_close(&n);
-	return r >= 0;
+	if (!fw->nft.nl) {
+		int err = nft_open(&fw->nft, family, FW_TABLE);
+		if (err < 0)
+			return err;
+	}
+	fw->nft.family = family;
+	*out = &fw->nft;
+	return 0;
 }
 
 /* Where iptables is, from the fixed system directories (never the caller's PATH). */
@@ -70,29 +71,46 @@ static const char *iptables_path(void)
 	return NULL;
 }
 
-const char *fw_backend_parse(const char *param, enum fw_backend *out, bool *fallback)
+const char *fw_open(struct fw *fw, const char *param, bool *fallback)
 {
+	struct nft *n;
+	memset(fw, 0, sizeof(*fw));
 	*fallback = false;
 	if (param && *param) {
 		if (!strcmp(param, "nft"))
-			*out = FW_NFT;
+			fw->backend = FW_NFT;
 		else if (!strcmp(param, "iptables"))
-			*out = FW_IPTABLES;
+			fw->backend = FW_IPTABLES;
 		else if (!strcmp(param, "none"))
-			*out = FW_NONE;
+			fw->backend = FW_NONE;
 		else
 			return "nft, iptables or none";
 		return NULL;
 	}
-	if (kernel_has_nftables())
-		*out = FW_NFT;
-	else if (iptables_path())
-		*out = FW_IPTABLES;
-	else {
-		*out = FW_NONE;
+	/* Does the kernel answer nf_tables requests?  The connection asked stays open. */
+	if (nft_conn(fw, NFPROTO_BRIDGE, &n) == 0 && nft_chain_exists(n, CHAIN_PREROUTING) >= 0) {
+		fw->backend = FW_NFT;
+		return NULL;
+	}
+	fw_close(fw);
+	if (iptables_path()) {
+		fw->backend = FW_IPTABLES;
+	} else {
+		fw->backend = FW_NONE;
 		*fallback = true;
 	}
 	return NULL;
+}
+
+void fw_close(struct fw *fw)
+{
+	if (fw->nft.nl)
+		nft_close(&fw->nft);
+}
+
+struct mnl_socket *fw_netlink(struct fw *fw)
+{
+	return fw->nft.nl;
 }
 
 static int report(int err, char *msg, size_t len, const char *what, const char *dev)
@@ -604,20 +622,20 @@ static int delete_intervals_of(struct nft *n, const char *set, const char *rev)
 	return found ? nft_commit(n) : 0;
 }
 
-static int nft_vif_del(int family, const struct fw_vif *v)
+static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 {
-	struct nft n;
+	struct nft *n;
 	char chain[64], rev[64];
 	bool routed = family != NFPROTO_BRIDGE;
-	int err = nft_open(&n, family, FW_TABLE);
+	int err = nft_conn(fw, family, &n);
 	if (err < 0)
 		return err;
 	chain_name(chain, sizeof(chain), "vif", v->dev);
 	chain_name(rev, sizeof(rev), "rev", v->dev);
-	err = nft_chain_exists(&n, chain);
+	err = nft_chain_exists(n, chain);
 	if (err > 0) {
-		fill_del(&n, v, routed, true);
-		err = nft_commit(&n);
+		fill_del(n, v, routed, true);
+		err = nft_commit(n);
 		/*
 		 * The guest's list changed since its rules were made, or someone removed an
 		 * element by hand: find what refers to the chains, then remove them.
@@ -625,39 +643,31 @@ static int nft_vif_del(int family, const struct fw_vif *v)
 		if (err == -ENOENT || err == -EBUSY) {
 			uint8_t key[IFNAMSIZ];
 			ifname_key(key, v->dev);
-			nft_begin(&n);
-			nft_elem(&n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
-			err = nft_commit(&n);
+			nft_begin(n);
+			nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
+			err = nft_commit(n);
 			if ((err == 0 || err == -ENOENT) && routed &&
-			    (err = delete_intervals_of(&n, SET_GUESTS4, rev)) == 0)
-				err = delete_intervals_of(&n, SET_GUESTS6, rev);
+			    (err = delete_intervals_of(n, SET_GUESTS4, rev)) == 0)
+				err = delete_intervals_of(n, SET_GUESTS6, rev);
 			if (err == 0 || err == -ENOENT) {
-				fill_del(&n, v, routed, false);
-				err = nft_commit(&n);
+				fill_del(n, v, routed, false);
+				err = nft_commit(n);
 			}
 		}
 	}
-	nft_close(&n);
 	return err < 0 ? err : 0;
 }
 
-static int nft_vif_add(int family, const struct fw_vif *v)
+static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 {
-	struct nft n;
-	int err = nft_open(&n, family, FW_TABLE);
-	if (err < 0)
-		return err;
+	struct nft *n;
+	int err;
 	/* A routed vif's old intervals may differ from the new list: start clean. */
-	if (family != NFPROTO_BRIDGE) {
-		nft_close(&n);
-		if ((err = nft_vif_del(family, v)) < 0)
-			return err;
-		if ((err = nft_open(&n, family, FW_TABLE)) < 0)
-			return err;
-	}
-	err = commit_with_bootstrap(&n, family == NFPROTO_BRIDGE ? fill_bridged : fill_routed, v);
-	nft_close(&n);
-	return err;
+	if (family != NFPROTO_BRIDGE && (err = nft_vif_del(fw, family, v)) < 0)
+		return err;
+	if ((err = nft_conn(fw, family, &n)) < 0)
+		return err;
+	return commit_with_bootstrap(n, family == NFPROTO_BRIDGE ? fill_bridged : fill_routed, v);
 }
 
 /* ------------------------------------------------------------- iptables */
@@ -699,23 +709,19 @@ static int iptables(const char *const args[], size_t n)
  * $XEN_RUN_DIR/xen-hotplug-iptables/<dev>, so that removal takes exactly those (an
  * administrator's rule of the same shape stays, and a changed ip list leaves nothing).
  */
-static void record_path(const char *dev, char *buf, size_t len, bool dir_only)
+static void record_name(const char *dev, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/xen-hotplug-iptables%s%s", path_run_dir(), dir_only ? "" : "/",
-		 dir_only ? "" : dev);
+	snprintf(buf, len, "xen-hotplug-iptables/%s", dev);
 }
 
 /* Delete the recorded rules (each as recorded: "-I FORWARD ..." becomes "-D FORWARD ..."). */
 static int iptables_remove_recorded(const char *dev)
 {
-	char path[4096], text[8192];
-	record_path(dev, path, sizeof(path), false);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ssize_t n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	text[n > 0 ? n : 0] = '\0';
+	char name[64], text[8192];
+	record_name(dev, name, sizeof(name));
+	int err = statefile_read(name, text, sizeof(text));
+	if (err < 0)
+		return err == -ENOENT ? 0 : err;
 	int result = 0;
 	char *save_line = NULL;
 	for (char *line = strtok_r(text, "\n", &save_line); line;
@@ -729,13 +735,13 @@ static int iptables_remove_recorded(const char *dev)
 		if (k < 2 || strcmp(tok[0], "-I"))
 			continue;
 		tok[0] = "-D";
-		int err = iptables(tok, k);
+		err = iptables(tok, k);
 		/* -EIO: not there any more (flushed by hand, or by a reboot of the rules). */
 		if (err < 0 && err != -EIO && !result)
 			result = err;
 	}
 	if (result == 0)
-		unlink(path);
+		statefile_remove(name);
 	return result;
 }
 
@@ -753,23 +759,9 @@ static void log_rule(struct rule_log *lg, const char *const args[], size_t n)
 
 static int write_record(const char *dev, const struct rule_log *lg)
 {
-	char dir[4096], path[4096], tmp[4200];
-	record_path(dev, dir, sizeof(dir), true);
-	record_path(dev, path, sizeof(path), false);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	mkdir(path_run_dir(), 0755);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	bool ok = write(fd, lg->text, lg->len) == (ssize_t)lg->len && fsync(fd) == 0;
-	close(fd);
-	if (!ok || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
+	char name[64];
+	record_name(dev, name, sizeof(name));
+	return statefile_write(name, lg->text, lg->len);
 }
 
 /* One rule pair of the scripts: accept what the vif sends (matching match), and what it gets. */
@@ -855,24 +847,20 @@ static int bootstrap_nat(struct nft *n)
 	return err == -EEXIST ? 0 : err;
 }
 
-static int nft_masquerade(bool add, const char *netdev)
+static int nft_masquerade(struct fw *fw, bool add, const char *netdev)
 {
-	struct nft n;
+	struct nft *n;
 	uint8_t key[IFNAMSIZ];
-	int err = nft_open(&n, NFPROTO_INET, FW_TABLE);
+	int err = nft_conn(fw, NFPROTO_INET, &n);
 	if (err < 0)
 		return err;
 	ifname_key(key, netdev);
-	if (add && (err = bootstrap_nat(&n)) < 0)
-		goto out;
-	nft_begin(&n);
-	nft_elem(&n, add, SET_MASQ, key, IFNAMSIZ, 0, NULL);
-	err = nft_commit(&n);
-	if (!add && err == -ENOENT)
-		err = 0;
-out:
-	nft_close(&n);
-	return err;
+	if (add && (err = bootstrap_nat(n)) < 0)
+		return err;
+	nft_begin(n);
+	nft_elem(n, add, SET_MASQ, key, IFNAMSIZ, 0, NULL);
+	err = nft_commit(n);
+	return !add && err == -ENOENT ? 0 : err;
 }
 
 static int iptables_masquerade(bool add, const char *netdev)
@@ -885,50 +873,50 @@ static int iptables_masquerade(bool add, const char *netdev)
 
 /* ---------------------------------------------------------------- entry points */
 
-int fw_bridged_vif_add(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+static int vif_rules(struct fw *fw, int family, bool add, const struct fw_vif *v, char *err,
+		     size_t errlen)
 {
-	int r = b == FW_NFT	   ? nft_vif_add(NFPROTO_BRIDGE, v)
-		: b == FW_IPTABLES ? iptables_vif(true, v)
-				   : 0;
-	return report(r, err, errlen, "install", v->dev);
+	int r = fw->backend == FW_NFT
+		    ? (add ? nft_vif_add(fw, family, v) : nft_vif_del(fw, family, v))
+		: fw->backend == FW_IPTABLES ? iptables_vif(add, v)
+					     : 0;
+	return report(r, err, errlen, add ? "install" : "remove", v->dev);
 }
 
-int fw_bridged_vif_del(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+int fw_bridged_vif_add(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen)
 {
-	int r = b == FW_NFT	   ? nft_vif_del(NFPROTO_BRIDGE, v)
-		: b == FW_IPTABLES ? iptables_vif(false, v)
-				   : 0;
-	return report(r, err, errlen, "remove", v->dev);
+	return vif_rules(fw, NFPROTO_BRIDGE, true, v, err, errlen);
 }
 
-int fw_routed_vif_add(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+int fw_bridged_vif_del(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen)
 {
-	int r = b == FW_NFT	   ? nft_vif_add(NFPROTO_INET, v)
-		: b == FW_IPTABLES ? iptables_vif(true, v)
-				   : 0;
-	return report(r, err, errlen, "install", v->dev);
+	return vif_rules(fw, NFPROTO_BRIDGE, false, v, err, errlen);
 }
 
-int fw_routed_vif_del(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen)
+int fw_routed_vif_add(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen)
 {
-	int r = b == FW_NFT	   ? nft_vif_del(NFPROTO_INET, v)
-		: b == FW_IPTABLES ? iptables_vif(false, v)
-				   : 0;
-	return report(r, err, errlen, "remove", v->dev);
+	return vif_rules(fw, NFPROTO_INET, true, v, err, errlen);
 }
 
-int fw_masquerade_add(enum fw_backend b, const char *netdev, char *err, size_t errlen)
+int fw_routed_vif_del(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen)
 {
-	int r = b == FW_NFT	   ? nft_masquerade(true, netdev)
-		: b == FW_IPTABLES ? iptables_masquerade(true, netdev)
-				   : 0;
-	return report(r, err, errlen, "install", netdev);
+	return vif_rules(fw, NFPROTO_INET, false, v, err, errlen);
 }
 
-int fw_masquerade_del(enum fw_backend b, const char *netdev, char *err, size_t errlen)
+static int masquerade(struct fw *fw, bool add, const char *netdev, char *err, size_t errlen)
 {
-	int r = b == FW_NFT	   ? nft_masquerade(false, netdev)
-		: b == FW_IPTABLES ? iptables_masquerade(false, netdev)
-				   : 0;
-	return report(r, err, errlen, "remove", netdev);
+	int r = fw->backend == FW_NFT	     ? nft_masquerade(fw, add, netdev)
+		: fw->backend == FW_IPTABLES ? iptables_masquerade(add, netdev)
+					     : 0;
+	return report(r, err, errlen, add ? "install" : "remove", netdev);
+}
+
+int fw_masquerade_add(struct fw *fw, const char *netdev, char *err, size_t errlen)
+{
+	return masquerade(fw, true, netdev, err, errlen);
+}
+
+int fw_masquerade_del(struct fw *fw, const char *netdev, char *err, size_t errlen)
+{
+	return masquerade(fw, false, netdev, err, errlen);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nft.h"
 #include "params.h"
 
 /*
@@ -26,24 +27,39 @@ struct fw_vif {
 };
 
 /*
- * The backend named by param ("nft", "iptables", "none"; NULL or empty: nft when the kernel
- * has nf_tables, else iptables when the iptables command exists, else none).  Returns NULL or
- * the phrase for an invalid value.  *fallback is set when the default fell to none.
+ * The firewall of one program run: its backend, and the nf_tables connection, opened once and
+ * used by every call (and by the connection-tracking clean-up, which speaks the same
+ * netlink protocol).
  */
-const char *fw_backend_parse(const char *param, enum fw_backend *out, bool *fallback);
+struct fw {
+	enum fw_backend backend;
+	struct nft nft; /* nft.nl is NULL until opened */
+};
+
+/*
+ * Choose the backend named by param ("nft", "iptables", "none"; NULL or empty: nft when the
+ * kernel answers nf_tables, else iptables when the iptables command exists, else none).
+ * Returns NULL or the phrase for an invalid value.  *fallback is set when the default fell to
+ * none.  fw_close releases the connection.
+ */
+const char *fw_open(struct fw *fw, const char *param, bool *fallback);
+void fw_close(struct fw *fw);
 const char *fw_backend_name(enum fw_backend b);
+
+/* The open netfilter connection, or NULL. */
+struct mnl_socket *fw_netlink(struct fw *fw);
 
 /*
  * Each returns 0 or a negative errno, with a message in err.  Adding replaces whatever the
  * same vif had, in one atomic batch; deleting what is not there is not an error.
  */
-int fw_bridged_vif_add(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen);
-int fw_bridged_vif_del(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen);
-int fw_routed_vif_add(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen);
-int fw_routed_vif_del(enum fw_backend b, const struct fw_vif *v, char *err, size_t errlen);
+int fw_bridged_vif_add(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen);
+int fw_bridged_vif_del(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen);
+int fw_routed_vif_add(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen);
+int fw_routed_vif_del(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen);
 
-/* network-nat: masquerade what leaves netdev (nft only; iptables: the MASQUERADE rule). */
-int fw_masquerade_add(enum fw_backend b, const char *netdev, char *err, size_t errlen);
-int fw_masquerade_del(enum fw_backend b, const char *netdev, char *err, size_t errlen);
+/* network-nat: masquerade what leaves netdev (nft: the owned set; iptables: MASQUERADE). */
+int fw_masquerade_add(struct fw *fw, const char *netdev, char *err, size_t errlen);
+int fw_masquerade_del(struct fw *fw, const char *netdev, char *err, size_t errlen);
 
 #endif

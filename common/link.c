@@ -38,10 +38,15 @@ void net_close(struct net *n)
 	n->sk = NULL;
 }
 
-int net_reset(struct net *n)
+int net_unwind(struct net *n, struct undo *u, void (*report)(void *ctx, const char *what, int err))
 {
 	net_close(n);
-	return net_open(n);
+	if (net_open(n) < 0) {
+		int left = (int)u->n;
+		undo_commit(u);
+		return left;
+	}
+	return undo_unwind(u, n, report);
 }
 
 const char *net_error(int err)
@@ -328,9 +333,8 @@ static int parse_addr(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-int addr_save(struct net *n, const struct link_state *l, struct addr_saved **saved)
+int addr_save(const struct link_state *l, struct addr_saved **saved)
 {
-	(void)n;
 	struct addr_collect c = {.ifindex = l->ifindex};
 	struct ifaddrmsg ifa = {.ifa_family = AF_UNSPEC, .ifa_index = (uint32_t)l->ifindex};
 	struct nl_sock *sk = nl_socket_alloc();
@@ -394,36 +398,59 @@ int addr_flush(struct net *n, struct undo *u, struct addr_saved *saved)
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-int bridge_list(struct net *n, char (**names)[IFNAME_MAX + 1], size_t *count)
+/* Every link for which keep() holds, from one dump, in *out (malloc'd). */
+static int link_list(struct net *n, bool (*keep)(const struct link_state *, int), int arg,
+		     struct link_state **out, size_t *count)
 {
 	struct nl_cache *cache = NULL;
 	int err = rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache);
 
-	*names = NULL;
+	*out = NULL;
 	*count = 0;
 	if (err < 0)
 		return err;
-	size_t total = (size_t)nl_cache_nitems(cache);
-	char(*out)[IFNAME_MAX + 1] = calloc(total ? total : 1, sizeof(*out));
-	if (!out) {
+	struct link_state *v = calloc((size_t)nl_cache_nitems(cache) + 1, sizeof(*v));
+	if (!v) {
 		nl_cache_free(cache);
 		return -NLE_NOMEM;
 	}
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct link_state st;
-		state_from((struct rtnl_link *)o, &st);
-		if (st.is_bridge)
-			memcpy(out[(*count)++], st.name, sizeof(st.name));
+		state_from((struct rtnl_link *)o, &v[*count]);
+		if (keep(&v[*count], arg))
+			(*count)++;
 	}
 	nl_cache_free(cache);
-	qsort(out, *count, sizeof(*out), name_cmp);
-	*names = out;
+	*out = v;
 	return 0;
+}
+
+static bool is_bridge_link(const struct link_state *l, int unused)
+{
+	(void)unused;
+	return l->is_bridge;
+}
+
+static bool is_port_of(const struct link_state *l, int bridge)
+{
+	return l->master == bridge;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct link_state *)a)->name, ((const struct link_state *)b)->name);
+}
+
+int bridge_list(struct net *n, struct link_state **bridges, size_t *count)
+{
+	int err = link_list(n, is_bridge_link, 0, bridges, count);
+	if (err == 0)
+		qsort(*bridges, *count, sizeof(**bridges), name_cmp);
+	return err;
+}
+
+int bridge_ports(struct net *n, int bridge, struct link_state **ports, size_t *count)
+{
+	return link_list(n, is_port_of, bridge, ports, count);
 }
 
 static int undo_delete(void *ctx, const void *arg)
@@ -445,7 +472,7 @@ int link_delete(struct net *n, int ifindex)
 }
 
 int bridge_create(struct net *n, struct undo *u, const char *name, const uint8_t mac[6],
-		  unsigned mtu, int ifindex)
+		  unsigned mtu, int ifindex, struct link_state *out)
 {
 	/* libnl has no setters for the bridge's own options: build the request by hand. */
 	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
@@ -462,19 +489,21 @@ int bridge_create(struct net *n, struct undo *u, const char *name, const uint8_t
 	    !(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
 	    nla_put_u32(msg, IFLA_BR_STP_STATE, 0) < 0 ||
 	    nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, 0) < 0)
-		goto out;
+		goto done;
 	nla_nest_end(msg, data);
 	nla_nest_end(msg, info);
 	if ((err = nl_send_auto(n->sk, msg)) < 0 || (err = nl_wait_for_ack(n->sk)) < 0)
-		goto out;
-	if (u) {
+		goto done;
+	if (u || out) {
 		struct link_state st;
 		if ((err = link_get(n, name, &st)) < 0)
-			goto out;
+			goto done;
 		struct undo_int a = {st.ifindex, 0};
+		if (out)
+			*out = st;
 		err = record(u, 0, undo_delete, &a, sizeof(a), "bridge");
 	}
-out:
+done:
 	nlmsg_free(msg);
 	return err;
 }
@@ -507,7 +536,7 @@ struct undo_bridge {
 static int undo_bridge_delete(void *ctx, const void *arg)
 {
 	const struct undo_bridge *a = arg;
-	return bridge_create(ctx, NULL, a->name, a->mac, a->mtu, a->ifindex);
+	return bridge_create(ctx, NULL, a->name, a->mac, a->mtu, a->ifindex, NULL);
 }
 
 int bridge_delete(struct net *n, struct undo *u, const struct link_state *br)
@@ -516,29 +545,4 @@ int bridge_delete(struct net *n, struct undo *u, const struct link_state *br)
 	memcpy(a.name, br->name, sizeof(a.name));
 	memcpy(a.mac, br->mac, 6);
 	return record(u, link_delete(n, br->ifindex), undo_bridge_delete, &a, sizeof(a), "bridge");
-}
-
-int bridge_ports(struct net *n, int bridge, struct link_state **ports, size_t *count)
-{
-	struct nl_cache *cache = NULL;
-	int err = rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache);
-
-	*ports = NULL;
-	*count = 0;
-	if (err < 0)
-		return err;
-	struct link_state *out = calloc((size_t)nl_cache_nitems(cache) + 1, sizeof(*out));
-	if (!out) {
-		nl_cache_free(cache);
-		return -NLE_NOMEM;
-	}
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct link_state st;
-		state_from((struct rtnl_link *)o, &st);
-		if (st.master == bridge)
-			out[(*count)++] = st;
-	}
-	nl_cache_free(cache);
-	*ports = out;
-	return 0;
 }

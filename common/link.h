@@ -30,10 +30,11 @@ struct link_state {
 int net_open(struct net *n);
 void net_close(struct net *n);
 /*
- * A fresh connection, for the undo after a failure: a request whose send failed leaves libnl
- * waiting for an answer that never comes, and it would take later answers for errors.
+ * Undo the changes recorded in u (their context is n), on a fresh connection: a request whose
+ * send failed leaves libnl waiting for an answer that never comes, and it would take later
+ * answers for errors.  Returns how many could not be undone.
  */
-int net_reset(struct net *n);
+int net_unwind(struct net *n, struct undo *u, void (*report)(void *ctx, const char *what, int err));
 const char *net_error(int err);
 
 /* Current state of the link called name (-NLE_OBJ_NOTFOUND when there is none). */
@@ -55,7 +56,7 @@ int link_set_master(struct net *n, struct undo *u, const struct link_state *l, i
  * link goes down: the kernel drops IPv6 addresses of a link that goes down.
  */
 struct addr_saved;
-int addr_save(struct net *n, const struct link_state *l, struct addr_saved **saved);
+int addr_save(const struct link_state *l, struct addr_saved **saved);
 
 /* Remove the saved addresses still present; the undo step puts all of them back. */
 int addr_flush(struct net *n, struct undo *u, struct addr_saved *saved);
@@ -64,10 +65,11 @@ void addr_saved_free(struct addr_saved *saved);
 /*
  * Create a bridge with STP off and forward delay 0 (a port forwards at once), with this MAC
  * address and MTU, down, with this ifindex when not 0 (so that a bridge made again is the
- * same one for every step that names it).  The inverse deletes it.
+ * same one for every step that names it).  The inverse deletes it.  Its state goes to out
+ * when out is not NULL.
  */
 int bridge_create(struct net *n, struct undo *u, const char *name, const uint8_t mac[6],
-		  unsigned mtu, int ifindex);
+		  unsigned mtu, int ifindex, struct link_state *out);
 
 /* Delete a link (a bridge we made); no inverse: the caller restores what it held. */
 int link_delete(struct net *n, int ifindex);
@@ -81,7 +83,7 @@ int bridge_ports(struct net *n, int bridge, struct link_state **ports, size_t *c
 /* The STP state of a bridge port (BR_STATE_*), from the kernel. */
 int bridge_port_state(struct net *n, int ifindex, int *state);
 
-/* Names of every bridge, sorted; *names is one malloc'd block of IFNAME_MAX+1-byte slots. */
-int bridge_list(struct net *n, char (**names)[IFNAME_MAX + 1], size_t *count);
+/* Every bridge, sorted by name, in *bridges (malloc'd). */
+int bridge_list(struct net *n, struct link_state **bridges, size_t *count);
 
 #endif

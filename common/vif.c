@@ -108,8 +108,12 @@ static int read_params(struct vif_ctx *c)
 	const char *expected;
 
 	if (param(c, "bridge", &c->bridge) || param(c, "ip", &c->ip) || param(c, "mac", &c->mac) ||
-	    param(c, "mtu", &c->mtu) || param(c, "vifname", &c->vifname) ||
-	    store_read(c->xs, c->backend, "frontend", &c->frontend) == -EINVAL)
+	    param(c, "vifname", &c->vifname))
+		return -1;
+	/* The MTU and the frontend serve online only: offline neither reads nor judges them, so
+	 * a bad MTU cannot stop a clean-up. */
+	if (c->up && (param(c, "mtu", &c->mtu) ||
+		      store_read(c->xs, c->backend, "frontend", &c->frontend) == -EINVAL))
 		return c->err[0] ? -1 : fail(c, "invalid frontend node under %s", c->backend);
 
 	if (c->bridge && *c->bridge && (expected = check_ifname(c->bridge)))
@@ -118,8 +122,7 @@ static int read_params(struct vif_ctx *c)
 		return invalid(c, "ip", c->ip, expected);
 	if (c->mac && *c->mac && (expected = parse_mac(c->mac, c->mac_bytes)))
 		return invalid(c, "mac", c->mac, expected);
-	/* Offline never uses the MTU: a bad one must not stop the clean-up. */
-	if (c->up && c->mtu && *c->mtu && (expected = parse_mtu(c->mtu, &c->mtu_value)))
+	if (c->mtu && *c->mtu && (expected = parse_mtu(c->mtu, &c->mtu_value)))
 		return invalid(c, "mtu", c->mtu, expected);
 	if (c->vifname && *c->vifname) {
 		char full[64];
@@ -133,7 +136,7 @@ static int read_params(struct vif_ctx *c)
 	}
 	const char *fw = params_get(&c->params, "firewall");
 	bool fallback;
-	if ((expected = fw_backend_parse(fw, &c->firewall, &fallback)))
+	if ((expected = fw_open(&c->fw, fw, &fallback)))
 		return invalid(c, "firewall", fw, expected);
 	if (fallback)
 		log_msg(
@@ -317,7 +320,7 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 
 	if (!c->dev_exists)
 		return fail(c, "device %s does not exist", c->dev);
-	if (!c->params.dry_run && (err = addr_save(&c->net, &c->link, &c->flushed)) < 0)
+	if (!c->params.dry_run && (err = addr_save(&c->link, &c->flushed)) < 0)
 		return vif_net_error(c, err, "cannot read the addresses of %s", c->dev);
 	if (c->link.up && vif_step(c, "set %s down", c->dev)) {
 		if ((err = link_set_up(&c->net, &c->undo, &c->link, false)) < 0)
@@ -361,8 +364,8 @@ static int undo_firewall(void *ctx, const void *arg)
 	const bool *routed = arg;
 	struct fw_vif v = fw_vif(c);
 	char err[256];
-	return *routed ? fw_routed_vif_del(c->firewall, &v, err, sizeof(err))
-		       : fw_bridged_vif_del(c->firewall, &v, err, sizeof(err));
+	return *routed ? fw_routed_vif_del(&c->fw, &v, err, sizeof(err))
+		       : fw_bridged_vif_del(&c->fw, &v, err, sizeof(err));
 }
 
 /* A new guest must not inherit the connections of an earlier holder of its addresses. */
@@ -371,7 +374,7 @@ static void forget_connections(struct vif_ctx *c)
 	if (!c->n_ips ||
 	    !vif_step(c, "delete the connection-tracking entries of %s's addresses", c->dev))
 		return;
-	int r = conntrack_forget(c->ips, c->n_ips);
+	int r = conntrack_forget(fw_netlink(&c->fw), c->ips, c->n_ips);
 	if (r < 0)
 		log_msg(&c->log, LOG_WARNING,
 			"cannot delete old connection-tracking entries for %s's addresses: %s",
@@ -388,20 +391,20 @@ int vif_firewall(struct vif_ctx *c, bool routed)
 
 	if (c->up)
 		forget_connections(c);
-	if (c->firewall == FW_NONE)
+	if (c->fw.backend == FW_NONE)
 		return 0;
 	if (!vif_step(c, "%s the %s firewall rules of %s (%s)", c->up ? "install" : "remove",
-		      routed ? "routed" : "bridged", c->dev, fw_backend_name(c->firewall)))
+		      routed ? "routed" : "bridged", c->dev, fw_backend_name(c->fw.backend)))
 		return 0;
 	if (!c->up) {
-		r = routed ? fw_routed_vif_del(c->firewall, &v, err, sizeof(err))
-			   : fw_bridged_vif_del(c->firewall, &v, err, sizeof(err));
+		r = routed ? fw_routed_vif_del(&c->fw, &v, err, sizeof(err))
+			   : fw_bridged_vif_del(&c->fw, &v, err, sizeof(err));
 		return r < 0 ? fail(c, "%s", err) : 0;
 	}
-	r = routed ? fw_routed_vif_add(c->firewall, &v, err, sizeof(err))
-		   : fw_bridged_vif_add(c->firewall, &v, err, sizeof(err));
+	r = routed ? fw_routed_vif_add(&c->fw, &v, err, sizeof(err))
+		   : fw_bridged_vif_add(&c->fw, &v, err, sizeof(err));
 	if (r < 0)
-		return fail(c, "%s (firewall=%s)", err, fw_backend_name(c->firewall));
+		return fail(c, "%s (firewall=%s)", err, fw_backend_name(c->fw.backend));
 	/* Rules renewed on a vif already up replace the old ones: removing them on a later
 	 * failure would leave it unfiltered. */
 	if (!c->link.up &&
@@ -466,6 +469,7 @@ static void release(struct vif_ctx *c)
 {
 	lock_release(&c->lock);
 	net_close(&c->net);
+	fw_close(&c->fw);
 	store_close(c->xs);
 	c->xs = NULL;
 	addr_saved_free(c->flushed);
@@ -524,8 +528,7 @@ static void report_undo(void *ctx, const char *what, int err)
 int vif_fail(struct vif_ctx *c)
 {
 	if (c->undo.n) {
-		int left = net_reset(&c->net) < 0 ? (int)c->undo.n
-						  : undo_unwind(&c->undo, &c->net, report_undo);
+		int left = net_unwind(&c->net, &c->undo, report_undo);
 		if (left)
 			log_msg(&c->log, LOG_ERR, "%d change(s) could not be undone", left);
 	}

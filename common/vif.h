@@ -46,7 +46,7 @@ struct vif_ctx {
 	size_t n_ips;
 	uint8_t mac_bytes[6];
 	unsigned mtu_value;
-	enum fw_backend firewall;
+	struct fw fw;
 
 	struct addr_saved *flushed;
 	char err[1024];

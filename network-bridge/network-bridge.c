@@ -131,7 +131,7 @@ static int resolve(struct nb *nb)
 			snprintf(nb->netdev, sizeof(nb->netdev), "eth%u", n);
 		/* After start the default route goes through our bridge: its state file says
 		 * which device and bridge that start was about. */
-		else if (nb_state_read(nb, nb->netdev, nb->netdev, state_bridge) == 0) {
+		else if (nb_state_read(nb->netdev, nb->netdev, state_bridge) == 0) {
 			if (!(bridge && *bridge))
 				bridge = state_bridge;
 		} else if (default_dev_bridged(nb, state_bridge) == 0 && !(bridge && *bridge)) {

@@ -41,7 +41,7 @@ int nb_status(struct nb *nb, bool json);
  * The state file start leaves for bridge: the device it took (into netdev) and the bridge
  * (into bridge_out), and whether the device was up.  0, or -1 when there is none.
  */
-int nb_state_read(struct nb *nb, const char *bridge, char *netdev, char *bridge_out);
+int nb_state_read(const char *bridge, char *netdev, char *bridge_out);
 bool nb_state_was_up(struct nb *nb);
 
 /* Refuse when the root filesystem is on NFS reached through netdev. 0 or -1 (nb->err). */

@@ -2,14 +2,13 @@
 #include "addr.h"
 #include "network-bridge.h"
 #include "paths.h"
+#include "statefile.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,8 +40,7 @@ static const char *progress(struct nb *nb, const char *step)
  */
 static int unwind(struct nb *nb, const char *cmd, const char *what)
 {
-	int left = net_reset(&nb->net) < 0 ? (int)nb->undo.n
-					   : undo_unwind(&nb->undo, &nb->net, report_undo);
+	int left = net_unwind(&nb->net, &nb->undo, report_undo);
 	if (left)
 		nb_fail(nb,
 			"%s failed: %s (%s, bridge %s); %d change(s) could not be undone: "
@@ -55,43 +53,25 @@ static int unwind(struct nb *nb, const char *cmd, const char *what)
 }
 
 /* The state file: what stop needs that the kernel does not remember (the NIC's up state). */
-static void state_path(const char *bridge, char *buf, size_t len)
+static void state_name_of(const char *bridge, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/network-bridge.%s", path_run_dir(), bridge);
+	snprintf(buf, len, "network-bridge.%s", bridge);
 }
 
 static int state_write(struct nb *nb, bool was_up)
 {
-	char path[4096], tmp[4200];
-	state_path(nb->bridge, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	mkdir(path_run_dir(), 0755);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	char line[128];
-	int n = snprintf(line, sizeof(line), "netdev=%s\nbridge=%s\nup=%d\n", nb->netdev,
+	char name[64], text[128];
+	state_name_of(nb->bridge, name, sizeof(name));
+	int n = snprintf(text, sizeof(text), "netdev=%s\nbridge=%s\nup=%d\n", nb->netdev,
 			 nb->bridge, was_up);
-	int ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
-	close(fd);
-	if (!ok || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
+	return statefile_write(name, text, (size_t)n);
 }
 
 static int state_load(const char *bridge, char *buf, size_t len)
 {
-	char path[4096];
-	state_path(bridge, path, sizeof(path));
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n > 0 ? 0 : -1;
+	char name[64];
+	state_name_of(bridge, name, sizeof(name));
+	return statefile_read(name, buf, len) < 0 || !buf[0] ? -1 : 0;
 }
 
 /* key=value from the state file's text, validated as an interface name. */
@@ -113,11 +93,10 @@ static int state_name(const char *text, const char *key, char *out)
 	return 0;
 }
 
-int nb_state_read(struct nb *nb, const char *bridge, char *netdev, char *bridge_out)
+int nb_state_read(const char *bridge, char *netdev, char *bridge_out)
 {
 	char text[256];
 	char dev[IFNAME_MAX + 1], br[IFNAME_MAX + 1];
-	(void)nb;
 	if (state_load(bridge, text, sizeof(text)) < 0 || state_name(text, "netdev=", dev) < 0 ||
 	    state_name(text, "bridge=", br) < 0)
 		return -1;
@@ -265,8 +244,7 @@ int nb_start(struct nb *nb)
 		memcpy(dev.name, nb->port, sizeof(dev.name));
 	}
 	step = progress(nb, "create the bridge");
-	if ((err = bridge_create(&nb->net, &nb->undo, nb->bridge, dev.mac, dev.mtu, 0)) < 0 ||
-	    (err = link_get(&nb->net, nb->bridge, &br)) < 0)
+	if ((err = bridge_create(&nb->net, &nb->undo, nb->bridge, dev.mac, dev.mtu, 0, &br)) < 0)
 		goto fail;
 	brindex = br.ifindex;
 	step = progress(nb, "set the bridge up");
@@ -416,9 +394,9 @@ int nb_stop(struct nb *nb)
 	free(ports);
 	netconf_free(&conf);
 	undo_commit(&nb->undo);
-	char path[4096];
-	state_path(nb->bridge, path, sizeof(path));
-	unlink(path);
+	char name[64];
+	state_name_of(nb->bridge, name, sizeof(name));
+	statefile_remove(name);
 	log_msg(&nb->log, LOG_INFO, "%s gave the network back to %s", nb->bridge, nb->netdev);
 	return 0;
 fail:

@@ -77,27 +77,27 @@ static int find_bridge(struct vif_ctx *c, char *name, struct link_state *st)
 		return -1;
 	}
 
-	char(*names)[IFNAME_MAX + 1] = NULL;
+	struct link_state *bridges = NULL;
 	size_t n = 0;
-	int err = bridge_list(&c->net, &names, &n);
+	int err = bridge_list(&c->net, &bridges, &n);
 	if (err < 0)
 		return vif_net_error(c, err, "cannot list the bridges");
 	if (n == 0) {
-		free(names);
+		free(bridges);
 		snprintf(c->err, sizeof(c->err),
 			 "no bridge given and none exists: create one or set bridge= in the "
 			 "vif configuration");
 		return -1;
 	}
-	snprintf(name, IFNAME_MAX + 1, "%s", names[0]);
+	snprintf(name, IFNAME_MAX + 1, "%s", bridges[0].name);
 	if (n > 1)
 		log_msg(&c->log, LOG_WARNING,
 			"no bridge given and %zu exist: using %s, the first by name; set bridge= "
 			"to choose",
 			n, name);
-	free(names);
-	err = link_get(&c->net, name, st);
-	return err < 0 ? vif_net_error(c, err, "cannot look up bridge %s", name) : 0;
+	*st = bridges[0];
+	free(bridges);
+	return 0;
 }
 
 static int online(struct vif_ctx *c, char *bridge)

@@ -66,8 +66,6 @@ MANY=${BENCH_FW_MANY:-1000}
 IPT_SETUP=${BENCH_FW_IPT_SETUP:-restore}
 JOBS=${BENCH_FW_JOBS:-4}
 TARGET=1.2
-CC=${CC:-cc}
-BENCH_CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror)
 
 MEASURED_IP="10.1.0.5 2001:db8:1::5"
 MEASURED_MAC=$(vif_mac 1 0)
@@ -81,16 +79,10 @@ die() {
 
 BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd) || die "cannot create the build directory"
 
-# Same rule as vif-bridge.sh: the driver is rebuilt when its source is newer.
-build_driver() {
-	if [[ ! -x $BUILD/bench || $HERE/bench.c -nt $BUILD/bench ]]; then
-		"$CC" "${BENCH_CFLAGS[@]}" -o "$BUILD/bench" "$HERE/bench.c" ||
-			die "compiling $HERE/bench.c failed"
-	fi
-}
 
 check_inputs() {
-	[[ -x $BUILD/vif-bridge ]] || die "$BUILD/vif-bridge is missing: run make first"
+	[[ -x $BUILD/vif-bridge && -x $BUILD/bench ]] ||
+		die "$BUILD/vif-bridge or $BUILD/bench is missing: run make bench"
 	local tool
 	for tool in nft iptables iptables-restore xargs seq; do
 		command -v "$tool" >/dev/null || die "missing tool '$tool'"
@@ -413,7 +405,6 @@ main() {
 	local t_all t0 label c name fw
 	now_us
 	t_all=$NOW
-	build_driver
 	check_inputs
 	sb_new
 	snapshot

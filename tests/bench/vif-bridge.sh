@@ -24,8 +24,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROUNDS=${BENCH_ROUNDS:-200}
 SCRIPT_RUNS=${BENCH_SCRIPT_RUNS:-50}
 REF_SCRIPT=${REF_SCRIPT:-/etc/xen/scripts/vif-bridge}
-CC=${CC:-cc}
-BENCH_CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror)
 
 die() {
 	echo "bench: $*" >&2
@@ -35,17 +33,10 @@ die() {
 # Absolute, since the commands run from wherever make or the caller happens to be.
 BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd) || die "cannot create the build directory"
 
-# The driver is the only thing built here (the rest comes from make): rebuilt when its
-# source is newer, so an edited bench.c is never timed stale.
-build_driver() {
-	if [[ ! -x $BUILD/bench || $HERE/bench.c -nt $BUILD/bench ]]; then
-		"$CC" "${BENCH_CFLAGS[@]}" -o "$BUILD/bench" "$HERE/bench.c" ||
-			die "compiling $HERE/bench.c failed"
-	fi
-}
 
 check_inputs() {
-	[[ -x $BUILD/vif-bridge ]] || die "$BUILD/vif-bridge is missing: run make first"
+	[[ -x $BUILD/vif-bridge && -x $BUILD/bench ]] ||
+		die "$BUILD/vif-bridge or $BUILD/bench is missing: run make bench"
 	[[ -x $REF_SCRIPT ]] ||
 		die "$REF_SCRIPT is missing: install Debian's xen-utils-common (the reference script)"
 	# The script sends its stderr to this log unconditionally and dies without it.
@@ -108,7 +99,6 @@ verify_end_state() {
 }
 
 main() {
-	build_driver
 	check_inputs
 	sb_new
 	bridge_add xenbr0 || die "cannot create bridge xenbr0"

@@ -19,7 +19,7 @@ int main(int argc, char *argv[])
 	struct ip_prefix ips[IP_LIST_MAX];
 	uint8_t mac[6];
 	struct fw_vif v = {0};
-	enum fw_backend b;
+	struct fw fw;
 	bool fallback;
 	const char *expected;
 
@@ -34,10 +34,6 @@ int main(int argc, char *argv[])
 	}
 	if ((expected = check_ifname(dev))) {
 		fprintf(stderr, "fwtool: invalid device '%s': expected %s\n", dev, expected);
-		return 2;
-	}
-	if ((expected = fw_backend_parse(params_get(&p, "firewall"), &b, &fallback))) {
-		fprintf(stderr, "fwtool: invalid firewall: expected %s\n", expected);
 		return 2;
 	}
 	const char *ip = params_get(&p, "ip"), *m = params_get(&p, "mac");
@@ -55,34 +51,40 @@ int main(int argc, char *argv[])
 	v.dev = dev;
 	v.ips = ips;
 
-	int r;
+	if ((expected = fw_open(&fw, params_get(&p, "firewall"), &fallback))) {
+		fprintf(stderr, "fwtool: invalid firewall: expected %s\n", expected);
+		return 2;
+	}
+
+	int r, status = 0;
 	const char *cmd = p.command;
 	if (!strcmp(cmd, "bridged-add"))
-		r = fw_bridged_vif_add(b, &v, err, sizeof(err));
+		r = fw_bridged_vif_add(&fw, &v, err, sizeof(err));
 	else if (!strcmp(cmd, "bridged-del"))
-		r = fw_bridged_vif_del(b, &v, err, sizeof(err));
+		r = fw_bridged_vif_del(&fw, &v, err, sizeof(err));
 	else if (!strcmp(cmd, "routed-add"))
-		r = fw_routed_vif_add(b, &v, err, sizeof(err));
+		r = fw_routed_vif_add(&fw, &v, err, sizeof(err));
 	else if (!strcmp(cmd, "routed-del"))
-		r = fw_routed_vif_del(b, &v, err, sizeof(err));
+		r = fw_routed_vif_del(&fw, &v, err, sizeof(err));
 	else if (!strcmp(cmd, "masquerade-add"))
-		r = fw_masquerade_add(b, dev, err, sizeof(err));
+		r = fw_masquerade_add(&fw, dev, err, sizeof(err));
 	else if (!strcmp(cmd, "masquerade-del"))
-		r = fw_masquerade_del(b, dev, err, sizeof(err));
+		r = fw_masquerade_del(&fw, dev, err, sizeof(err));
 	else if (!strcmp(cmd, "conntrack-forget")) {
-		r = conntrack_forget(ips, v.n_ips);
-		if (r >= 0) {
+		r = conntrack_forget(fw_netlink(&fw), ips, v.n_ips);
+		if (r >= 0)
 			printf("%d\n", r);
-			return 0;
-		}
-		snprintf(err, sizeof(err), "conntrack: %s", strerror(-r));
+		else
+			snprintf(err, sizeof(err), "conntrack: %s", strerror(-r));
 	} else {
 		fputs(usage, stderr);
-		return 2;
+		r = 0;
+		status = 2;
 	}
 	if (r < 0) {
 		fprintf(stderr, "fwtool: %s\n", err);
-		return 1;
+		status = 1;
 	}
-	return 0;
+	fw_close(&fw);
+	return status;
 }
