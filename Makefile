@@ -62,9 +62,15 @@ $(BUILD)/tests/nlfail.so: tests/tools/nlfail.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 $(WARN) -D_GNU_SOURCE -o $@ $< -ldl
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcommon.a
+# The programs' own code other than their main files (e.g. vif-nat's address arithmetic), for
+# the unit tests: from an archive, the linker takes only the objects a test calls.
+PROG_LIB_SRC := $(filter-out $(foreach p,$(PROGRAMS),$(p)/$(p).c),$(wildcard $(PROGRAMS:%=%/*.c)))
+$(BUILD)/libprogs.a: $(PROG_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libprogs.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(LIBS)
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(LIBS)
 
 UNIT := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 

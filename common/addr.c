@@ -334,3 +334,151 @@ int route_default_dev(struct net *n, char name[IFNAME_MAX + 1])
 	memcpy(name, st.name, IFNAME_MAX + 1);
 	return 0;
 }
+
+int addr_primary4(struct net *n, int ifindex, struct in_addr *out)
+{
+	struct nl_cache *addrs = NULL;
+	int err = rtnl_addr_alloc_cache(n->sk, &addrs);
+	if (err < 0)
+		return err;
+	err = -NLE_NOADDR;
+	for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET ||
+		    (rtnl_addr_get_flags(a) & IFA_F_SECONDARY) || !local ||
+		    nl_addr_get_len(local) != 4)
+			continue;
+		memcpy(out, nl_addr_get_binary_addr(local), 4);
+		err = 0;
+		break;
+	}
+	nl_cache_free(addrs);
+	return err;
+}
+
+/* An nl_addr of p, host bits cleared when network is set. */
+static struct nl_addr *prefix_addr(const struct ip_prefix *p, bool network)
+{
+	uint8_t b[16];
+	size_t len = p->family == AF_INET ? 4 : 16;
+	memcpy(b, &p->addr, len);
+	for (unsigned bit = p->len; network && bit < len * 8; bit++)
+		b[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
+	struct nl_addr *a = nl_addr_build(p->family, b, len);
+	if (a)
+		nl_addr_set_prefixlen(a, p->len);
+	return a;
+}
+
+int addr_add_prefix(struct net *n, struct undo *u, int ifindex, const struct ip_prefix *p)
+{
+	struct rtnl_addr *a = rtnl_addr_alloc();
+	struct nl_addr *local = prefix_addr(p, false);
+	if (!a || !local) {
+		if (a)
+			rtnl_addr_put(a);
+		nl_addr_put(local);
+		return -NLE_NOMEM;
+	}
+	rtnl_addr_set_ifindex(a, ifindex);
+	rtnl_addr_set_family(a, p->family);
+	int err = rtnl_addr_set_local(a, local);
+	nl_addr_put(local);
+	if (err == 0)
+		err = rtnl_addr_add(n->sk, a, NLM_F_EXCL);
+	if (err == -NLE_EXIST) {
+		rtnl_addr_put(a);
+		return 0;
+	}
+	if (err < 0 || !u) {
+		rtnl_addr_put(a);
+		return err;
+	}
+	struct undo_addr ua = {a};
+	if (undo_push_ref(u, undo_addr_del, release_addr, &ua, sizeof(ua), "address")) {
+		rtnl_addr_put(a);
+		return -NLE_NOMEM;
+	}
+	return 0;
+}
+
+/* The route `ip route add dst dev <link> [src src] metric metric` makes. */
+static struct rtnl_route *route_via_link(int ifindex, const struct ip_prefix *dst,
+					 const struct in_addr *src, unsigned metric)
+{
+	struct rtnl_route *r = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *d = prefix_addr(dst, true);
+	struct nl_addr *s = src ? nl_addr_build(AF_INET, src, 4) : NULL;
+	if (!r || !nh || !d || (src && !s)) {
+		if (r)
+			rtnl_route_put(r);
+		if (nh)
+			rtnl_route_nh_free(nh);
+		nl_addr_put(d);
+		nl_addr_put(s);
+		return NULL;
+	}
+	rtnl_route_set_family(r, dst->family);
+	rtnl_route_set_dst(r, d);
+	nl_addr_put(d);
+	if (s) {
+		rtnl_route_set_pref_src(r, s);
+		nl_addr_put(s);
+	}
+	rtnl_route_set_table(r, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(r, RTPROT_BOOT);
+	rtnl_route_set_scope(r, RT_SCOPE_LINK);
+	rtnl_route_set_type(r, RTN_UNICAST);
+	rtnl_route_set_priority(r, metric);
+	rtnl_route_nh_set_ifindex(nh, ifindex);
+	rtnl_route_add_nexthop(r, nh);
+	return r;
+}
+
+int route_add_via(struct net *n, struct undo *u, int ifindex, const struct ip_prefix *dst,
+		  const struct in_addr *src, unsigned metric)
+{
+	/* IPv6 routes take no IPv4 source. */
+	struct rtnl_route *r =
+	    route_via_link(ifindex, dst, dst->family == AF_INET ? src : NULL, metric);
+	if (!r)
+		return -NLE_NOMEM;
+	int err = rtnl_route_add(n->sk, r, NLM_F_EXCL);
+	if (err == 0 && u)
+		err = push_route(u, r, false);
+	else if (err == -NLE_EXIST)
+		err = 0;
+	rtnl_route_put(r);
+	return err;
+}
+
+int route_del_via(struct net *n, int ifindex, const struct ip_prefix *dst, unsigned metric)
+{
+	struct rtnl_route *r = route_via_link(ifindex, dst, NULL, metric);
+	if (!r)
+		return -NLE_NOMEM;
+	/* The scope and protocol the delete carries must not narrow the match. */
+	rtnl_route_set_scope(r, RT_SCOPE_NOWHERE);
+	rtnl_route_set_protocol(r, RTPROT_UNSPEC);
+	int err = rtnl_route_delete(n->sk, r, 0);
+	rtnl_route_put(r);
+	return err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV || err == -NLE_NOADDR ? 0 : err;
+}
+
+int route_any_via(struct net *n, int ifindex)
+{
+	struct nl_cache *routes = NULL;
+	int err = rtnl_route_alloc_cache(n->sk, AF_INET, 0, &routes);
+	if (err < 0)
+		return err;
+	int found = 0;
+	for (struct nl_object *o = nl_cache_get_first(routes); o && !found;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_route *r = (struct rtnl_route *)o;
+		found = rtnl_route_get_table(r) == RT_TABLE_MAIN && route_via(r, ifindex);
+	}
+	nl_cache_free(routes);
+	return found;
+}

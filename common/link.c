@@ -61,6 +61,7 @@ static void state_from(struct rtnl_link *rl, struct link_state *out)
 	out->master = rtnl_link_get_master(rl);
 	out->mtu = rtnl_link_get_mtu(rl);
 	out->up = rtnl_link_get_flags(rl) & IFF_UP;
+	out->noarp = rtnl_link_get_flags(rl) & IFF_NOARP;
 	const char *type = rtnl_link_get_type(rl);
 	out->is_bridge = type && !strcmp(type, "bridge");
 	struct nl_addr *a = rtnl_link_get_addr(rl);
@@ -127,6 +128,18 @@ static int set_up(struct net *n, int ifindex, bool up)
 	return apply(n, ifindex, c);
 }
 
+static int set_arp(struct net *n, int ifindex, bool arp)
+{
+	struct rtnl_link *c = change_alloc();
+	if (!c)
+		return -NLE_NOMEM;
+	if (arp)
+		rtnl_link_unset_flags(c, IFF_NOARP);
+	else
+		rtnl_link_set_flags(c, IFF_NOARP);
+	return apply(n, ifindex, c);
+}
+
 static int set_mac(struct net *n, int ifindex, const uint8_t mac[6])
 {
 	struct rtnl_link *c = change_alloc();
@@ -189,6 +202,12 @@ static int undo_up(void *ctx, const void *arg)
 	return set_up(ctx, a->ifindex, a->value);
 }
 
+static int undo_arp(void *ctx, const void *arg)
+{
+	const struct undo_int *a = arg;
+	return set_arp(ctx, a->ifindex, a->value);
+}
+
 static int undo_mtu(void *ctx, const void *arg)
 {
 	const struct undo_int *a = arg;
@@ -228,6 +247,14 @@ int link_set_up(struct net *n, struct undo *u, const struct link_state *l, bool 
 	if (l->up == up)
 		return 0;
 	return record(u, set_up(n, l->ifindex, up), undo_up, &a, sizeof(a), "link up/down state");
+}
+
+int link_set_arp(struct net *n, struct undo *u, const struct link_state *l, bool arp)
+{
+	struct undo_int a = {l->ifindex, !l->noarp};
+	if (!l->noarp == arp)
+		return 0;
+	return record(u, set_arp(n, l->ifindex, arp), undo_arp, &a, sizeof(a), "ARP flag");
 }
 
 int link_set_mac(struct net *n, struct undo *u, const struct link_state *l, const uint8_t mac[6])

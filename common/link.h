@@ -21,7 +21,8 @@ struct link_state {
 	int master; /* ifindex of the bridge it is a port of, 0 if none */
 	unsigned mtu;
 	uint8_t mac[6];
-	bool up; /* administratively up (IFF_UP) */
+	bool up;    /* administratively up (IFF_UP) */
+	bool noarp; /* IFF_NOARP */
 	bool is_bridge;
 	char name[IFNAME_MAX + 1];
 };
@@ -50,6 +51,7 @@ int link_set_mac(struct net *n, struct undo *u, const struct link_state *l, cons
 int link_set_mtu(struct net *n, struct undo *u, const struct link_state *l, unsigned mtu);
 int link_rename(struct net *n, struct undo *u, const struct link_state *l, const char *name);
 int link_set_master(struct net *n, struct undo *u, const struct link_state *l, int master);
+int link_set_arp(struct net *n, struct undo *u, const struct link_state *l, bool arp);
 
 /*
  * Remember every address of the link in *saved (free with addr_saved_free).  Taken before the

@@ -17,9 +17,7 @@ static const char *const vif_commands[] = {"online", "offline", "add", "remove",
 
 static const uint8_t port_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-static int fail(struct vif_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(struct vif_ctx *c, const char *fmt, ...)
+int vif_error(struct vif_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -35,7 +33,7 @@ int vif_net_error(struct vif_ctx *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return fail(c, "%s: %s", what, net_error(err));
+	return vif_error(c, "%s: %s", what, net_error(err));
 }
 
 bool vif_step(struct vif_ctx *c, const char *fmt, ...)
@@ -89,11 +87,11 @@ static int param(struct vif_ctx *c, const char *key, char **out)
 	if (err == 0)
 		return 0;
 	if (err != -ENOENT)
-		return fail(c, "cannot read %s/%s from xenstore: %s", c->backend, key,
-			    strerror(-err));
+		return vif_error(c, "cannot read %s/%s from xenstore: %s", c->backend, key,
+				 strerror(-err));
 	const char *v = params_get(&c->params, key);
 	if (v && !(*out = strdup(v)))
-		return fail(c, "out of memory");
+		return vif_error(c, "out of memory");
 	return 0;
 }
 
@@ -114,7 +112,7 @@ static int read_params(struct vif_ctx *c)
 	 * a bad MTU cannot stop a clean-up. */
 	if (c->up && (param(c, "mtu", &c->mtu) ||
 		      store_read(c->xs, c->backend, "frontend", &c->frontend) == -EINVAL))
-		return c->err[0] ? -1 : fail(c, "invalid frontend node under %s", c->backend);
+		return c->err[0] ? -1 : vif_error(c, "invalid frontend node under %s", c->backend);
 
 	if (c->bridge && *c->bridge && (expected = check_ifname(c->bridge)))
 		return invalid(c, "bridge", c->bridge, expected);
@@ -166,10 +164,10 @@ static int resolve_device(struct vif_ctx *c)
 	const char *path = params_get(&c->params, "XENBUS_PATH");
 	if (!c->tap) {
 		if (!path || !*path)
-			return fail(c,
-				    "XENBUS_PATH is not set: it names the device's xenstore "
-				    "backend directory (e.g. XENBUS_PATH=backend/vif/1/0), and the "
-				    "toolstack or udev sets it");
+			return vif_error(
+			    c, "XENBUS_PATH is not set: it names the device's xenstore "
+			       "backend directory (e.g. XENBUS_PATH=backend/vif/1/0), and the "
+			       "toolstack or udev sets it");
 		if (!valid_store_path(path))
 			return invalid(c, "XENBUS_PATH", path,
 				       "a xenstore path like backend/vif/1/0");
@@ -178,11 +176,12 @@ static int resolve_device(struct vif_ctx *c)
 
 	const char *dev = params_get(&c->params, c->tap ? "INTERFACE" : "vif");
 	if (!dev || !*dev)
-		return fail(c,
-			    "%s is not set: it names the device, and the toolstack or udev sets "
-			    "it (e.g. %s=%s)",
-			    c->tap ? "INTERFACE" : "vif", c->tap ? "INTERFACE" : "vif",
-			    c->tap ? "vif1.0-emu" : "vif1.0");
+		return vif_error(
+		    c,
+		    "%s is not set: it names the device, and the toolstack or udev sets "
+		    "it (e.g. %s=%s)",
+		    c->tap ? "INTERFACE" : "vif", c->tap ? "INTERFACE" : "vif",
+		    c->tap ? "vif1.0-emu" : "vif1.0");
 	if ((expected = check_ifname(dev)))
 		return invalid(c, c->tap ? "INTERFACE" : "vif", dev, expected);
 	snprintf(c->vif, sizeof(c->vif), "%s", dev);
@@ -206,11 +205,12 @@ static void usage_error(struct vif_ctx *c, const char *cmd)
 {
 	char shown[64];
 	if (cmd)
-		fail(c, "unknown command '%s': valid commands are online, offline, add and remove",
-		     printable(cmd, shown, sizeof(shown)));
+		vif_error(
+		    c, "unknown command '%s': valid commands are online, offline, add and remove",
+		    printable(cmd, shown, sizeof(shown)));
 	else
-		fail(c, "no command given: valid commands are online, offline, add and remove "
-			"(see --help)");
+		vif_error(c, "no command given: valid commands are online, offline, add and remove "
+			     "(see --help)");
 }
 
 int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char *argv[])
@@ -224,7 +224,7 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 	}
 	log_open(&c->log, prog->name, c->params.verbose);
 	if (c->params.json)
-		return fail(c, "unknown option '--json' (try --help)");
+		return vif_error(c, "unknown option '--json' (try --help)");
 	if (c->params.help) {
 		fputs(prog->usage, stdout);
 		return 1;
@@ -256,17 +256,18 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 
 	c->xs = store_open();
 	if (!c->xs)
-		return fail(c, "cannot connect to xenstore: %s (is xenstored running?)",
-			    strerror(errno));
+		return vif_error(c, "cannot connect to xenstore: %s (is xenstored running?)",
+				 strerror(errno));
 	if (read_params(c) < 0)
 		return -1;
 
 	int err = net_open(&c->net);
 	if (err < 0)
 		return vif_net_error(c, err, "cannot open a netlink socket");
-	if ((err = lock_take(&c->lock, prog->lock)) < 0)
-		return fail(c, "cannot take the lock %s in %s: %s", prog->lock,
-			    c->lock.path[0] ? c->lock.path : "the lock directory", strerror(-err));
+	if (prog->lock && (err = lock_take(&c->lock, prog->lock)) < 0)
+		return vif_error(c, "cannot take the lock %s in %s: %s", prog->lock,
+				 c->lock.path[0] ? c->lock.path : "the lock directory",
+				 strerror(-err));
 
 	snprintf(c->dev, sizeof(c->dev), "%s", c->vif);
 	err = link_get(&c->net, c->dev, &c->link);
@@ -300,10 +301,10 @@ int vif_rename(struct vif_ctx *c)
 		return 0;
 	}
 	if (taken)
-		return fail(c,
-			    "cannot rename %s to %s (vifname): an interface named %s already "
-			    "exists, probably another guest's; choose another vifname",
-			    c->dev, target, target);
+		return vif_error(c,
+				 "cannot rename %s to %s (vifname): an interface named %s already "
+				 "exists, probably another guest's; choose another vifname",
+				 c->dev, target, target);
 	if (vif_step(c, "rename %s to %s", c->dev, target)) {
 		err = link_rename(&c->net, &c->undo, &c->link, target);
 		if (err < 0)
@@ -319,7 +320,7 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 	int err;
 
 	if (!c->dev_exists)
-		return fail(c, "device %s does not exist", c->dev);
+		return vif_error(c, "device %s does not exist", c->dev);
 	if (!c->params.dry_run && (err = addr_save(&c->link, &c->flushed)) < 0)
 		return vif_net_error(c, err, "cannot read the addresses of %s", c->dev);
 	if (c->link.up && vif_step(c, "set %s down", c->dev)) {
@@ -340,6 +341,12 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 	}
 	if (!c->mtu_value)
 		c->mtu_value = fallback_mtu;
+	return vif_set_mtu(c);
+}
+
+int vif_set_mtu(struct vif_ctx *c)
+{
+	int err;
 	if (c->mtu_value && c->mtu_value != c->link.mtu &&
 	    vif_step(c, "set the MTU of %s to %u", c->dev, c->mtu_value)) {
 		if ((err = link_set_mtu(&c->net, &c->undo, &c->link, c->mtu_value)) < 0)
@@ -399,17 +406,17 @@ int vif_firewall(struct vif_ctx *c, bool routed)
 	if (!c->up) {
 		r = routed ? fw_routed_vif_del(&c->fw, &v, err, sizeof(err))
 			   : fw_bridged_vif_del(&c->fw, &v, err, sizeof(err));
-		return r < 0 ? fail(c, "%s", err) : 0;
+		return r < 0 ? vif_error(c, "%s", err) : 0;
 	}
 	r = routed ? fw_routed_vif_add(&c->fw, &v, err, sizeof(err))
 		   : fw_bridged_vif_add(&c->fw, &v, err, sizeof(err));
 	if (r < 0)
-		return fail(c, "%s (firewall=%s)", err, fw_backend_name(c->fw.backend));
+		return vif_error(c, "%s (firewall=%s)", err, fw_backend_name(c->fw.backend));
 	/* Rules renewed on a vif already up replace the old ones: removing them on a later
 	 * failure would leave it unfiltered. */
 	if (!c->link.up &&
 	    undo_push(&c->undo, undo_firewall, &routed, sizeof(routed), "firewall rules"))
-		return fail(c, "too many changes to undo");
+		return vif_error(c, "too many changes to undo");
 	return 0;
 }
 
@@ -461,7 +468,7 @@ static int write_frontend_mtu(struct vif_ctx *c)
 		return 0;
 	int err = store_write(c->xs, path, "mtu", value);
 	if (err < 0)
-		return fail(c, "cannot write %s/mtu to xenstore: %s", path, strerror(-err));
+		return vif_error(c, "cannot write %s/mtu to xenstore: %s", path, strerror(-err));
 	return 0;
 }
 
@@ -491,7 +498,7 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 	undo_commit(&c->undo);
 	lock_release(&c->lock);
 
-	if (vif_step(c, "run the vif-post.d hooks")) {
+	if (!c->no_hooks && vif_step(c, "run the vif-post.d hooks")) {
 		const struct hook_var vars[] = {
 		    {"command", c->params.command},
 		    {"dev", c->dev},
@@ -508,8 +515,8 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
 		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
 		if (err < 0)
-			return fail(c, "cannot write %s/hotplug-status: %s", c->backend,
-				    strerror(-err));
+			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
+					 strerror(-err));
 	}
 	log_msg(&c->log, LOG_DEBUG, "successful %s %s for %s%s%s", c->prog->name, c->params.command,
 		c->dev, bridge ? ", bridge " : "", bridge ? bridge : "");

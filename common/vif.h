@@ -16,7 +16,7 @@
 struct vif_program {
 	const char *name;
 	const char *usage; /* the --help text */
-	const char *lock;  /* named lock held from resolution to the end */
+	const char *lock;  /* named lock held from resolution to the end, or NULL */
 };
 
 enum vif_command { VIF_ONLINE, VIF_OFFLINE, VIF_ADD, VIF_REMOVE };
@@ -31,8 +31,9 @@ struct vif_ctx {
 	struct lock lock;
 
 	enum vif_command command;
-	bool up;  /* online or add: bringing the device up */
-	bool tap; /* type_if=tap: the emulated NIC of an HVM guest */
+	bool up;       /* online or add: bringing the device up */
+	bool tap;      /* type_if=tap: the emulated NIC of an HVM guest */
+	bool no_hooks; /* vif_finish reports without running the hooks (nothing was done) */
 	char backend[256];
 	unsigned domid, devid;
 	char vif[IFNAME_MAX + 1]; /* the name the toolstack gave, from $vif or $INTERFACE */
@@ -65,6 +66,9 @@ int vif_rename(struct vif_ctx *c);
 /* Online: device down, MAC fe:ff:ff:ff:ff:ff, addresses flushed, MTU set.  0 or -1. */
 int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu);
 
+/* Set the device's MTU to the xenstore mtu, when one is given and differs.  0 or -1. */
+int vif_set_mtu(struct vif_ctx *c);
+
 /*
  * True when the device is already up as a port of master with the port MAC and the MTU that
  * vif_prepare_port would set (xenstore mtu, else fallback_mtu): online has nothing to do.
@@ -94,6 +98,9 @@ int vif_fail(struct vif_ctx *c);
 
 /* In dry-run, print the step and return false; else log it (debug) and return true. */
 bool vif_step(struct vif_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Set c->err.  Returns -1. */
+int vif_error(struct vif_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Set c->err from a netlink error. Returns -1. */
 int vif_net_error(struct vif_ctx *c, int err, const char *fmt, ...)

@@ -1,0 +1,543 @@
+/* The DHCP servers of NAT mode: ISC dhcpd and dnsmasq, their files edited atomically. */
+#include "dhcp.h"
+#include "dhcpedit.h"
+#include "lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DHCP_LOCK      "vif-nat-dhcp"
+#define FILE_MAX_BYTES (16u << 20)
+#define INIT_WAIT_SECS 60
+
+static const char *const isc_confs[] = {"/etc/dhcp/dhcpd.conf", "/etc/dhcp3/dhcpd.conf",
+					"/etc/dhcpd.conf", NULL};
+static const char *const isc_defaults[] = {
+    "/etc/default/isc-dhcp-server", "/etc/sysconfig/dhcpd",	 "/etc/defaults/dhcp",
+    "/etc/default/dhcp-server",	    "/etc/default/dhcp3-server", NULL};
+static const char *const isc_inits[] = {"/etc/init.d/isc-dhcp-server", "/etc/init.d/dhcp-server",
+					"/etc/init.d/dhcp3-server",    "/etc/init.d/dhcp",
+					"/etc/init.d/dhcpd",	       NULL};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *dhcp_kind_name(enum dhcp_kind k)
+{
+	return k == DHCP_ISC ? "yes" : k == DHCP_DNSMASQ ? "dnsmasq" : "no";
+}
+
+static const char *first_file(const char *const list[], bool executable)
+{
+	for (size_t i = 0; list[i]; i++) {
+		struct stat st;
+		if (stat(list[i], &st) == 0 && S_ISREG(st.st_mode) &&
+		    (!executable || (st.st_mode & 0111)))
+			return list[i];
+	}
+	return NULL;
+}
+
+/* A path parameter: absolute, printable, not too long. */
+static int path_param(const struct params *p, const char *key, const char *fallback, char *out,
+		      char *err, size_t errlen)
+{
+	const char *v = params_get(p, key);
+	if (!v || !*v)
+		v = fallback;
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	bool ok = v[0] == '/' && strlen(v) < PATH_MAX;
+	for (const char *c = v; ok && *c; c++)
+		ok = *c > ' ' && *c < 0x7f;
+	if (!ok) {
+		params_invalid(err, errlen, key, v, "an absolute path without blanks");
+		return -1;
+	}
+	snprintf(out, PATH_MAX, "%s", v);
+	return 0;
+}
+
+/* A program this root process will run: root's, and nobody else may change it. */
+static int check_program(const char *key, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return fail(err, errlen, "%s %s: %s", key, path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0100))
+		return fail(err, errlen, "%s %s: not an executable file", key, path);
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return fail(err, errlen,
+			    "%s %s: refusing to run it: it must be owned by root and writable by "
+			    "nobody else",
+			    key, path);
+	return 0;
+}
+
+int dhcp_setup(struct dhcp *d, const struct params *p, bool network, char *err, size_t errlen)
+{
+	memset(d, 0, sizeof(*d));
+	const char *kind = params_get(p, "dhcp");
+	struct stat st;
+	if (!kind || !*kind)
+		kind = stat("/etc/dhcpd.conf", &st) == 0 ? "yes" : "no";
+	if (!strcmp(kind, "no"))
+		return 0;
+	if (!strcmp(kind, "yes"))
+		d->kind = DHCP_ISC;
+	else if (!strcmp(kind, "dnsmasq"))
+		d->kind = DHCP_DNSMASQ;
+	else {
+		params_invalid(err, errlen, "dhcp", kind, "no, yes (ISC dhcpd) or dnsmasq");
+		return -1;
+	}
+
+	if (d->kind == DHCP_ISC) {
+		if (path_param(p, "dhcpd_conf", first_file(isc_confs, false), d->conf, err,
+			       errlen) ||
+		    path_param(p, "dhcpd_defaults", first_file(isc_defaults, false), d->defaults,
+			       err, errlen) ||
+		    path_param(p, "dhcpd_init", first_file(isc_inits, true), d->init, err, errlen))
+			return -1;
+		if (!d->conf[0])
+			return fail(
+			    err, errlen,
+			    "dhcp=yes: no dhcpd.conf found in /etc/dhcp, /etc/dhcp3 or /etc; "
+			    "install isc-dhcp-server or set dhcpd_conf=");
+		if (!d->init[0])
+			return fail(err, errlen,
+				    "dhcp=yes: no init script for dhcpd found in /etc/init.d; set "
+				    "dhcpd_init= to the program that restarts it");
+		return check_program("dhcpd_init", d->init, err, errlen);
+	}
+	if (path_param(p, "dnsmasq_hosts", "/var/lib/xen/dnsmasq-hosts", d->hosts, err, errlen) ||
+	    path_param(p, "dnsmasq_pid", "/run/dnsmasq/dnsmasq.pid", d->pidfile, err, errlen) ||
+	    path_param(p, "dnsmasq_conf", "/etc/dnsmasq.d/xen-nat", d->dnsmasq_conf, err, errlen) ||
+	    path_param(p, "dnsmasq_init", "/etc/init.d/dnsmasq", d->init, err, errlen))
+		return -1;
+	return network ? check_program("dnsmasq_init", d->init, err, errlen) : 0;
+}
+
+/* ---------------------------------------------------------------- atomic file edits */
+
+typedef char *(*edit_fn)(const char *text, const void *arg, const char **why);
+
+/* The whole file into a malloc'd string; *missing when it does not exist. */
+static char *read_all(const char *path, bool *missing, int *errnum)
+{
+	*missing = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*missing = errno == ENOENT;
+		*errnum = errno;
+		return NULL;
+	}
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (!buf) {
+			*errnum = ENOMEM;
+			break;
+		}
+		if (len + 1 >= cap) {
+			char *p = cap >= FILE_MAX_BYTES ? NULL : realloc(buf, cap * 2);
+			if (!p) {
+				free(buf);
+				buf = NULL;
+				*errnum = cap >= FILE_MAX_BYTES ? EFBIG : ENOMEM;
+				break;
+			}
+			buf = p;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*errnum = errno;
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (n == 0) {
+			buf[len] = '\0';
+			/* A NUL byte would end the text early and drop the rest of the file. */
+			if (memchr(buf, '\0', len)) {
+				free(buf);
+				buf = NULL;
+				*errnum = EILSEQ;
+			}
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	return buf;
+}
+
+/*
+ * Replace path's content with text: a temporary file in the same directory with the
+ * original's owner and mode, written, flushed, renamed over it, the directory flushed.
+ */
+static int replace_file(const char *path, const char *text, const struct stat *orig, char *err,
+			size_t errlen)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", slash == dir ? "" : dir,
+		     strrchr(path, '/') + 1) >= (int)sizeof(tmp))
+		return fail(err, errlen, "%s: path too long", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "cannot create a temporary file beside %s: %s", path,
+			    strerror(errno));
+	size_t len = strlen(text);
+	const char *what = "write";
+	bool ok = true;
+	if (orig &&
+	    (fchown(fd, orig->st_uid, orig->st_gid) < 0 || fchmod(fd, orig->st_mode & 07777) < 0)) {
+		what = "set the owner and mode of";
+		ok = false;
+	} else if (!orig && fchmod(fd, 0644) < 0) {
+		what = "set the mode of";
+		ok = false;
+	}
+	for (size_t off = 0; ok && off < len;) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ok = false;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (ok && fsync(fd) < 0) {
+		what = "flush";
+		ok = false;
+	}
+	int saved = errno;
+	if (close(fd) < 0 && ok) {
+		saved = errno;
+		ok = false;
+	}
+	if (ok && rename(tmp, path) < 0) {
+		saved = errno;
+		what = "rename";
+		ok = false;
+	}
+	if (!ok) {
+		unlink(tmp);
+		return fail(err, errlen, "cannot %s the new %s (%s): left unchanged", what, path,
+			    strerror(saved ? saved : EIO));
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/*
+ * Apply fn to the file at path (through a symbolic link to its target).  A missing file is an
+ * error unless create.  *changed (when not NULL) says whether the content changed.
+ */
+static int edit_file(const char *path, bool create, edit_fn fn, const void *arg, bool *changed,
+		     char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	bool missing;
+	int errnum = 0;
+	struct stat st;
+
+	if (changed)
+		*changed = false;
+	if (!realpath(path, real)) {
+		if (errno != ENOENT || !create)
+			return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		snprintf(real, sizeof(real), "%s", path);
+	}
+	char *old = read_all(real, &missing, &errnum);
+	if (!old && !(missing && create))
+		return fail(err, errlen, "cannot read %s: %s", real, strerror(errnum));
+	if (old && stat(real, &st) < 0) {
+		free(old);
+		return fail(err, errlen, "cannot read %s: %s", real, strerror(errno));
+	}
+	const char *why = NULL;
+	char *new = fn(old ? old : "", arg, &why);
+	if (!new) {
+		free(old);
+		return fail(err, errlen, "cannot edit %s: %s", real, why ? why : "failed");
+	}
+	int r = 0;
+	if (!old || strcmp(old, new)) {
+		r = replace_file(real, new, old ? &st : NULL, err, errlen);
+		if (r == 0 && changed)
+			*changed = true;
+	}
+	free(old);
+	free(new);
+	return r;
+}
+
+/* ---------------------------------------------------------------- servers */
+
+/* Run the init script with one argument; its failure is the server's, reported in log. */
+static void run_init(const struct dhcp *d, const char *action, struct log *log)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_msg(log, LOG_WARNING, "cannot run %s %s: %s", d->init, action, strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		char *const argv[] = {(char *)d->init, (char *)action, NULL};
+		char *const envp[] = {
+		    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:"
+		    "/bin",
+		    NULL};
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			/* Its messages go where ours do (the log file when not a terminal). */
+			if (null > 2)
+				close(null);
+		}
+		execve(d->init, argv, envp);
+		_exit(127);
+	}
+	/* Bounded: a hotplug script must not hang on a server that does not come back. */
+	int status = 0;
+	for (int i = 0; i < INIT_WAIT_SECS * 100; i++) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				log_msg(log, LOG_WARNING,
+					"%s %s failed (exit status %d): check the DHCP server's "
+					"log",
+					d->init, action,
+					WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			return;
+		}
+		if (w < 0)
+			return;
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	}
+	log_msg(log, LOG_WARNING, "%s %s is still running after %d s; not waiting for it", d->init,
+		action, INIT_WAIT_SECS);
+}
+
+/* Tell a running dnsmasq to read its hosts file again. */
+static void dnsmasq_reread(const struct dhcp *d, struct log *log)
+{
+	char buf[32], comm[32], path[64];
+	int fd = open(d->pidfile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	long pid = 0;
+	if (n > 0) {
+		buf[n] = '\0';
+		char *end;
+		pid = strtol(buf, &end, 10);
+		if (end == buf || (*end && *end != '\n') || pid <= 1)
+			pid = 0;
+	}
+	/* The pid file may be stale: signal only a process that is dnsmasq. */
+	bool running = false;
+	if (pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, comm, sizeof(comm) - 1);
+		if (fd >= 0)
+			close(fd);
+		running = n > 0 && (comm[n] = '\0', !strcmp(comm, "dnsmasq\n"));
+	}
+	if (!running) {
+		log_msg(log, LOG_WARNING,
+			"dnsmasq is not running (pid file %s): the entry in %s takes effect when "
+			"it starts",
+			d->pidfile, d->hosts);
+		return;
+	}
+	if (kill((pid_t)pid, SIGHUP) < 0)
+		log_msg(log, LOG_WARNING, "cannot signal dnsmasq (pid %ld): %s", pid,
+			strerror(errno));
+}
+
+/* ---------------------------------------------------------------- entries */
+
+struct host_edit {
+	const struct dhcp_host *h;
+	const char *line; /* NULL: remove */
+};
+
+static char *edit_isc_host(const char *text, const void *arg, const char **why)
+{
+	const struct host_edit *e = arg;
+	return dhcpedit_isc_host(text, e->h->name, e->line, why);
+}
+
+static char *edit_iface(const char *text, const void *arg, const char **why)
+{
+	const struct host_edit *e = arg;
+	return dhcpedit_iface(text, e->h->dev, e->line != NULL, why);
+}
+
+static char *edit_dnsmasq_host(const char *text, const void *arg, const char **why)
+{
+	const struct host_edit *e = arg;
+	return dhcpedit_dnsmasq_host(text, e->h->mac, e->h->name, e->line, why);
+}
+
+static int host_files(const struct dhcp *d, const struct dhcp_host *h, bool add, char *err,
+		      size_t errlen)
+{
+	char line[512];
+	struct host_edit e = {h, add ? line : NULL};
+
+	if (d->kind == DHCP_DNSMASQ) {
+		snprintf(line, sizeof(line), "%s,%s,%s", h->mac, h->ip, h->name);
+		return edit_file(d->hosts, true, edit_dnsmasq_host, &e, NULL, err, errlen);
+	}
+	snprintf(line, sizeof(line),
+		 "host %s { hardware ethernet %s; fixed-address %s; option routers %s; option "
+		 "host-name \"%s\"; }",
+		 h->name, h->mac, h->ip, h->router, h->name);
+	if (edit_file(d->conf, false, edit_isc_host, &e, NULL, err, errlen) < 0)
+		return -1;
+	if (!d->defaults[0] ||
+	    edit_file(d->defaults, false, edit_iface, &e, NULL, err, errlen) == 0)
+		return 0;
+	/* Both files or neither: take the host line back out (or put it back). */
+	char ignored[256];
+	struct host_edit back = {h, add ? NULL : line};
+	edit_file(d->conf, false, edit_isc_host, &back, NULL, ignored, sizeof(ignored));
+	return -1;
+}
+
+int dhcp_host(const struct dhcp *d, const struct dhcp_host *h, bool add, struct log *log, char *err,
+	      size_t errlen)
+{
+	struct lock lk = {.fd = -1};
+	int r = lock_take(&lk, DHCP_LOCK);
+	if (r < 0)
+		return fail(err, errlen, "cannot take the lock %s: %s", DHCP_LOCK, strerror(-r));
+	r = host_files(d, h, add, err, errlen);
+	/* Told under the lock, so that a restart never reads another vif's half-made edit. */
+	if (r == 0 && d->kind == DHCP_ISC)
+		run_init(d, "restart", log);
+	else if (r == 0)
+		dnsmasq_reread(d, log);
+	lock_release(&lk);
+	return r;
+}
+
+static char *edit_subnet(const char *text, const void *arg, const char **why)
+{
+	const bool *add = arg;
+	/* An administrator's own declaration of the subnet serves: never a second one. */
+	if (*add && strstr(text, "subnet 10.0.0.0 netmask 255.255.0.0")) {
+		char *same = strdup(text);
+		if (!same)
+			*why = "out of memory";
+		return same;
+	}
+	return dhcpedit_line(text, DHCP_NAT_SUBNET, *add, why);
+}
+
+/* dnsmasq_conf is this program's own file: written whole, removed whole. */
+static int dnsmasq_conf(const struct dhcp *d, bool add, bool *changed, char *err, size_t errlen)
+{
+	char text[PATH_MAX + 256];
+	snprintf(text, sizeof(text),
+		 "# Written by network-nat (dhcp=dnsmasq): the guests of vif-nat get their\n"
+		 "# addresses from the hosts file vif-nat keeps.  Removed by network-nat stop.\n"
+		 "%s\ndhcp-hostsfile=%s\n",
+		 DHCP_NAT_RANGE, d->hosts);
+	*changed = false;
+	if (!add) {
+		bool missing;
+		int errnum;
+		char *old = read_all(d->dnsmasq_conf, &missing, &errnum);
+		if (!old)
+			return missing ? 0
+				       : fail(err, errlen, "cannot read %s: %s", d->dnsmasq_conf,
+					      strerror(errnum));
+		bool ours = !strncmp(old, "# Written by network-nat", 24);
+		free(old);
+		if (!ours)
+			return 0;
+		if (unlink(d->dnsmasq_conf) < 0)
+			return fail(err, errlen, "cannot remove %s: %s", d->dnsmasq_conf,
+				    strerror(errno));
+		*changed = true;
+		return 0;
+	}
+	/* The hosts file must exist for dnsmasq to start. */
+	int fd = open(d->hosts, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return fail(err, errlen, "cannot create %s: %s", d->hosts, strerror(errno));
+	close(fd);
+	bool missing;
+	int errnum;
+	char *old = read_all(d->dnsmasq_conf, &missing, &errnum);
+	if (old && strcmp(old, text) && strncmp(old, "# Written by network-nat", 24)) {
+		free(old);
+		return fail(err, errlen,
+			    "%s exists and was not written by network-nat: remove it or set "
+			    "dnsmasq_conf= to another file",
+			    d->dnsmasq_conf);
+	}
+	bool same = old && !strcmp(old, text);
+	free(old);
+	if (same)
+		return 0;
+	if (replace_file(d->dnsmasq_conf, text, NULL, err, errlen) < 0)
+		return -1;
+	*changed = true;
+	return 0;
+}
+
+int dhcp_serve_subnet(const struct dhcp *d, bool add, bool *changed, struct log *log, char *err,
+		      size_t errlen)
+{
+	struct lock lk = {.fd = -1};
+	int r = lock_take(&lk, DHCP_LOCK);
+	if (r < 0)
+		return fail(err, errlen, "cannot take the lock %s: %s", DHCP_LOCK, strerror(-r));
+	if (d->kind == DHCP_ISC)
+		r = edit_file(d->conf, false, edit_subnet, &add, changed, err, errlen);
+	else
+		r = dnsmasq_conf(d, add, changed, err, errlen);
+	if (r == 0)
+		run_init(d, "restart", log);
+	lock_release(&lk);
+	return r;
+}

@@ -1,0 +1,419 @@
+/* What network-route and network-nat share: command line, lock, and the record of what start
+ * changed. */
+#include "netprog.h"
+#include "addr.h"
+#include "paths.h"
+#include "statefile.h"
+#include "sysctl.h"
+#include "version.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netlink/errno.h>
+
+static const char *const commands[] = {"start", "stop", "status", NULL};
+
+int netprog_fail(struct netprog *np, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(np->err, sizeof(np->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+bool netprog_step(struct netprog *np, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (np->params.dry_run) {
+		printf("would %s\n", msg);
+		return false;
+	}
+	log_msg(&np->log, LOG_DEBUG, "%s", msg);
+	return true;
+}
+
+int netprog_record(struct netprog *np, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = sizeof(np->record) - np->record_len;
+	int n = vsnprintf(np->record + np->record_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n + 1 >= room) {
+		np->record[np->record_len] = '\0';
+		return netprog_fail(np, "too much to record in the state file %s", np->state);
+	}
+	np->record_len += (size_t)n;
+	np->record[np->record_len++] = '\n';
+	np->record[np->record_len] = '\0';
+	return 0;
+}
+
+/* Call fn on each record line (NUL-terminated copy) until it returns true. */
+static bool each_line(const char *record, bool (*fn)(const char *line, void *arg), void *arg)
+{
+	for (const char *p = record; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char line[512];
+		if (n < sizeof(line)) {
+			memcpy(line, p, n);
+			line[n] = '\0';
+			if (fn(line, arg))
+				return true;
+		}
+		p += n + (nl ? 1 : 0);
+	}
+	return false;
+}
+
+struct find {
+	const char *kind;
+	char *out;
+	size_t len;
+};
+
+static bool find_kind(const char *line, void *arg)
+{
+	struct find *f = arg;
+	size_t k = strlen(f->kind);
+	if (strncmp(line, f->kind, k) || line[k] != ' ')
+		return false;
+	snprintf(f->out, f->len, "%s", line + k + 1);
+	return true;
+}
+
+bool netprog_recorded(const struct netprog *np, const char *kind, char *out, size_t len)
+{
+	struct find f = {kind, out, len};
+	return each_line(np->record, find_kind, &f);
+}
+
+int netprog_sysctl(struct netprog *np, const char *key, const char *value)
+{
+	char old[SYSCTL_VALUE_MAX];
+	int changed;
+	char name[SYSCTL_NAME_MAX];
+	if (!netprog_step(np, "set %s to %s", sysctl_name(key, name), value))
+		return 0;
+	int err = sysctl_set(&np->undo, key, value, old, &changed);
+	if (err < 0)
+		return netprog_fail(np, "cannot set /proc/sys/net/ipv4/%s to %s: %s", key, value,
+				    strerror(-err));
+	return changed ? netprog_record(np, "sysctl %s %s %s", key, old, value) : 0;
+}
+
+int netprog_netdev_exists(struct netprog *np)
+{
+	struct link_state l;
+	int err = link_get(&np->net, np->netdev, &l);
+	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+		return netprog_fail(np,
+				    "netdev %s does not exist: set netdev= to the device "
+				    "facing the network",
+				    np->netdev);
+	if (err < 0)
+		return netprog_fail(np, "cannot look up %s: %s", np->netdev, net_error(err));
+	return 0;
+}
+
+int netprog_save(struct netprog *np)
+{
+	if (np->params.dry_run)
+		return 0;
+	int err = statefile_write(np->state, np->record, np->record_len);
+	if (err < 0)
+		return netprog_fail(np, "cannot write the state file %s/%s: %s", path_run_dir(),
+				    np->state, strerror(-err));
+	return 0;
+}
+
+int netprog_forget(struct netprog *np)
+{
+	if (np->params.dry_run)
+		return 0;
+	int err = statefile_remove(np->state);
+	if (err < 0)
+		return netprog_fail(np, "cannot remove the state file %s/%s: %s", path_run_dir(),
+				    np->state, strerror(-err));
+	return 0;
+}
+
+/* The state files of network-route and network-nat (other than skip): calls fn on each name. */
+static int each_instance(const char *skip, bool (*fn)(const char *name, void *arg), void *arg)
+{
+	DIR *d = opendir(path_run_dir());
+	if (!d)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && !found) {
+		const char *n = e->d_name;
+		size_t len = strlen(n);
+		if ((strncmp(n, "network-route.", 14) && strncmp(n, "network-nat.", 12)) ||
+		    (skip && !strcmp(n, skip)) || (len > 4 && !strcmp(n + len - 4, ".tmp")))
+			continue;
+		found = fn(n, arg);
+	}
+	closedir(d);
+	return found;
+}
+
+static bool take_first(const char *name, void *arg)
+{
+	snprintf(arg, 64, "%s", name);
+	return true;
+}
+
+/* Append a record line to another instance's state file. */
+static int hand_over(const char *other, const char *line)
+{
+	char buf[4096];
+	int err = statefile_read(other, buf, sizeof(buf));
+	if (err < 0)
+		return err;
+	size_t len = strlen(buf);
+	if (len + strlen(line) + 2 > sizeof(buf))
+		return -ENOSPC;
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s\n", line);
+	return statefile_write(other, buf, len);
+}
+
+struct restore {
+	struct netprog *np;
+	int failed;
+};
+
+static bool restore_line(const char *line, void *arg)
+{
+	struct restore *r = arg;
+	struct netprog *np = r->np;
+	char key[SYSCTL_KEY_MAX], old[SYSCTL_VALUE_MAX], set[SYSCTL_VALUE_MAX];
+	char now[SYSCTL_VALUE_MAX], other[64], name[SYSCTL_NAME_MAX];
+
+	if (sscanf(line, "sysctl %39s %23s %23s", key, old, set) != 3)
+		return false;
+	if (!strcmp(key, "ip_forward") && each_instance(np->state, take_first, other)) {
+		if (netprog_step(np, "leave IPv4 forwarding on: %s still needs it", other) &&
+		    hand_over(other, line) < 0) {
+			log_msg(&np->log, LOG_WARNING,
+				"cannot pass the record of IPv4 forwarding to %s: it stays on",
+				other);
+		}
+		return false;
+	}
+	int err = sysctl_get(key, now, sizeof(now));
+	if (err == -ENOENT) /* the device is gone, and its settings with it */
+		return false;
+	if (err == 0 && strcmp(now, set)) {
+		log_msg(&np->log, LOG_INFO,
+			"%s is %s, not the %s start set: changed since, left as it is",
+			sysctl_name(key, name), now, set);
+		return false;
+	}
+	if (netprog_step(np, "set %s back to %s", sysctl_name(key, name), old) &&
+	    (err = sysctl_put(key, old)) < 0) {
+		log_msg(&np->log, LOG_ERR, "cannot set /proc/sys/net/ipv4/%s back to %s: %s", key,
+			old, strerror(-err));
+		r->failed++;
+	}
+	return false;
+}
+
+int netprog_restore(struct netprog *np)
+{
+	struct restore r = {np, 0};
+	each_line(np->record, restore_line, &r);
+	return r.failed ? netprog_fail(np, "%d setting(s) could not be put back", r.failed) : 0;
+}
+
+void netprog_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+struct before {
+	const char *key;
+	char *old;
+};
+
+static bool find_before(const char *line, void *arg)
+{
+	struct before *b = arg;
+	char key[SYSCTL_KEY_MAX], old[SYSCTL_VALUE_MAX];
+	if (sscanf(line, "sysctl %39s %23s", key, old) != 2 || strcmp(key, b->key))
+		return false;
+	snprintf(b->old, SYSCTL_VALUE_MAX, "%s", old);
+	return true;
+}
+
+void netprog_print_settings(const struct netprog *np, const char *const keys[], size_t n, bool json)
+{
+	for (size_t i = 0; i < n; i++) {
+		char now[SYSCTL_VALUE_MAX] = "", old[SYSCTL_VALUE_MAX] = "", name[SYSCTL_NAME_MAX];
+		struct before b = {keys[i], old};
+		bool changed = each_line(np->record, find_before, &b);
+		if (sysctl_get(keys[i], now, sizeof(now)) < 0)
+			snprintf(now, sizeof(now), "?");
+		sysctl_name(keys[i], name);
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "");
+			netprog_json_str(name);
+			printf(",\"value\":");
+			netprog_json_str(now);
+			if (changed) {
+				printf(",\"before_start\":");
+				netprog_json_str(old);
+			}
+			putchar('}');
+		} else if (changed) {
+			printf("  %s = %s (%s before start)\n", name, now, old);
+		} else {
+			printf("  %s = %s\n", name, now);
+		}
+	}
+}
+
+/* netdev when not given: for stop and status the device this program was started on. */
+static bool started_on(const char *name, void *arg)
+{
+	char **want = arg;
+	size_t pl = strlen(want[0]);
+	if (strncmp(name, want[0], pl) || name[pl] != '.')
+		return false;
+	if (want[1][0]) { /* a second one: ambiguous */
+		want[1][0] = '\0';
+		return true;
+	}
+	snprintf(want[1], IFNAME_MAX + 1, "%s", name + pl + 1);
+	return false;
+}
+
+static int resolve_netdev(struct netprog *np)
+{
+	const char *netdev = params_get(&np->params, "netdev");
+	const char *expected;
+	if (netdev && *netdev) {
+		if ((expected = check_ifname(netdev))) {
+			params_invalid(np->err, sizeof(np->err), "netdev", netdev, expected);
+			return -1;
+		}
+		snprintf(np->netdev, sizeof(np->netdev), "%s", netdev);
+		return 0;
+	}
+	if (np->command != NP_START) {
+		char found[IFNAME_MAX + 1] = "";
+		char *want[2] = {(char *)np->name, found};
+		int ambiguous = each_instance(NULL, started_on, want);
+		if (!ambiguous && found[0] && !check_ifname(found)) {
+			snprintf(np->netdev, sizeof(np->netdev), "%s", found);
+			return 0;
+		}
+	}
+	int err = route_default_dev(&np->net, np->netdev);
+	if (err == -NLE_OBJ_NOTFOUND)
+		return netprog_fail(np,
+				    "no netdev given and there is no IPv4 default route to "
+				    "take it from: set netdev= to the device facing the network");
+	if (err < 0)
+		return netprog_fail(np, "cannot read the routing table: %s", net_error(err));
+	return 0;
+}
+
+int netprog_begin(struct netprog *np, const char *name, const char *usage, int argc, char *argv[])
+{
+	memset(np, 0, sizeof(*np));
+	np->name = name;
+	np->lock.fd = -1;
+	if (params_parse(&np->params, argc, argv, np->err, sizeof(np->err)) < 0) {
+		log_open(&np->log, name, false);
+		return -1;
+	}
+	log_open(&np->log, name, np->params.verbose);
+	if (np->params.help) {
+		fputs(usage, stdout);
+		return 1;
+	}
+	if (np->params.version) {
+		printf("%s %s\n", name, XNH_VERSION);
+		return 1;
+	}
+	const char *cmd = np->params.command;
+	if (!params_command_valid(cmd, commands)) {
+		char shown[64];
+		if (cmd)
+			return netprog_fail(np,
+					    "unknown command '%s': valid commands are start, stop "
+					    "and status",
+					    printable(cmd, shown, sizeof(shown)));
+		return netprog_fail(np, "no command given: valid commands are start, stop and "
+					"status (see --help)");
+	}
+	np->command = !strcmp(cmd, "start") ? NP_START : !strcmp(cmd, "stop") ? NP_STOP : NP_STATUS;
+	if (np->params.json && np->command != NP_STATUS)
+		return netprog_fail(np, "--json goes with status only");
+	int err = net_open(&np->net);
+	if (err < 0)
+		return netprog_fail(np, "cannot open a netlink socket: %s", net_error(err));
+	if (resolve_netdev(np) < 0)
+		return -1;
+	snprintf(np->state, sizeof(np->state), "%s.%s", name, np->netdev);
+	if (np->command != NP_STATUS && (err = lock_take(&np->lock, NETPROG_LOCK)) < 0)
+		return netprog_fail(np, "cannot take the lock %s: %s", NETPROG_LOCK,
+				    strerror(-err));
+	/* Read under the lock: a concurrent stop may be removing it. */
+	err = statefile_read(np->state, np->record, sizeof(np->record));
+	if (err < 0 && err != -ENOENT)
+		return netprog_fail(np, "cannot read the state file %s/%s: %s", path_run_dir(),
+				    np->state, strerror(-err));
+	np->started = err == 0;
+	if (!np->started)
+		np->record[0] = '\0';
+	np->record_len = strlen(np->record);
+	return 0;
+}
+
+static void report_undo(void *ctx, const char *what, int err)
+{
+	struct netprog *np = (struct netprog *)((char *)ctx - offsetof(struct netprog, net));
+	log_msg(&np->log, LOG_ERR, "could not put back %s: %s", what, net_error(err));
+}
+
+int netprog_end(struct netprog *np, int r)
+{
+	if (r < 0 && np->undo.n) {
+		int left = net_unwind(&np->net, &np->undo, report_undo);
+		if (left)
+			log_msg(&np->log, LOG_ERR, "%d change(s) could not be undone", left);
+		else
+			log_msg(&np->log, LOG_ERR, "%s failed: everything was put back as it was",
+				np->params.command);
+	}
+	undo_commit(&np->undo);
+	lock_release(&np->lock);
+	net_close(&np->net);
+	if (r < 0)
+		log_msg(&np->log, LOG_ERR, "%s", np->err);
+	log_close(&np->log);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,229 @@
+/* network-nat: IPv4 forwarding, masquerade and the DHCP subnet for NAT guests (vif-nat), and back.
+ */
+#include "dhcp.h"
+#include "firewall.h"
+#include "netprog.h"
+#include "paths.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <netlink/errno.h>
+
+static const char usage[] =
+    "Usage: network-nat [key=value...] start|stop|status [key=value...]\n"
+    "\n"
+    "Prepare the host for guests behind NAT (vif-nat): turn on IPv4 forwarding,\n"
+    "masquerade what leaves the device facing the network and, with DHCP, make the\n"
+    "DHCP server serve 10.0.0.0/16 (start); undo exactly that (stop); show it\n"
+    "(status). Run by xend at its start and stop; see network-nat(8).\n"
+    "\n"
+    "Parameters (environment < key=value):\n"
+    "  netdev=DEV       the device facing the network; default: the device of the\n"
+    "                   IPv4 default route (stop, status: the device start was run for)\n"
+    "  dhcp=no|yes|dnsmasq  no DHCP, ISC dhcpd, or dnsmasq; default no (yes when\n"
+    "                   /etc/dhcpd.conf exists, as the Xen scripts had it)\n"
+    "  dhcpd_conf=PATH  ISC: dhcpd.conf; default the first of /etc/dhcp/dhcpd.conf,\n"
+    "                   /etc/dhcp3/dhcpd.conf, /etc/dhcpd.conf\n"
+    "  dhcpd_init=PATH  ISC: run with \"restart\"; default /etc/init.d/isc-dhcp-server\n"
+    "                   (or dhcp-server, dhcp3-server, dhcp, dhcpd)\n"
+    "  dnsmasq_conf=PATH  dnsmasq: the file written; default /etc/dnsmasq.d/xen-nat\n"
+    "  dnsmasq_hosts=PATH dnsmasq: the hosts file vif-nat keeps; default\n"
+    "                   /var/lib/xen/dnsmasq-hosts\n"
+    "  dnsmasq_init=PATH  dnsmasq: run with \"restart\"; default /etc/init.d/dnsmasq\n"
+    "  firewall=nft|iptables|none  where the masquerade lives; default nft when the\n"
+    "                   kernel has nf_tables, else iptables\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     this text\n"
+    "      --version  print the version\n"
+    "  -v, --verbose  print each step\n"
+    "  -n, --dry-run  print the steps, change nothing\n"
+    "      --json     status as JSON\n";
+
+struct nat {
+	struct netprog np; /* first: the undo steps find the rest from it */
+	struct fw fw;
+	struct dhcp dhcp;
+};
+
+static int undo_masquerade(void *ctx, const void *arg)
+{
+	(void)arg;
+	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+	char err[256];
+	int r = fw_masquerade_del(&n->fw, n->np.netdev, err, sizeof(err));
+	return r < 0 ? -NLE_FAILURE : 0;
+}
+
+static int open_firewall(struct nat *n, const char *backend)
+{
+	bool fallback;
+	const char *expected = fw_open(&n->fw, backend, &fallback);
+	if (expected) {
+		params_invalid(n->np.err, sizeof(n->np.err), "firewall", backend, expected);
+		return -1;
+	}
+	return 0;
+}
+
+static int start(struct nat *n)
+{
+	struct netprog *np = &n->np;
+	char err[512];
+
+	if (np->started) {
+		log_msg(&np->log, LOG_DEBUG, "already started for %s: nothing to do", np->netdev);
+		return 0;
+	}
+	if (dhcp_setup(&n->dhcp, &np->params, true, np->err, sizeof(np->err)) < 0 ||
+	    open_firewall(n, params_get(&np->params, "firewall")) < 0)
+		return -1;
+	if (n->fw.backend == FW_NONE)
+		return netprog_fail(np, "firewall=none: network-nat needs nftables or iptables to "
+					"masquerade the guests' traffic");
+	if (netprog_netdev_exists(np) < 0)
+		return -1;
+
+	if (netprog_sysctl(np, "ip_forward", "1") < 0)
+		return -1;
+	if (netprog_step(np, "masquerade what leaves %s (%s)", np->netdev,
+			 fw_backend_name(n->fw.backend))) {
+		if (fw_masquerade_add(&n->fw, np->netdev, err, sizeof(err)) < 0)
+			return netprog_fail(np, "%s", err);
+		if (undo_push(&np->undo, undo_masquerade, NULL, 0, "the masquerade"))
+			return netprog_fail(np, "out of memory");
+		if (netprog_record(np, "masquerade %s", fw_backend_name(n->fw.backend)) < 0)
+			return -1;
+	}
+	if (n->dhcp.kind != DHCP_NO &&
+	    netprog_step(np, "make the DHCP server (%s) serve 10.0.0.0/16",
+			 n->dhcp.kind == DHCP_ISC ? "ISC dhcpd" : "dnsmasq")) {
+		bool changed;
+		if (dhcp_serve_subnet(&n->dhcp, true, &changed, &np->log, np->err,
+				      sizeof(np->err)) < 0)
+			return -1;
+		/* Paths are validated: no blanks.  "-" stands for none. */
+		const struct dhcp *d = &n->dhcp;
+		if (netprog_record(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), changed,
+				   d->kind == DHCP_ISC ? d->conf : d->dnsmasq_conf, d->init,
+				   d->hosts[0] ? d->hosts : "-") < 0)
+			return -1;
+	}
+	return netprog_save(np);
+}
+
+/* The DHCP configuration start used, from its record. */
+static bool recorded_dhcp(struct nat *n, int *changed)
+{
+	char rec[4 * PATH_MAX], kind[16], conf[PATH_MAX], init[PATH_MAX], hosts[PATH_MAX];
+	struct dhcp *d = &n->dhcp;
+	if (!netprog_recorded(&n->np, "dhcp", rec, sizeof(rec)) ||
+	    sscanf(rec, "%15s %d %4095s %4095s %4095s", kind, changed, conf, init, hosts) != 5)
+		return false;
+	memset(d, 0, sizeof(*d));
+	d->kind = !strcmp(kind, "dnsmasq") ? DHCP_DNSMASQ : DHCP_ISC;
+	snprintf(d->kind == DHCP_ISC ? d->conf : d->dnsmasq_conf, PATH_MAX, "%s", conf);
+	snprintf(d->init, sizeof(d->init), "%s", init);
+	if (strcmp(hosts, "-"))
+		snprintf(d->hosts, sizeof(d->hosts), "%s", hosts);
+	return true;
+}
+
+static int stop(struct nat *n)
+{
+	struct netprog *np = &n->np;
+	char backend[32], err[512];
+	int changed = 0;
+
+	if (!np->started) {
+		log_msg(&np->log, LOG_DEBUG, "not started for %s: nothing to do", np->netdev);
+		return 0;
+	}
+	/* The reverse order of start; the state file stays until everything is undone. */
+	if (recorded_dhcp(n, &changed) && changed &&
+	    netprog_step(np, "take 10.0.0.0/16 back from the DHCP server")) {
+		bool ignored;
+		if (dhcp_serve_subnet(&n->dhcp, false, &ignored, &np->log, np->err,
+				      sizeof(np->err)) < 0)
+			return -1;
+	}
+	if (netprog_recorded(np, "masquerade", backend, sizeof(backend))) {
+		if (open_firewall(n, backend) < 0)
+			return -1;
+		if (netprog_step(np, "stop masquerading what leaves %s (%s)", np->netdev,
+				 backend) &&
+		    fw_masquerade_del(&n->fw, np->netdev, err, sizeof(err)) < 0)
+			return netprog_fail(np, "%s", err);
+	}
+	if (netprog_restore(np) < 0)
+		return -1;
+	return netprog_forget(np);
+}
+
+static int status(struct nat *n)
+{
+	struct netprog *np = &n->np;
+	char backend[32] = "", dhcp[4 * PATH_MAX] = "";
+	const char *const keys[] = {"ip_forward"};
+	bool masq = netprog_recorded(np, "masquerade", backend, sizeof(backend));
+	bool has_dhcp = netprog_recorded(np, "dhcp", dhcp, sizeof(dhcp));
+	char kind[16] = "no", conf[PATH_MAX] = "";
+	int changed = 0;
+	if (has_dhcp)
+		sscanf(dhcp, "%15s %d %4095s", kind, &changed, conf);
+
+	if (np->params.json) {
+		printf("{\"program\":\"network-nat\",\"netdev\":");
+		netprog_json_str(np->netdev);
+		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
+		netprog_print_settings(np, keys, 1, true);
+		printf("],\"masquerade\":");
+		if (masq)
+			netprog_json_str(backend);
+		else
+			printf("null");
+		printf(",\"dhcp\":");
+		netprog_json_str(kind);
+		printf(",\"dhcp_file\":");
+		if (has_dhcp)
+			netprog_json_str(conf);
+		else
+			printf("null");
+		printf("}\n");
+		return 0;
+	}
+	if (np->started)
+		printf("network-nat: started for %s (state in %s/%s)\n", np->netdev, path_run_dir(),
+		       np->state);
+	else
+		printf("network-nat: not started for %s\n", np->netdev);
+	netprog_print_settings(np, keys, 1, false);
+	if (masq)
+		printf("  masquerade of what leaves %s: on (%s)\n", np->netdev, backend);
+	else
+		printf("  masquerade of what leaves %s: off\n", np->netdev);
+	if (has_dhcp)
+		printf("  DHCP: %s, 10.0.0.0/16 served through %s%s\n", kind, conf,
+		       changed ? "" : " (declared there before start)");
+	else
+		printf("  DHCP: no\n");
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct nat n;
+	memset(&n, 0, sizeof(n));
+	int r = netprog_begin(&n.np, "network-nat", usage, argc, argv);
+	if (r > 0)
+		return netprog_end(&n.np, 0);
+	if (r == 0)
+		r = n.np.command == NP_START  ? start(&n)
+		    : n.np.command == NP_STOP ? stop(&n)
+					      : status(&n);
+	r = netprog_end(&n.np, r);
+	fw_close(&n.fw);
+	return r;
+}

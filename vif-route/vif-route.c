@@ -1,0 +1,152 @@
+/* vif-route: route a guest's addresses through its vif, the host answering ARP for it. */
+#include "addr.h"
+#include "sysctl.h"
+#include "vif.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <netlink/errno.h>
+
+static const char usage[] =
+    "Usage: vif-route [key=value...] online|offline|add|remove [key=value...]\n"
+    "\n"
+    "Route a Xen guest's addresses through its network device (online, add), or stop\n"
+    "(offline, remove). The device gets the host's address as /32 and proxy ARP; each\n"
+    "address in ip= gets a route through it. Run by udev (xend) or libxl (xl); see\n"
+    "vif-route(8).\n"
+    "\n"
+    "Parameters (environment < key=value < xenstore backend node):\n"
+    "  ip=LIST        the guest's addresses or prefixes, space-separated: each is\n"
+    "                 routed through the device (metric 2 for vif, 1 for tap)\n"
+    "  netdev=DEV     the device whose primary IPv4 address the vif takes (argument\n"
+    "                 or environment); default: the device of the IPv4 default route\n"
+    "  mac=MAC        the guest's MAC address (firewall)\n"
+    "  mtu=N          the device MTU (68-65535)\n"
+    "  vifname=NAME   rename the device\n"
+    "  type_if=vif|tap  netback vif (online/offline) or emulated tap (add/remove)\n"
+    "  firewall=nft|iptables|none  the guest's spoofing protection (argument or\n"
+    "                 environment); default nft when the kernel has nf_tables\n"
+    "Environment: vif, XENBUS_PATH (type vif); INTERFACE (type tap).\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     this text\n"
+    "      --version  print the version\n"
+    "  -v, --verbose  print each step\n"
+    "  -n, --dry-run  print the steps, change nothing\n";
+
+static const struct vif_program prog = {
+    .name = "vif-route",
+    .usage = usage,
+    .lock = NULL, /* each vif is its own: the firewall's batches are atomic */
+};
+
+/* The host's address on netdev (argument, environment, else the default-route device). */
+static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev)
+{
+	const char *nd = params_get(&c->params, "netdev");
+	const char *expected;
+	struct link_state l;
+	int err;
+
+	if (nd && *nd) {
+		if ((expected = check_ifname(nd))) {
+			params_invalid(c->err, sizeof(c->err), "netdev", nd, expected);
+			return -1;
+		}
+		snprintf(netdev, IFNAME_MAX + 1, "%s", nd);
+	} else if ((err = route_default_dev(&c->net, netdev)) < 0) {
+		if (err != -NLE_OBJ_NOTFOUND)
+			return vif_net_error(c, err, "cannot read the routing table");
+		return vif_error(c, "no netdev given and no IPv4 default route: set netdev= to "
+				    "the device whose address the guest's routes use");
+	}
+	if ((err = link_get(&c->net, netdev, &l)) < 0)
+		return vif_net_error(c, err, "netdev %s", netdev);
+	if ((err = addr_primary4(&c->net, l.ifindex, addr)) == -NLE_NOADDR) {
+		return vif_error(
+		    c,
+		    "%s has no IPv4 address: bring it up, or set netdev= to the device "
+		    "whose address the guest's routes use",
+		    netdev);
+	}
+	return err < 0 ? vif_net_error(c, err, "cannot read the addresses of %s", netdev) : 0;
+}
+
+static int online(struct vif_ctx *c)
+{
+	struct in_addr host;
+	char netdev[IFNAME_MAX + 1], text[INET_ADDRSTRLEN], key[SYSCTL_KEY_MAX], dst[64];
+	unsigned metric = c->tap ? 1 : 2;
+	int err, changed;
+
+	if (host_address(c, &host, netdev) < 0 || vif_rename(c) < 0)
+		return -1;
+	if (!c->dev_exists)
+		return vif_error(c, "device %s does not exist", c->dev);
+	inet_ntop(AF_INET, &host, text, sizeof(text));
+
+	if (vif_set_mtu(c) < 0)
+		return -1;
+	/* The rules go in before the device can carry a frame. */
+	if (vif_firewall(c, true) < 0)
+		return -1;
+	struct ip_prefix self = {.family = AF_INET, .len = 32, .addr.v4 = host};
+	if (vif_step(c, "give %s the address %s/32 (from %s)", c->dev, text, netdev) &&
+	    (err = addr_add_prefix(&c->net, &c->undo, c->link.ifindex, &self)) < 0)
+		return vif_net_error(c, err, "cannot add %s/32 to %s", text, c->dev);
+	sysctl_conf_key(key, c->dev, "proxy_arp");
+	if (vif_step(c, "turn on proxy ARP on %s", c->dev) &&
+	    (err = sysctl_set(&c->undo, key, "1", NULL, &changed)) < 0)
+		return vif_error(c, "cannot turn on proxy ARP on %s: %s", c->dev, strerror(-err));
+	if (vif_bring_up(c) < 0)
+		return -1;
+	for (size_t i = 0; i < c->n_ips; i++) {
+		ip_prefix_format(&c->ips[i], dst, sizeof(dst));
+		if (!vif_step(c, "route %s through %s (source %s, metric %u)", dst, c->dev, text,
+			      metric))
+			continue;
+		if ((err = route_add_via(&c->net, &c->undo, c->link.ifindex, &c->ips[i], &host,
+					 metric)) < 0)
+			return vif_net_error(c, err, "cannot route %s through %s", dst, c->dev);
+	}
+	return 0;
+}
+
+static int offline(struct vif_ctx *c)
+{
+	char dst[64];
+	unsigned metric = c->tap ? 1 : 2;
+
+	if (vif_rename(c) < 0 || vif_take_down(c) < 0)
+		return -1;
+	/* Down, the device lost its routes already; whatever is left goes, gone is fine. */
+	for (size_t i = 0; c->dev_exists && i < c->n_ips; i++) {
+		ip_prefix_format(&c->ips[i], dst, sizeof(dst));
+		if (!vif_step(c, "delete the route to %s through %s", dst, c->dev))
+			continue;
+		int err = route_del_via(&c->net, c->link.ifindex, &c->ips[i], metric);
+		if (err < 0)
+			log_msg(&c->log, LOG_WARNING,
+				"cannot delete the route to %s through %s: %s", dst, c->dev,
+				net_error(err));
+	}
+	return vif_firewall(c, true);
+}
+
+int main(int argc, char *argv[])
+{
+	struct vif_ctx c;
+
+	int r = vif_begin(&c, &prog, argc, argv);
+	if (r > 0)
+		return 0;
+	if (r < 0)
+		return vif_fail(&c);
+	r = c.up ? online(&c) : offline(&c);
+	if (r < 0 || vif_finish(&c, NULL) < 0)
+		return vif_fail(&c);
+	return 0;
+}
