@@ -87,12 +87,15 @@ check: deps format-check
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
 	@BUILD=$(BUILD) bash tests/run.sh
 
+# MODE=bridge|route|nat runs one part of the demo; empty runs all of them.
+MODE ?=
 demo: deps all
-	@BUILD=$(BUILD) bash tools/demo.sh
+	@BUILD=$(BUILD) MODE=$(MODE) bash tools/demo.sh
 
+# Every benchmark in tests/bench, each printing its own ratios.
+BENCHES := vif-bridge firewall $(filter-out vif-bridge firewall,$(basename $(notdir $(wildcard tests/bench/*.sh))))
 bench: deps all $(BUILD)/bench
-	@BUILD=$(BUILD) bash tests/bench/vif-bridge.sh
-	@if [ -f tests/bench/firewall.sh ]; then BUILD=$(BUILD) bash tests/bench/firewall.sh; fi
+	@for b in $(BENCHES); do BUILD=$(BUILD) bash tests/bench/$$b.sh || exit 1; done
 
 install: $(BINS)
 	install -d $(DESTDIR)$(XEN_SCRIPT_DIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
