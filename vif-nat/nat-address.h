@@ -13,8 +13,11 @@ struct nat_address {
 };
 
 /*
- * ip: the guest's first ip entry, or NULL/"" to derive 10.<domid/256>.<domid%256>.<vifid>/16.
- * Returns NULL, or a phrase saying why no address can be made (a last octet past 255).
+ * ip: the guest's first ip entry, or NULL/"" to derive 10.<domid/256>.<domid%256>.<vifid>/16
+ * (which needs domid <= 65535 and handle <= 127).  With ip given, domid and handle only make
+ * the host name.  Returns NULL, or a phrase saying what was expected: a unicast IPv4 ip whose
+ * last octet is at most 128 (the router's, +127, is never wrapped), a smaller handle or domid.
+ * On refusal *out is all zero.
  */
 const char *nat_address(const char *ip, unsigned domid, unsigned handle, struct nat_address *out);
 
