@@ -4,24 +4,29 @@
  * Usage:
  *   bench [-n ROUNDS] [-w WARMUP] [-t SECONDS] [--strict] [--ratio SPEC]... CASE...
  *
- *   CASE  := --case NAME [-n RUNS] COMMAND [--then COMMAND]...
+ *   CASE  := --case NAME [-n RUNS] COMMAND [--then COMMAND | --untimed COMMAND]...
  *   COMMAND := [NAME=VALUE]... PROGRAM [ARG]...
  *   SPEC  := A/B             print median(A) / median(B)
  *          | A/B>=X | A/B<=X  the same, plus PASS or MISS against the target X
  *
  * One "cycle" of a case runs its commands one after the other (fork, execve, waitpid);
  * its time is measured with CLOCK_MONOTONIC from before the first fork to after the last
- * waitpid.  The cases are interleaved, so that drift of the machine (frequency, caches,
- * other load) hits all of them alike: round 1 runs one cycle of every case, then round 2,
- * and so on.  -n sets the number of rounds (default 200); a case with its own smaller -n
- * RUNS has its cycles spread evenly over the rounds.  WARMUP rounds (default 3) run first
- * and are not counted.
+ * waitpid, less the time of its --untimed commands.  The cases are interleaved, so that
+ * drift of the machine (frequency, caches, other load) hits all of them alike: round 1 runs
+ * one cycle of every case, then round 2, and so on.  -n sets the number of rounds (default
+ * 200); a case with its own smaller -n RUNS has its cycles spread evenly over the rounds.
+ * WARMUP rounds (default 3) run first and are not counted.
+ *
+ * An --untimed command runs with the clock stopped, after the command before it: it checks
+ * that the timed commands really did their work (a benchmark must not time a command that
+ * quietly did nothing), or puts back the state the next cycle starts from.  It must exit 0
+ * like any other, so a failed check stops the benchmark.
  *
  * Each command gets the driver's own environment with its NAME=VALUE words added or
  * replaced (run the driver under `env -i ...` for a clean one), stdin from /dev/null, and
  * stdout and stderr captured in memory, so that the commands see no terminal (as under
  * udev).  PROGRAM without a '/' is looked up in PATH once, before timing starts.  The words
- * --case and --then cannot be arguments of a command.
+ * --case, --then and --untimed cannot be arguments of a command.
  *
  * Every command must exit 0: otherwise (or after -t SECONDS, default 60, for one cycle)
  * the benchmark stops, names the case, round and command, prints what the cycle wrote,
@@ -56,6 +61,7 @@ struct command {
 	char *path;  /* resolved program path */
 	char **argv; /* points into the driver's argv, NULL-terminated copy */
 	char **envp; /* environ plus this command's NAME=VALUE words */
+	bool untimed;
 };
 
 struct bench_case {
@@ -95,13 +101,12 @@ static void on_alarm(int sig)
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: bench [-n ROUNDS] [-w WARMUP] [-t SECONDS] [--strict] [--ratio "
-	    "A/B[>=X|<=X]]...\n"
-	    "             --case NAME [-n RUNS] [VAR=VALUE]... PROGRAM [ARG]... [--then ...]...\n"
-	    "             [--case ...]...\n"
-	    "(see the comment at the top of tests/bench/bench.c)\n");
+	fprintf(stderr, "usage: bench [-n ROUNDS] [-w WARMUP] [-t SECONDS] [--strict] [--ratio "
+			"A/B[>=X|<=X]]...\n"
+			"             --case NAME [-n RUNS] [VAR=VALUE]... PROGRAM [ARG]...\n"
+			"                    [--then ...|--untimed ...]...\n"
+			"             [--case ...]...\n"
+			"(see the comment at the top of tests/bench/bench.c)\n");
 	exit(2);
 }
 
@@ -202,11 +207,16 @@ static char **build_env(char **words, size_t n)
 	return envp;
 }
 
-/* One command from argv[*i] up to the next --then/--case/--ratio or the end. */
-static struct command parse_command(int argc, char **argv, int *i)
+static bool ends_command(const char *word)
+{
+	return !strcmp(word, "--then") || !strcmp(word, "--untimed") || !strcmp(word, "--case");
+}
+
+/* One command from argv[*i] up to the next --then/--untimed/--case or the end. */
+static struct command parse_command(int argc, char **argv, int *i, bool untimed)
 {
 	int start = *i, end = *i;
-	while (end < argc && strcmp(argv[end], "--then") && strcmp(argv[end], "--case"))
+	while (end < argc && !ends_command(argv[end]))
 		end++;
 	int prog = start;
 	while (prog < end && is_assignment(argv[prog]))
@@ -217,6 +227,7 @@ static struct command parse_command(int argc, char **argv, int *i)
 		exit(2);
 	}
 	struct command c;
+	c.untimed = untimed;
 	c.path = resolve_program(argv[prog]);
 	c.envp = build_env(argv + start, (size_t)(prog - start));
 	c.argv = xcalloc((size_t)(end - prog + 1), sizeof(*c.argv));
@@ -307,10 +318,14 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			c->runs = parse_long(argv[i + 1], "case -n RUNS", 1);
 			i += 2;
 		}
+		/* The first command is timed: a cycle without one would measure nothing. */
+		bool untimed = false;
 		for (;;) {
 			c->cmds = xreallocarray(c->cmds, c->n_cmds + 1, sizeof(*c->cmds));
-			c->cmds[c->n_cmds++] = parse_command(argc, argv, &i);
-			if (i < argc && !strcmp(argv[i], "--then")) {
+			c->cmds[c->n_cmds++] = parse_command(argc, argv, &i, untimed);
+			if (i < argc &&
+			    (!strcmp(argv[i], "--then") || !strcmp(argv[i], "--untimed"))) {
+				untimed = !strcmp(argv[i], "--untimed");
 				i++;
 				continue;
 			}
@@ -415,7 +430,7 @@ static int run_command(const struct bench *b, const struct command *cmd)
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	fprintf(stderr, "bench: command ");
+	fprintf(stderr, "bench: %scommand ", cmd->untimed ? "untimed " : "");
 	print_argv(stderr, cmd);
 	if (WIFEXITED(status))
 		fprintf(stderr, " exited with status %d\n", WEXITSTATUS(status));
@@ -427,10 +442,14 @@ static int run_command(const struct bench *b, const struct command *cmd)
 	return -1;
 }
 
-/* One cycle of a case; its duration in microseconds, or a negative value on failure. */
+/*
+ * One cycle of a case; its duration in microseconds without its untimed commands, or a
+ * negative value on failure.
+ */
 static double run_cycle(const struct bench *b, const struct bench_case *c)
 {
-	struct timespec t0, t1;
+	struct timespec t0, t1, p0, p1;
+	double paused = 0;
 	/* forget the previous cycle's output; outside the timed window */
 	if (ftruncate(b->out_fd, 0) < 0 || lseek(b->out_fd, 0, SEEK_SET) < 0) {
 		perror("bench: resetting the output buffer");
@@ -439,14 +458,22 @@ static double run_cycle(const struct bench *b, const struct bench_case *c)
 	timed_out = 0;
 	alarm((unsigned)b->timeout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (size_t k = 0; k < c->n_cmds; k++)
-		if (run_command(b, &c->cmds[k]) < 0) {
+	for (size_t k = 0; k < c->n_cmds; k++) {
+		const struct command *cmd = &c->cmds[k];
+		if (cmd->untimed)
+			clock_gettime(CLOCK_MONOTONIC, &p0);
+		if (run_command(b, cmd) < 0) {
 			alarm(0);
 			return -1;
 		}
+		if (cmd->untimed) {
+			clock_gettime(CLOCK_MONOTONIC, &p1);
+			paused += elapsed_us(&p0, &p1);
+		}
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	alarm(0);
-	return elapsed_us(&t0, &t1);
+	return elapsed_us(&t0, &t1) - paused;
 }
 
 /* True when the case has a counted cycle in this round: runs spread evenly over rounds. */
