@@ -56,14 +56,202 @@ static char *fail(struct out *o, const char **why, const char *reason)
 	return NULL;
 }
 
+/* One line of a text: [p, end) without its newline, next the start of the following line. */
+struct line {
+	const char *p, *end, *next;
+};
+
+static bool next_line(const char **cur, struct line *l)
+{
+	if (!**cur)
+		return false;
+	const char *nl = strchr(*cur, '\n');
+	l->p = *cur;
+	l->end = nl ? nl : *cur + strlen(*cur);
+	l->next = nl ? nl + 1 : l->end;
+	*cur = l->next;
+	return true;
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* The end of [p, end) without trailing blanks (a CR included). */
+static const char *trim_end(const char *p, const char *end)
+{
+	while (end > p && blank(end[-1]))
+		end--;
+	return end;
+}
+
+/* Is the line [p, end) the text s, trailing blanks aside on both? */
+static bool same_line(const char *p, const char *end, const char *s)
+{
+	end = trim_end(p, end);
+	size_t n = (size_t)(trim_end(s, s + strlen(s)) - s);
+	return (size_t)(end - p) == n && !memcmp(p, s, n);
+}
+
+/* The newline the file uses, judged by its first line, so an added line matches the others. */
+static const char *newline_of(const char *text)
+{
+	const char *nl = strchr(text, '\n');
+	return nl && nl > text && nl[-1] == '\r' ? "\r\n" : "\n";
+}
+
 /* Append line as a line of its own, after a newline the text may lack. */
-static void append_line(struct out *o, const char *line)
+static void append_line(struct out *o, const char *line, const char *nl)
 {
 	if (o->len && o->s[o->len - 1] != '\n')
-		puts_(o, "\n");
-	puts_(o, line);
-	puts_(o, "\n");
+		puts_(o, nl);
+	put(o, line, (size_t)(trim_end(line, line + strlen(line)) - line));
+	puts_(o, nl);
 }
+
+/* A line to write: one line, not empty (a stray newline would split it or add a blank one). */
+static const char *check_new_line(const char *line)
+{
+	if (strchr(line, '\n'))
+		return "the text to add is more than one line";
+	if (trim_end(line, line + strlen(line)) == line)
+		return "the line to add or remove is empty";
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- dhcpd.conf */
+
+enum tok_kind { T_END, T_WORD, T_STRING, T_PUNCT };
+
+struct tok {
+	enum tok_kind kind;
+	const char *s; /* a string's content, without its quotes */
+	size_t n;
+	bool unterminated; /* a string that goes on past the line */
+};
+
+/* The next token of dhcpd.conf's syntax on [p, end): words, strings, braces; '#' ends it. */
+static const char *isc_token(const char *p, const char *end, struct tok *t)
+{
+	while (p < end && blank(*p))
+		p++;
+	*t = (struct tok){.kind = T_END, .s = p};
+	if (p == end || *p == '#')
+		return end;
+	if (*p == '"') {
+		const char *q = ++p;
+		while (q < end && *q != '"')
+			q += *q == '\\' && q + 1 < end ? 2 : 1;
+		*t = (struct tok){
+		    .kind = T_STRING, .s = p, .n = (size_t)(q - p), .unterminated = q >= end};
+		return q < end ? q + 1 : end;
+	}
+	if (strchr("{};,", *p)) {
+		*t = (struct tok){.kind = T_PUNCT, .s = p, .n = 1};
+		return p + 1;
+	}
+	const char *q = p;
+	while (q < end && !blank(*q) && !strchr("{};,\"#", *q))
+		q++;
+	*t = (struct tok){.kind = T_WORD, .s = p, .n = (size_t)(q - p)};
+	return q;
+}
+
+static bool tok_is(const struct tok *t, enum tok_kind kind, const char *s, bool nocase)
+{
+	size_t n = strlen(s);
+	return t->kind == kind && t->n == n &&
+	       !(nocase ? strncasecmp(t->s, s, n) : memcmp(t->s, s, n));
+}
+
+/*
+ * Does the line [p, end) declare host name?  1: a whole one-line declaration "host name { ... }"
+ * (a comment may follow), which can be taken out; 2: a declaration of it that is more than this
+ * line or shares it with other statements; 0: no.  Keywords are case-insensitive to dhcpd.
+ * *delta: how much the line opens (or, negative, closes) blocks.
+ */
+static int isc_host_decl(const char *p, const char *end, const char *name, int *delta)
+{
+	struct tok prev = {.kind = T_END}, t;
+	int n = 0, depth = 0, closed_at = -1;
+	bool mentions = false, leading = false, bad = false;
+
+	for (;; n++) {
+		p = isc_token(p, end, &t);
+		if (t.kind == T_END)
+			break;
+		bool is_name = tok_is(&t, T_WORD, name, false) || tok_is(&t, T_STRING, name, false);
+		if (is_name && tok_is(&prev, T_WORD, "host", true)) {
+			mentions = true;
+			if (n == 1)
+				leading = true;
+			else
+				bad = true;
+		}
+		if (t.unterminated)
+			bad = true;
+		/* "host name" must open its block on this line. */
+		if (n == 2 && leading && !tok_is(&t, T_PUNCT, "{", false))
+			bad = true;
+		if (tok_is(&t, T_PUNCT, "{", false)) {
+			depth++;
+		} else if (tok_is(&t, T_PUNCT, "}", false)) {
+			if (--depth < 0)
+				bad = true;
+			if (depth == 0 && closed_at < 0)
+				closed_at = n;
+		}
+		prev = t;
+	}
+	*delta = depth;
+	if (!mentions)
+		return 0;
+	return leading && !bad && depth == 0 && closed_at == n - 1 ? 1 : 2;
+}
+
+char *dhcpedit_isc_host(const char *text, const char *name, const char *line, const char **why)
+{
+	struct out o = {0};
+	struct line l;
+	bool kept = false;
+	int depth = 0, delta;
+
+	if (!*name)
+		return fail(&o, why, "no host name given");
+	if (line && (*why = check_new_line(line)))
+		return NULL;
+	for (const char *cur = text; next_line(&cur, &l);) {
+		int decl = isc_host_decl(l.p, l.end, name, &delta);
+		/* Inside a group or subnet block: taking it out would change that block. */
+		if (decl == 1 && depth > 0)
+			decl = 2;
+		depth = depth + delta > 0 ? depth + delta : 0;
+		if (decl == 2)
+			return fail(&o, why,
+				    "it declares this host over several lines, or inside another "
+				    "statement, itself; remove that declaration or choose another "
+				    "guest address");
+		/* Our own line from an earlier online stays where it is: the file does not change.
+		 */
+		bool keep = !decl || (line && !kept && same_line(l.p, l.end, line));
+		if (keep)
+			put(&o, l.p, (size_t)(l.next - l.p));
+		kept |= keep && decl;
+	}
+	if (line && !kept)
+		append_line(&o, line, newline_of(text));
+	return finish(&o, why);
+}
+
+/* ---------------------------------------------------------------- the defaults file */
+
+static const char *const iface_vars[] = {"INTERFACESv4", "INTERFACES", "DHCPD_INTERFACE",
+					 "DHCPDARGS"};
+#define N_IFACE_VARS (sizeof(iface_vars) / sizeof(iface_vars[0]))
+
+/* Characters the shell treats specially outside quotes (blanks and ';' end the value). */
+#define SHELL_SPECIAL "$`\\\"'&|<>()*?[]~{}!#"
 
 static const char *skip_blank(const char *p, const char *end)
 {
@@ -72,77 +260,12 @@ static const char *skip_blank(const char *p, const char *end)
 	return p;
 }
 
-/* Does [p, end) start with word followed by a blank, '{' or the end? */
-static const char *word(const char *p, const char *end, const char *w)
-{
-	size_t n = strlen(w);
-	if ((size_t)(end - p) < n || memcmp(p, w, n))
-		return NULL;
-	p += n;
-	if (p < end && *p != ' ' && *p != '\t' && *p != '{' && *p != ';')
-		return NULL;
-	return p;
-}
-
-/* The line [p, end) declares host name: 1 on one line ("{ ... }"), 2 spread over more, else 0. */
-static int isc_host_decl(const char *p, const char *end, const char *name)
-{
-	p = skip_blank(p, end);
-	if (!(p = word(p, end, "host")))
-		return 0;
-	const char *q = skip_blank(p, end);
-	if (q == p)
-		return 0;
-	/* The name may be quoted. */
-	bool quoted = q < end && *q == '"';
-	if (!(q = word(q + quoted, end, name)))
-		return 0;
-	if (quoted) {
-		if (q >= end || *q != '"')
-			return 0;
-		q++;
-	}
-	q = skip_blank(q, end);
-	if (q < end && *q != '{')
-		return 0;
-	const char *e = end;
-	while (e > q && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		e--;
-	return q < end && e > q && e[-1] == '}' ? 1 : 2;
-}
-
-char *dhcpedit_isc_host(const char *text, const char *name, const char *line, const char **why)
-{
-	struct out o = {0};
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		const char *end = nl ? nl : p + strlen(p);
-		const char *next = nl ? nl + 1 : end;
-		int decl = isc_host_decl(p, end, name);
-		if (decl == 2)
-			return fail(&o, why,
-				    "it declares this host over several lines itself; remove that "
-				    "declaration or choose another guest address");
-		if (!decl)
-			put(&o, p, (size_t)(next - p));
-		p = next;
-	}
-	if (line)
-		append_line(&o, line);
-	return finish(&o, why);
-}
-
-static const char *const iface_vars[] = {"INTERFACESv4", "INTERFACES", "DHCPD_INTERFACE",
-					 "DHCPDARGS"};
-#define N_IFACE_VARS (sizeof(iface_vars) / sizeof(iface_vars[0]))
-
 /* Index in iface_vars of the variable assigned on [p, end), value start in *val; else -1. */
 static int iface_assignment(const char *p, const char *end, const char **val)
 {
 	p = skip_blank(p, end);
-	const char *q = word(p, end, "export");
-	if (q)
-		p = skip_blank(q, end);
+	if ((size_t)(end - p) > 6 && !memcmp(p, "export", 6) && (p[6] == ' ' || p[6] == '\t'))
+		p = skip_blank(p + 6, end);
 	for (size_t i = 0; i < N_IFACE_VARS; i++) {
 		size_t n = strlen(iface_vars[i]);
 		if ((size_t)(end - p) > n && !memcmp(p, iface_vars[i], n) && p[n] == '=') {
@@ -153,192 +276,206 @@ static int iface_assignment(const char *p, const char *end, const char **val)
 	return -1;
 }
 
+/* Does the word list [v, vend) hold dev as a word of its own? */
+static bool has_word(const char *v, const char *vend, const char *dev)
+{
+	size_t dl = strlen(dev);
+	for (const char *w = v; w < vend;) {
+		w = skip_blank(w, vend);
+		const char *we = w;
+		while (we < vend && *we != ' ' && *we != '\t')
+			we++;
+		if ((size_t)(we - w) == dl && !memcmp(w, dev, dl))
+			return true;
+		w = we;
+	}
+	return false;
+}
+
 /*
  * Rewrite the assignment whose value starts at val on [line, end): dev added or removed, the
- * words kept, the value double-quoted, whatever follows it (a comment) kept.
+ * other words kept in order, the value double-quoted, whatever follows it (a comment, a ';')
+ * kept.  NULL, or why it cannot be done without changing what the shell makes of it.
  */
 static const char *rewrite_iface(struct out *o, const char *line, const char *val, const char *end,
 				 const char *dev, bool add)
 {
-	const char *v = val, *vend;
+	static const char shell[] =
+	    "an interface list uses shell expansions, escapes or quoting that cannot be edited as "
+	    "a list of words; write it as INTERFACES=\"eth0 eth1\"";
+	/* A CR before the newline is the line's end, not part of an unquoted value. */
+	const char *lend = end > line && end[-1] == '\r' ? end - 1 : end;
+	const char *v = val, *vend, *after;
 	char quote = 0;
-	if (v < end && (*v == '"' || *v == '\'')) {
+
+	if (v < lend && (*v == '"' || *v == '\'')) {
 		quote = *v++;
-		vend = memchr(v, quote, (size_t)(end - v));
+		vend = memchr(v, quote, (size_t)(lend - v));
 		if (!vend)
-			return "an interface list has no closing quote";
+			return "an interface list has no closing quote on its line";
+		after = vend + 1;
 	} else {
 		vend = v;
-		while (vend < end && *vend != ' ' && *vend != '\t' && *vend != '#')
+		while (vend < lend && *vend != ' ' && *vend != '\t' && *vend != ';')
 			vend++;
+		after = vend;
 	}
-	size_t dl = strlen(dev);
-	bool had = false;
-	for (const char *w = v; w < vend && !had;) {
-		while (w < vend && (*w == ' ' || *w == '\t'))
-			w++;
-		const char *we = w;
-		while (we < vend && *we != ' ' && *we != '\t')
-			we++;
-		had = we > w && (size_t)(we - w) == dl && !memcmp(w, dev, dl);
-		w = we;
-	}
-	if (had == add) {
+	if (has_word(v, vend, dev) == add) {
 		put(o, line, (size_t)(end - line));
 		return NULL;
 	}
-	/* Shell expansions cannot be edited as a word list without changing their meaning. */
+	/* A value glued to more text ("a"b, "a"#b) is one shell word this cannot rewrite. */
+	if (after < lend && *after != ' ' && *after != '\t' && *after != ';')
+		return shell;
+	const char *bad = quote == '"' ? "$`\\" : quote ? "$`\\\"" : SHELL_SPECIAL;
 	for (const char *c = v; c < vend; c++)
-		if (*c == '$' || *c == '`' || *c == '\\' || (!quote && (*c == '"' || *c == '\'')))
-			return "an interface list uses shell expansions or escapes";
+		if (strchr(bad, *c))
+			return shell;
+
 	put(o, line, (size_t)(val - line));
 	puts_(o, "\"");
-	bool any = false, present = false;
+	bool any = false;
+	size_t dl = strlen(dev);
 	for (const char *w = v; w < vend;) {
-		while (w < vend && (*w == ' ' || *w == '\t'))
-			w++;
+		w = skip_blank(w, vend);
 		const char *we = w;
 		while (we < vend && *we != ' ' && *we != '\t')
 			we++;
 		if (we == w)
 			break;
-		bool is_dev = (size_t)(we - w) == dl && !memcmp(w, dev, dl);
-		if (is_dev && (present || !add)) {
-			w = we;
-			continue;
+		if (!((size_t)(we - w) == dl && !memcmp(w, dev, dl))) {
+			if (any)
+				puts_(o, " ");
+			put(o, w, (size_t)(we - w));
+			any = true;
 		}
-		present |= is_dev;
-		if (any)
-			puts_(o, " ");
-		put(o, w, (size_t)(we - w));
-		any = true;
 		w = we;
 	}
-	if (add && !present) {
+	if (add) {
 		if (any)
 			puts_(o, " ");
 		puts_(o, dev);
 	}
 	puts_(o, "\"");
-	put(o, vend + (quote ? 1 : 0), (size_t)(end - vend - (quote ? 1 : 0)));
+	put(o, after, (size_t)(end - after));
 	return NULL;
+}
+
+/* The file is sourced by the init script's shell: a name must mean itself inside quotes. */
+static bool iface_name_ok(const char *dev)
+{
+	if (!*dev)
+		return false;
+	for (const char *c = dev; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || strchr("._-+@%=,", *c)))
+			return false;
+	return true;
 }
 
 char *dhcpedit_iface(const char *text, const char *dev, bool add, const char **why)
 {
+	struct out o = {0};
+	struct line l;
+	const char *val;
+
+	if (!iface_name_ok(dev))
+		return fail(&o, why,
+			    "an interface name of letters, digits and . _ - + @ % = , only (the "
+			    "defaults file is read by a shell)");
 	/* Which variable takes the device: the first of the list the file assigns. */
 	int target = -1;
-	const char *val;
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		const char *end = nl ? nl : p + strlen(p);
-		int i = iface_assignment(p, end, &val);
+	for (const char *cur = text; next_line(&cur, &l);) {
+		int i = iface_assignment(l.p, l.end, &val);
 		if (i >= 0 && (target < 0 || i < target))
 			target = i;
-		p = nl ? nl + 1 : end;
 	}
-	struct out o = {0};
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		const char *end = nl ? nl : p + strlen(p);
-		int i = iface_assignment(p, end, &val);
+	for (const char *cur = text; next_line(&cur, &l);) {
+		int i = iface_assignment(l.p, l.end, &val);
 		if (i >= 0 && (!add || i == target)) {
-			const char *e = rewrite_iface(&o, p, val, end, dev, add);
+			const char *e = rewrite_iface(&o, l.p, val, l.end, dev, add);
 			if (e)
 				return fail(&o, why, e);
-			if (nl)
-				puts_(&o, "\n");
+			put(&o, l.end, (size_t)(l.next - l.end));
 		} else {
-			put(&o, p, (size_t)((nl ? nl + 1 : end) - p));
+			put(&o, l.p, (size_t)(l.next - l.p));
 		}
-		p = nl ? nl + 1 : end;
 	}
 	if (add && target < 0) {
+		const char *nl = newline_of(text);
 		if (o.len && o.s[o.len - 1] != '\n')
-			puts_(&o, "\n");
+			puts_(&o, nl);
 		puts_(&o, "INTERFACESv4=\"");
 		puts_(&o, dev);
-		puts_(&o, "\"\n");
+		puts_(&o, "\"");
+		puts_(&o, nl);
 	}
 	return finish(&o, why);
 }
 
-/* Field k (0-based) of a comma-separated line [p, end), blanks trimmed. */
-static bool field(const char *p, const char *end, int k, const char **f, size_t *n)
+/* ---------------------------------------------------------------- dnsmasq's hosts file */
+
+/* Is any comma-separated field of [p, end), blanks trimmed, s (ignoring case)? */
+static bool has_field(const char *p, const char *end, const char *s)
 {
-	for (; k > 0; k--) {
+	size_t n = strlen(s);
+	if (!n)
+		return false;
+	while (p <= end) {
 		const char *c = memchr(p, ',', (size_t)(end - p));
+		const char *fe = c ? c : end;
+		const char *f = skip_blank(p, fe);
+		fe = trim_end(f, fe);
+		if ((size_t)(fe - f) == n && !strncasecmp(f, s, n))
+			return true;
 		if (!c)
-			return false;
+			break;
 		p = c + 1;
 	}
-	const char *c = memchr(p, ',', (size_t)(end - p));
-	const char *fe = c ? c : end;
-	p = skip_blank(p, fe);
-	while (fe > p && (fe[-1] == ' ' || fe[-1] == '\t' || fe[-1] == '\r'))
-		fe--;
-	*f = p;
-	*n = (size_t)(fe - p);
-	return true;
-}
-
-static int count_fields(const char *p, const char *end)
-{
-	int n = 1;
-	for (; p < end; p++)
-		n += *p == ',';
-	return n;
+	return false;
 }
 
 char *dhcpedit_dnsmasq_host(const char *text, const char *mac, const char *name, const char *line,
 			    const char **why)
 {
 	struct out o = {0};
-	size_t ml = strlen(mac), nl_ = strlen(name);
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		const char *end = nl ? nl : p + strlen(p);
-		const char *next = nl ? nl + 1 : end;
-		const char *f;
-		size_t n;
-		const char *s = skip_blank(p, end);
-		bool drop = false;
-		if (s < end && *s != '#') {
-			if (field(p, end, 0, &f, &n) && n == ml && !strncasecmp(f, mac, ml))
-				drop = true;
-			int last = count_fields(p, end) - 1;
-			if (last > 0 && field(p, end, last, &f, &n) && n == nl_ &&
-			    !memcmp(f, name, nl_))
-				drop = true;
-		}
-		if (!drop)
-			put(&o, p, (size_t)(next - p));
-		p = next;
+	struct line l;
+	bool kept = false;
+
+	if (line && (*why = check_new_line(line)))
+		return NULL;
+	for (const char *cur = text; next_line(&cur, &l);) {
+		const char *s = skip_blank(l.p, l.end);
+		/* dnsmasq compares MAC addresses and host names without regard to case. */
+		bool ours = s < l.end && *s != '#' &&
+			    (has_field(l.p, l.end, mac) || has_field(l.p, l.end, name));
+		bool keep = !ours || (line && !kept && same_line(l.p, l.end, line));
+		if (keep)
+			put(&o, l.p, (size_t)(l.next - l.p));
+		kept |= keep && ours;
 	}
-	if (line)
-		append_line(&o, line);
+	if (line && !kept)
+		append_line(&o, line, newline_of(text));
 	return finish(&o, why);
 }
+
+/* ---------------------------------------------------------------- any line */
 
 char *dhcpedit_line(const char *text, const char *line, bool add, const char **why)
 {
 	struct out o = {0};
-	size_t ll = strlen(line);
+	struct line l;
 	bool kept = false;
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		const char *end = nl ? nl : p + strlen(p);
-		const char *next = nl ? nl + 1 : end;
-		const char *e = end;
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-			e--;
-		bool same = (size_t)(e - p) == ll && !memcmp(p, line, ll);
+
+	if ((*why = check_new_line(line)))
+		return NULL;
+	for (const char *cur = text; next_line(&cur, &l);) {
+		bool same = same_line(l.p, l.end, line);
 		if (!same || (add && !kept))
-			put(&o, p, (size_t)(next - p));
+			put(&o, l.p, (size_t)(l.next - l.p));
 		kept |= same;
-		p = next;
 	}
 	if (add && !kept)
-		append_line(&o, line);
+		append_line(&o, line, newline_of(text));
 	return finish(&o, why);
 }
