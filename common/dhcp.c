@@ -93,23 +93,36 @@ static int check_program(const char *key, const char *path, char *err, size_t er
 	return 0;
 }
 
+static const char *const path_keys[] = {
+    "dhcpd_conf",  "dhcpd_defaults", "dhcpd_init",   "dnsmasq_hosts",
+    "dnsmasq_pid", "dnsmasq_conf",   "dnsmasq_init", NULL};
+
+int dhcp_check(const struct params *p, char *err, size_t errlen)
+{
+	const char *kind = params_get(p, "dhcp");
+	char path[PATH_MAX];
+	if (kind && *kind && strcmp(kind, "no") && strcmp(kind, "yes") && strcmp(kind, "dnsmasq")) {
+		params_invalid(err, errlen, "dhcp", kind, "no, yes (ISC dhcpd) or dnsmasq");
+		return -1;
+	}
+	for (size_t i = 0; path_keys[i]; i++)
+		if (path_param(p, path_keys[i], NULL, path, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 int dhcp_setup(struct dhcp *d, const struct params *p, bool network, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
+	if (dhcp_check(p, err, errlen) < 0)
+		return -1;
 	const char *kind = params_get(p, "dhcp");
 	struct stat st;
 	if (!kind || !*kind)
 		kind = stat("/etc/dhcpd.conf", &st) == 0 ? "yes" : "no";
 	if (!strcmp(kind, "no"))
 		return 0;
-	if (!strcmp(kind, "yes"))
-		d->kind = DHCP_ISC;
-	else if (!strcmp(kind, "dnsmasq"))
-		d->kind = DHCP_DNSMASQ;
-	else {
-		params_invalid(err, errlen, "dhcp", kind, "no, yes (ISC dhcpd) or dnsmasq");
-		return -1;
-	}
+	d->kind = !strcmp(kind, "yes") ? DHCP_ISC : DHCP_DNSMASQ; /* dhcp_check judged it */
 
 	if (d->kind == DHCP_ISC) {
 		if (path_param(p, "dhcpd_conf", first_file(isc_confs, false), d->conf, err,
@@ -263,46 +276,89 @@ static int replace_file(const char *path, const char *text, const struct stat *o
 	return 0;
 }
 
+/* One file's edit, read and made but not yet written, so that two files change together. */
+struct file_edit {
+	char real[PATH_MAX]; /* the file, symbolic links resolved */
+	char *old;	     /* its content, NULL when it does not exist */
+	char *new;	     /* the content wanted */
+	struct stat st;	     /* its owner and mode, when it exists */
+	bool written;
+};
+
+static void edit_free(struct file_edit *e)
+{
+	free(e->old);
+	free(e->new);
+	e->old = e->new = NULL;
+}
+
 /*
- * Apply fn to the file at path (through a symbolic link to its target).  A missing file is an
- * error unless create.  *changed (when not NULL) says whether the content changed.
+ * Read the file at path (through a symbolic link to its target) and apply fn.  A missing
+ * file is an error unless create.  Nothing is written.
  */
+static int edit_prepare(struct file_edit *e, const char *path, bool create, edit_fn fn,
+			const void *arg, char *err, size_t errlen)
+{
+	bool missing;
+	int errnum = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (!realpath(path, e->real)) {
+		if (errno != ENOENT || !create)
+			return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		snprintf(e->real, sizeof(e->real), "%s", path);
+	}
+	e->old = read_all(e->real, &missing, &errnum);
+	if (!e->old && !(missing && create))
+		return fail(err, errlen, "cannot read %s: %s", e->real, strerror(errnum));
+	if (e->old && stat(e->real, &e->st) < 0) {
+		edit_free(e);
+		return fail(err, errlen, "cannot read %s: %s", e->real, strerror(errno));
+	}
+	const char *why = NULL;
+	e->new = fn(e->old ? e->old : "", arg, &why);
+	if (!e->new) {
+		edit_free(e);
+		return fail(err, errlen, "cannot edit %s: %s", e->real, why ? why : "failed");
+	}
+	return 0;
+}
+
+/* Write the new content when it differs.  *changed (when not NULL) says whether it did. */
+static int edit_commit(struct file_edit *e, bool *changed, char *err, size_t errlen)
+{
+	if (changed)
+		*changed = false;
+	if (e->old && !strcmp(e->old, e->new))
+		return 0;
+	if (replace_file(e->real, e->new, e->old ? &e->st : NULL, err, errlen) < 0)
+		return -1;
+	e->written = true;
+	if (changed)
+		*changed = true;
+	return 0;
+}
+
+/* Put back what edit_commit replaced: the old content with its owner and mode, or no file. */
+static int edit_revert(struct file_edit *e, char *err, size_t errlen)
+{
+	if (!e->written)
+		return 0;
+	if (!e->old)
+		return unlink(e->real) < 0 && errno != ENOENT
+			   ? fail(err, errlen, "cannot remove %s: %s", e->real, strerror(errno))
+			   : 0;
+	return replace_file(e->real, e->old, &e->st, err, errlen);
+}
+
 static int edit_file(const char *path, bool create, edit_fn fn, const void *arg, bool *changed,
 		     char *err, size_t errlen)
 {
-	char real[PATH_MAX];
-	bool missing;
-	int errnum = 0;
-	struct stat st;
-
-	if (changed)
-		*changed = false;
-	if (!realpath(path, real)) {
-		if (errno != ENOENT || !create)
-			return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		snprintf(real, sizeof(real), "%s", path);
-	}
-	char *old = read_all(real, &missing, &errnum);
-	if (!old && !(missing && create))
-		return fail(err, errlen, "cannot read %s: %s", real, strerror(errnum));
-	if (old && stat(real, &st) < 0) {
-		free(old);
-		return fail(err, errlen, "cannot read %s: %s", real, strerror(errno));
-	}
-	const char *why = NULL;
-	char *new = fn(old ? old : "", arg, &why);
-	if (!new) {
-		free(old);
-		return fail(err, errlen, "cannot edit %s: %s", real, why ? why : "failed");
-	}
-	int r = 0;
-	if (!old || strcmp(old, new)) {
-		r = replace_file(real, new, old ? &st : NULL, err, errlen);
-		if (r == 0 && changed)
-			*changed = true;
-	}
-	free(old);
-	free(new);
+	struct file_edit e;
+	if (edit_prepare(&e, path, create, fn, arg, err, errlen) < 0)
+		return -1;
+	int r = edit_commit(&e, changed, err, errlen);
+	edit_free(&e);
 	return r;
 }
 
@@ -430,16 +486,24 @@ static int host_files(const struct dhcp *d, const struct dhcp_host *h, bool add,
 		 "host %s { hardware ethernet %s; fixed-address %s; option routers %s; option "
 		 "host-name \"%s\"; }",
 		 h->name, h->mac, h->ip, h->router, h->name);
-	if (edit_file(d->conf, false, edit_isc_host, &e, NULL, err, errlen) < 0)
+	/* Both files or neither: both edits are made before either is written. */
+	struct file_edit conf, defaults = {.written = false};
+	if (edit_prepare(&conf, d->conf, false, edit_isc_host, &e, err, errlen) < 0)
 		return -1;
-	if (!d->defaults[0] ||
-	    edit_file(d->defaults, false, edit_iface, &e, NULL, err, errlen) == 0)
-		return 0;
-	/* Both files or neither: take the host line back out (or put it back). */
-	char ignored[256];
-	struct host_edit back = {h, add ? NULL : line};
-	edit_file(d->conf, false, edit_isc_host, &back, NULL, ignored, sizeof(ignored));
-	return -1;
+	int r = 0;
+	if (d->defaults[0])
+		r = edit_prepare(&defaults, d->defaults, false, edit_iface, &e, err, errlen);
+	if (r == 0 && (r = edit_commit(&conf, NULL, err, errlen)) == 0 && d->defaults[0] &&
+	    (r = edit_commit(&defaults, NULL, err, errlen)) < 0) {
+		char why[512];
+		if (edit_revert(&conf, why, sizeof(why)) < 0) {
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n, "; and %s is changed: %s", conf.real, why);
+		}
+	}
+	edit_free(&conf);
+	edit_free(&defaults);
+	return r;
 }
 
 int dhcp_host(const struct dhcp *d, const struct dhcp_host *h, bool add, struct log *log, char *err,
@@ -459,11 +523,32 @@ int dhcp_host(const struct dhcp *d, const struct dhcp_host *h, bool add, struct 
 	return r;
 }
 
+/* A line, outside its comment, declares the subnet 10.0.0.0/16. */
+static bool declares_nat_subnet(const char *text)
+{
+	static const char decl[] = "subnet 10.0.0.0 netmask 255.255.0.0";
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		const char *end = nl ? nl : p + strlen(p);
+		const char *hash = memchr(p, '#', (size_t)(end - p));
+		const char *stop = hash ? hash : end;
+		for (const char *q = p; stop - q >= (ptrdiff_t)sizeof(decl) - 1; q++) {
+			const char *after = q + sizeof(decl) - 1;
+			if (!memcmp(q, decl, sizeof(decl) - 1) &&
+			    (q == p || q[-1] == ' ' || q[-1] == '\t') &&
+			    (after == stop || *after == ' ' || *after == '\t' || *after == '{'))
+				return true;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return false;
+}
+
 static char *edit_subnet(const char *text, const void *arg, const char **why)
 {
 	const bool *add = arg;
 	/* An administrator's own declaration of the subnet serves: never a second one. */
-	if (*add && strstr(text, "subnet 10.0.0.0 netmask 255.255.0.0")) {
+	if (*add && declares_nat_subnet(text)) {
 		char *same = strdup(text);
 		if (!same)
 			*why = "out of memory";

@@ -35,6 +35,12 @@ struct dhcp {
  */
 int dhcp_setup(struct dhcp *d, const struct params *p, bool network, char *err, size_t errlen);
 
+/*
+ * Only judge the values of dhcp= and the path parameters, looking for no file: what stop and
+ * status do with them.  0, or -1 with a message in err.
+ */
+int dhcp_check(const struct params *p, char *err, size_t errlen);
+
 const char *dhcp_kind_name(enum dhcp_kind k);
 
 /* One guest's entry. */

@@ -68,6 +68,34 @@ static int open_firewall(struct nat *n, const char *backend)
 	return 0;
 }
 
+/* A start that fails after the subnet was added takes it back. */
+static int undo_subnet(void *ctx, const void *arg)
+{
+	(void)arg;
+	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+	char err[512];
+	bool changed;
+	int r = dhcp_serve_subnet(&n->dhcp, false, &changed, &n->np.log, err, sizeof(err));
+	if (r < 0)
+		log_msg(&n->np.log, LOG_ERR, "%s", err);
+	return r < 0 ? -NLE_FAILURE : 0;
+}
+
+/* Every value is judged before anything is done, whatever the command (SPEC §1). */
+static int check_params(struct nat *n)
+{
+	struct netprog *np = &n->np;
+	struct fw fw;
+	bool fallback;
+	const char *v = params_get(&np->params, "firewall");
+	const char *expected = v && *v ? fw_open(&fw, v, &fallback) : NULL;
+	if (expected) {
+		params_invalid(np->err, sizeof(np->err), "firewall", v, expected);
+		return -1;
+	}
+	return dhcp_check(&np->params, np->err, sizeof(np->err));
+}
+
 static int start(struct nat *n)
 {
 	struct netprog *np = &n->np;
@@ -104,6 +132,8 @@ static int start(struct nat *n)
 		if (dhcp_serve_subnet(&n->dhcp, true, &changed, &np->log, np->err,
 				      sizeof(np->err)) < 0)
 			return -1;
+		if (changed && undo_push(&np->undo, undo_subnet, NULL, 0, "the DHCP subnet"))
+			return netprog_fail(np, "out of memory");
 		/* Paths are validated: no blanks.  "-" stands for none. */
 		const struct dhcp *d = &n->dhcp;
 		if (netprog_record(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), changed,
@@ -219,6 +249,8 @@ int main(int argc, char *argv[])
 	int r = netprog_begin(&n.np, "network-nat", usage, argc, argv);
 	if (r > 0)
 		return netprog_end(&n.np, 0);
+	if (r == 0)
+		r = check_params(&n);
 	if (r == 0)
 		r = n.np.command == NP_START  ? start(&n)
 		    : n.np.command == NP_STOP ? stop(&n)

@@ -80,12 +80,43 @@ dhcp_stop_all() {
 	return 0
 }
 
+# tmpfs_mount DIR SIZE: a tmpfs of SIZE (as mount's size=, e.g. 64k) on DIR
+# (created; best under $SB), unmounted by sb_cleanup, also when a test fails.
+# For the tests of a full file system.
+tmpfs_mount() {
+	mkdir -p "$1" || return 1
+	# Recorded first: a mount that happened is unmounted even if this fails.
+	echo "$1" >>"$SB/mounts"
+	mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1"
+}
+
+# tmpfs_fill DIR: fills the file system of DIR to the last byte (a file
+# DIR/.filler); what is written there next fails with ENOSPC.
+tmpfs_fill() {
+	dd if=/dev/zero of="$1/.filler" bs=4k status=none 2>/dev/null
+	dd if=/dev/zero of="$1/.filler" bs=1 oflag=append conv=notrunc status=none 2>/dev/null
+	return 0
+}
+
+# _dhcp_unmount_all: unmounts what tmpfs_mount mounted, the last first.
+_dhcp_unmount_all() {
+	[[ -n ${SB:-} && -f $SB/mounts ]] || return 0
+	local dir
+	while read -r dir; do
+		[[ -n $dir ]] && mountpoint -q "$dir" && umount -l "$dir"
+	done < <(tac "$SB/mounts")
+	return 0
+}
+
 # sb_cleanup from lib.sh, preceded by dhcp_stop_all (a deleted namespace does
-# not end the processes in it). Wrapped once, however often this is sourced.
+# not end the processes in it) and the unmounting of tmpfs_mount's file
+# systems (rm -rf would stop at them). Wrapped once, however often this is
+# sourced.
 if ! declare -F _dhcp_sb_cleanup_base >/dev/null; then
 	eval "_dhcp_sb_cleanup_base() $(declare -f sb_cleanup | tail -n +2)"
 	sb_cleanup() {
 		dhcp_stop_all
+		_dhcp_unmount_all
 		_dhcp_sb_cleanup_base
 	}
 fi
@@ -250,9 +281,11 @@ conf=$dir/dnsmasq.conf pidf=$dir/dnsmasq.pid log=$dir/dnsmasq.log
 
 start() {
 	local out
+	# As a system dnsmasq whose /etc/dnsmasq.d lost network-nat's file: it
+	# runs on, serving no DHCP. Here that is no dnsmasq at all.
 	if [[ ! -f $conf ]]; then
-		echo "dnsmasq-init: $conf missing" >&2
-		return 1
+		echo "dnsmasq-init: no $conf: not serving DHCP" >&2
+		return 0
 	fi
 	# Forks; the parent exits 0 only once the daemon is serving and the
 	# pid file is written, otherwise non-zero with the reason on stderr.
@@ -286,8 +319,11 @@ EOF
 #                         dnsmasq and starts one with DIR/dnsmasq.conf (the
 #                         file network-nat writes; see dnsmasq_conf), pid
 #                         file DIR/dnsmasq.pid, leases DIR/dnsmasq.leases,
-#                         log DIR/dnsmasq.log, no DNS; exits 1 if the
-#                         configuration is missing or dnsmasq fails.
+#                         log DIR/dnsmasq.log, no DNS; without
+#                         DIR/dnsmasq.conf (network-nat stop removed it)
+#                         exits 0 with no dnsmasq running, as a system
+#                         dnsmasq would run on without the file but serve
+#                         no DHCP; exits 1 if dnsmasq fails.
 # Sets DNSMASQ_ENV to the dhcp=dnsmasq dnsmasq_conf= dnsmasq_hosts=
 # dnsmasq_pid= dnsmasq_init= settings pointing there. sb_cleanup stops the
 # daemon.

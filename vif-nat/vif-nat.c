@@ -89,24 +89,29 @@ static int addresses(struct nat_vif *n)
 		ip_prefix_format(&c->ips[0], ip, sizeof(ip));
 	const char *expected = nat_address(ip, domid, handle, &n->a);
 	if (expected) {
-		if (ip[0])
-			params_invalid(c->err, sizeof(c->err), "ip", c->ip, expected);
-		else
-			params_invalid(c->err, sizeof(c->err), "handle", "", expected);
+		char shown[16];
+		snprintf(shown, sizeof(shown), "%u", handle);
+		params_invalid(c->err, sizeof(c->err), ip[0] ? "ip" : "handle",
+			       ip[0] ? c->ip : shown, expected);
 		return -1;
 	}
 	inet_ntop(AF_INET, &n->a.guest, n->guest, sizeof(n->guest));
 	inet_ntop(AF_INET, &n->a.router, n->router, sizeof(n->router));
 	if (!c->n_ips) {
-		/* As the scripts did: the hooks and the firewall see the derived address. */
+		/* As the scripts did: the hooks see the derived address. */
 		char text[64];
 		snprintf(text, sizeof(text), "%s/%u", n->guest, n->a.prefix);
 		free(c->ip);
 		if (!(c->ip = strdup(text)))
 			return vif_error(c, "out of memory");
-		c->ips[0] = (struct ip_prefix){.family = AF_INET, .len = 32, .addr.v4 = n->a.guest};
 		c->n_ips = 1;
 	}
+	/*
+	 * The firewall gets the guest's own address, not the subnet it lives in: the prefix
+	 * (10.x.y.z/16 by default) would make every other NAT guest's address one that only this
+	 * vif may use, and the host routes only that one address to the guest anyway.
+	 */
+	c->ips[0] = (struct ip_prefix){.family = AF_INET, .len = 32, .addr.v4 = n->a.guest};
 	return 0;
 }
 
@@ -184,20 +189,39 @@ static int online(struct nat_vif *n)
 	return 0;
 }
 
+/* The first failure of offline is the one reported; later ones go to the log. */
+static void offline_failed(struct vif_ctx *c, char *first, size_t len)
+{
+	if (first[0])
+		log_msg(&c->log, LOG_ERR, "%s", c->err);
+	else
+		snprintf(first, len, "%s", c->err);
+}
+
+/*
+ * Every step is tried even when one fails: the guest is gone, and whatever can still be
+ * cleaned up should be (SPEC §2).
+ */
 static int offline(struct nat_vif *n)
 {
 	struct vif_ctx *c = &n->c;
+	char first[sizeof(c->err)] = "";
 
 	if (vif_rename(c) < 0)
 		return -1;
 	if (n->dhcp.kind != DHCP_NO && vif_step(c, "remove the DHCP entry %s", n->a.hostname)) {
 		struct dhcp_host h = dhcp_host_of(n);
 		if (dhcp_host(&n->dhcp, &h, false, &c->log, c->err, sizeof(c->err)) < 0)
-			return -1;
+			offline_failed(c, first, sizeof(first));
 	}
 	if (vif_take_down(c) < 0)
-		return -1;
-	return vif_firewall(c, true);
+		offline_failed(c, first, sizeof(first));
+	if (vif_firewall(c, true) < 0)
+		offline_failed(c, first, sizeof(first));
+	if (!first[0])
+		return 0;
+	snprintf(c->err, sizeof(c->err), "%s", first);
+	return -1;
 }
 
 int main(int argc, char *argv[])
