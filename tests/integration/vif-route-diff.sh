@@ -1,0 +1,479 @@
+#!/bin/bash
+# Differential test: Debian's vif-route script (xen-utils-common) and our build/vif-route, each
+# on its own identical host namespace and store; addresses, routes, sysctls, links and store
+# nodes must be equal after each call, except where the reference is wrong (note lines).
+#
+# Each side's host has eth0 (192.0.2.10/24, default route) and eth1 (198.51.100.10/24) leading
+# to LAN namespaces, and the guest's vif. The reference reads the store with xenstore-read from
+# PATH (so XENSTORED_PATH reaches it) but has hard-coded places of its own: it appends its
+# stderr to /var/log/xen/xen-hotplug.log and locks in /var/run/xen-hotplug. It runs in a
+# private mount namespace (unshare -m) in which sandbox directories are bound over those two,
+# so it leaves nothing in the real system; bind mounts rather than copies because the script
+# must run unmodified from /etc/xen/scripts, where it finds its libraries. It calls ifconfig
+# (net-tools), ip, xenstore-read/-write and logger; Debian disables its iptables step
+# (handle_iptable returns at once), so firewall state is not compared: ours adds rules in its
+# own nftables table, which none of the snapshots below look at.
+
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+REF=/etc/xen/scripts/vif-route
+HOST_IP=192.0.2.10
+HOST_IP1=198.51.100.10
+
+# ---------------------------------------------------------------- twins
+
+# ref_wrapper: $SB/ref/vif-route, which runs $REF with its arguments in a private mount
+# namespace where $SB/ref/log is /var/log/xen and $SB/ref/run is /run.
+ref_wrapper() {
+	local d=$SB/ref
+	mkdir -p "$d/log" "$d/run" || return 1
+	[[ -d /var/log/xen ]] || mkdir -p /var/log/xen || return 1
+	# shellcheck disable=SC2016 # the wrapper's own expansions, written as they are
+	{
+		echo '#!/bin/bash'
+		echo '# The reference vif-route in a private mount namespace (vif-route-diff.sh).'
+		echo 'if [[ ${1:-} != --inside ]]; then'
+		echo '	exec unshare --mount --propagation private "$0" --inside "$@"'
+		echo 'fi'
+		echo 'shift'
+		printf 'mount --bind %q /var/log/xen || exit 1\n' "$d/log"
+		printf 'mount --bind %q /run || exit 1\n' "$d/run"
+		printf 'exec %q "$@"\n' "$REF"
+	} >"$d/vif-route" && chmod 0755 "$d/vif-route"
+}
+
+# lan_add IFNAME N: IFNAME in the host, a veth into a new LAN namespace whose end has
+# <net>.1 and 2001:db8:N::1; the host end has <net>.10/24 and 2001:db8:N::10/64 and a MAC
+# that is the same on both sides. N=0: 192.0.2.0/24, N=1: 198.51.100.0/24.
+lan_add() {
+	local ifname=$1 n=$2 lan net
+	net=$([[ $n -eq 0 ]] && echo 192.0.2 || echo 198.51.100)
+	ns_new lan
+	ip -n "$HOST" link add "$ifname" address "02:00:00:00:0$n:10" type veth \
+		peer name lan0 netns "$lan" || return 1
+	ip -n "$lan" link set lan0 up
+	ip -n "$lan" addr add "$net.1/24" dev lan0
+	ip -n "$lan" addr add "2001:db8:$n::1/64" dev lan0 nodad
+	ip -n "$HOST" link set "$ifname" up
+	ip -n "$HOST" addr add "$net.10/24" dev "$ifname"
+	ip -n "$HOST" addr add "2001:db8:$n::10/64" dev "$ifname" nodad
+}
+
+# Makes the two sides: "ours" is the sandbox's host and store, "ref" a second host namespace
+# with a second store. Both get eth0 and eth1 (lan_add), a secondary address on eth0 (the
+# primary one is what the vif takes), IPv4 and IPv6 default routes through eth0 (unless
+# nodefault), the vif (IFNAME, default vif1.0: netback's MAC fe:ff:ff:ff:ff:ff, down, MTU
+# 1500) and the same seeded store (key=value extras).
+twin_setup() { # [ifname=NAME] [nodefault] -- key=value...
+	local ifname=vif1.0 nodefault=no side
+	while [[ $# -gt 0 && $1 != -- ]]; do
+		case $1 in
+		ifname=*) ifname=${1#ifname=} ;;
+		nodefault) nodefault=yes ;;
+		esac
+		shift
+	done
+	[[ ${1:-} == -- ]] && shift
+	[[ -x $REF ]] || fail "$REF missing (package xen-utils-common)"
+	command -v ifconfig >/dev/null || fail "ifconfig missing (package net-tools): the reference needs it"
+	ref_wrapper || fail "cannot write the reference's wrapper"
+	OURS_HOST=$HOST
+	OURS_XS=$XENSTORED_PATH
+	ns_new REF_HOST
+	stub_new REF_XS ref || fail "cannot start the reference's store"
+	for side in ref ours; do
+		on "$side"
+		lan_add eth0 0 || fail "lan_add eth0 on $side"
+		lan_add eth1 1 || fail "lan_add eth1 on $side"
+		inh ip addr add 192.0.2.11/24 dev eth0
+		if [[ $nodefault == no ]]; then
+			inh ip route add default via 192.0.2.1
+			inh ip -6 route add default via 2001:db8:0::1
+		fi
+		vif_add 1 0 "$ifname" || fail "vif_add on $side"
+		inh ip link set "$ifname" address fe:ff:ff:ff:ff:ff
+		xs_vif_seed 1 0 "$@" || fail "xs_vif_seed on $side"
+	done
+}
+
+# on ref|ours: point the lib helpers (HOST, XENSTORED_PATH) at one side.
+on() {
+	case $1 in
+	ref) HOST=$REF_HOST XENSTORED_PATH=$REF_XS ;;
+	ours) HOST=$OURS_HOST XENSTORED_PATH=$OURS_XS ;;
+	esac
+}
+
+# both CALLER DOMID DEVID ACTION [EXTRA...]: the same call on each side, the reference
+# through its wrapper, ours with build/vif-route; both must succeed or both fail.
+both() {
+	local caller=$1
+	shift
+	on ref
+	"$caller" "$SB/ref/vif-route" "$@"
+	REF_RC=$RC
+	on ours
+	"$caller" vif-route "$@"
+	OURS_RC=$RC
+	assert_eq "$([[ $REF_RC -eq 0 ]] && echo ok || echo fail)" \
+		"$([[ $OURS_RC -eq 0 ]] && echo ok || echo fail)" \
+		"outcome of $caller $* (reference exit $REF_RC, ours $OURS_RC)"
+}
+
+# The host's links: what a vif program may change (name, MAC, MTU, up, ARP, addresses).
+links_snapshot() {
+	ip -n "$HOST" -j -d addr show | jq -S -c '[.[] | select(.ifname != "lo") |
+		{ifname, address, mtu, up: ((.flags // []) | index("UP") != null),
+		noarp: ((.flags // []) | index("NOARP") != null),
+		addrs: [.addr_info[]? | select(.local | startswith("fe80") | not)
+			| "\(.local)/\(.prefixlen)"]}] | sort_by(.ifname) | .[]'
+}
+
+# Every route of both families in every table, one JSON object a line, sorted; the kernel's
+# own IPv6 link-local and multicast routes aside (they follow the link state, with timing).
+# ip -j names devices, never ifindexes, so the two namespaces compare as they are. Routes
+# matching the jq filter ROUTE_SKIP (default none) are left out.
+routes_snapshot() {
+	{
+		ip -n "$HOST" -j -4 route show table all
+		ip -n "$HOST" -j -6 route show table all
+	} | jq -S -c ".[] | select((.dst // \"\") | test(\"^(fe80|ff00)\") | not)
+		| select(${ROUTE_SKIP:-false} | not)" | sort
+}
+
+# The IPv4 sysctls routing depends on: forwarding and proxy ARP, globally and per device.
+sysctl_snapshot() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	ip netns exec "$HOST" bash -c 'cd /proc/sys/net/ipv4 || exit 1
+		echo "ip_forward=$(<ip_forward)"
+		for d in conf/*; do
+			[[ $d == conf/lo ]] && continue
+			echo "$d: forwarding=$(<"$d/forwarding") proxy_arp=$(<"$d/proxy_arp")"
+		done'
+}
+
+# The whole store, one "path = value" a line, without hotplug-error (its text is ours to
+# word) and without the nodes matching SKIP_NODES (a regex).
+store_snapshot() {
+	xenstore-ls -f / 2>/dev/null | grep -v '/hotplug-error = ' |
+		{ if [[ -n ${SKIP_NODES:-} ]]; then grep -Ev "$SKIP_NODES"; else cat; fi; }
+}
+
+# Compares both sides, line by line, naming each difference.
+compare() {
+	local what=$1 r o
+	on ref
+	r=$($what)
+	on ours
+	o=$($what)
+	if [[ "$r" != "$o" ]]; then
+		fail "$what differs (< reference, > ours):
+$(diff <(printf '%s\n' "$r") <(printf '%s\n' "$o") | grep '^[<>]')"
+	fi
+}
+
+compare_all() {
+	compare links_snapshot
+	compare routes_snapshot
+	compare sysctl_snapshot
+	compare store_snapshot
+}
+
+# The reference's ifconfig sets the address with the classful netmask first, then narrows it
+# to /32 and keeps the old broadcast address: the vif carries "brd <net>.255" and a local
+# broadcast route for the LAN's broadcast address, and for a moment a /24 route to the whole
+# LAN through the vif. Ours adds a plain /32. Where the reference shows this, it is noted and
+# that broadcast route is left out of the comparison (ROUTE_SKIP); nothing else.
+BRD_SKIP='(.type == "broadcast" and (.dev | startswith("eth") | not))'
+note_broadcast() { # DEV
+	local brd
+	on ref
+	brd=$(ip -n "$HOST" -j addr show dev "$1" 2>/dev/null |
+		jq -r '.[0].addr_info[]? | select(.family == "inet" and .prefixlen == 32) | .broadcast // empty')
+	on ours
+	assert_eq "" "$(ip -n "$HOST" -j addr show dev "$1" |
+		jq -r '.[0].addr_info[]? | select(.family == "inet") | .broadcast // empty')" \
+		"broadcast address of our /32 on $1"
+	if [[ -n $brd ]]; then
+		note "deliberate difference: the reference's ifconfig leaves the classful broadcast" \
+			"$brd on the /32 of $1 (and a local broadcast route for it); ours sets none"
+	fi
+}
+
+# The reference's offline runs ifdown on the vif: without ifupdown it is a shell function that
+# fails, with ifupdown an unconfigured interface is refused, so the vif stays up. Ours sets it
+# down (SPEC section 5). Compared after offline: everything but the vif's up flag (and the
+# reference's broadcast route, above); the reference's state is checked to be as described.
+compare_offline() { # DEV
+	local dev=$1
+	ROUTE_SKIP=$BRD_SKIP compare routes_snapshot
+	compare sysctl_snapshot
+	compare store_snapshot
+	local r o
+	on ref
+	r=$(links_snapshot | jq -c "if .ifname == \"$dev\" then del(.up) else . end")
+	local ref_up=no
+	link_exists "$dev" && link_is_up "$dev" && ref_up=yes
+	on ours
+	o=$(links_snapshot | jq -c "if .ifname == \"$dev\" then del(.up) else . end")
+	assert_same "$r" "$o" "links after offline, up flag of $dev aside (< reference, > ours)"
+	if link_exists "$dev"; then
+		link_is_up "$dev" && fail "our $dev is still up after offline"
+		if [[ $ref_up == yes ]]; then
+			note "deliberate difference: the reference's offline leaves $dev up (its ifdown" \
+				"does not act on a vif); ours sets it down"
+		fi
+	fi
+}
+
+# route_of DST: our route to DST as "dev src metric" (IPv4 main table).
+route_of() {
+	ip -n "$HOST" -j route show "$1" | jq -r '.[] | "\(.dev) \(.prefsrc // "-") \(.metric // 0)"'
+}
+
+# ---------------------------------------------------------------- scenarios
+
+test_diff_one_address() {
+	twin_setup -- ip=10.1.0.5
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	note_broadcast vif1.0
+	on ours
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.5)" "our route to the guest"
+	assert_eq "$HOST_IP/32" "$(link_addrs vif1.0 | grep -v ^fe80)" "our vif's address"
+	assert_eq connected "$(xs_read "$(xs_backend 1 0)/hotplug-status")" "hotplug-status"
+	both run_xl 1 0 offline
+	compare_offline vif1.0
+	on ours
+	assert_eq "" "$(route_of 10.1.0.5)" "our route after offline"
+}
+
+test_diff_udev_style() {
+	twin_setup -- ip=10.1.0.5
+	both run_udev 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	both run_udev 1 0 offline
+	compare_offline vif1.0
+}
+
+test_diff_several_addresses() {
+	twin_setup -- "ip=10.1.0.5 10.1.0.6 10.3.0.7"
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.3.0.7)" "our route to the third address"
+	both run_xl 1 0 offline
+	compare_offline vif1.0
+}
+
+test_diff_prefix() {
+	twin_setup -- "ip=10.1.0.0/24 10.2.0.9"
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.0/24)" "our route to the prefix"
+	both run_xl 1 0 offline
+	compare_offline vif1.0
+}
+
+test_diff_no_ip() {
+	twin_setup --
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "$HOST_IP/32" "$(link_addrs vif1.0 | grep -v ^fe80)" "our vif's address"
+	both run_xl 1 0 offline
+	compare_offline vif1.0
+}
+
+# Deliberate difference (SPEC section 7): a second online of the reference fails on its own
+# routes ("File exists") and reports hotplug-status error; ours is the same as one online.
+test_diff_online_twice() {
+	twin_setup -- "ip=10.1.0.5 10.1.0.6"
+	both run_xl 1 0 online
+	on ref
+	run_xl "$SB/ref/vif-route" 1 0 online
+	local ref_rc=$RC
+	on ours
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "our second online: $OUT"
+	assert_eq connected "$(xs_read "$(xs_backend 1 0)/hotplug-status")" "our hotplug-status"
+	compare links_snapshot
+	ROUTE_SKIP=$BRD_SKIP compare routes_snapshot
+	compare sysctl_snapshot
+	if [[ $ref_rc -ne 0 ]]; then
+		note "deliberate difference: the reference's second online fails (exit $ref_rc," \
+			"hotplug-status error) on the routes it added the first time; ours succeeds"
+	else
+		compare store_snapshot
+	fi
+}
+
+test_diff_tap_add_remove() {
+	twin_setup ifname=vif1.0-emu -- ip=10.1.0.5
+	both run_xl 1 0 add type_if=tap
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "vif1.0-emu $HOST_IP 1" "$(route_of 10.1.0.5)" "our tap route (metric 1)"
+	assert_fail xs_exists "$(xs_backend 1 0)/hotplug-status"
+	both run_xl 1 0 remove type_if=tap
+	compare_offline vif1.0-emu
+}
+
+# online/offline do nothing for a tap, add/remove nothing for a vif.
+test_diff_wrong_type_noop() {
+	twin_setup ifname=vif1.0-emu -- ip=10.1.0.5
+	both run_xl 1 0 online type_if=tap
+	compare_all
+	both run_xl 1 0 add
+	compare_all
+}
+
+# libxl passes netdev in the environment, a xend vif-script line as an argument.
+test_diff_netdev_env() {
+	twin_setup -- ip=10.1.0.5
+	RUN_ENV=(netdev=eth1)
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "vif1.0 $HOST_IP1 2" "$(route_of 10.1.0.5)" "our route's source from eth1"
+	both run_xl 1 0 offline
+	RUN_ENV=()
+	compare_offline vif1.0
+}
+
+test_diff_netdev_argument() {
+	twin_setup -- ip=10.1.0.5
+	both run_udev 1 0 online netdev=eth1
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "$HOST_IP1/32" "$(link_addrs vif1.0 | grep -v ^fe80)" "our vif's address from eth1"
+	both run_udev 1 0 offline netdev=eth1
+	compare_offline vif1.0
+}
+
+# A netdev without an IPv4 address: both refuse, and neither changes anything.
+test_diff_netdev_without_address() {
+	twin_setup -- ip=10.1.0.5
+	local side
+	for side in ref ours; do
+		on "$side"
+		inh ip link add eth2 address 02:00:00:00:02:10 type veth \
+			peer name eth2p address 02:00:00:00:02:11 || fail "cannot add eth2 on $side"
+		inh ip link set eth2 up
+	done
+	RUN_ENV=(netdev=eth2)
+	both run_xl 1 0 online
+	RUN_ENV=()
+	compare_all
+	on ours
+	assert_eq error "$(xs_read "$(xs_backend 1 0)/hotplug-status")" "our hotplug-status"
+	assert_contains "$(xs_read "$(xs_backend 1 0)/hotplug-error")" "eth2 has no IPv4 address" \
+		"our hotplug-error"
+}
+
+test_diff_vifname() {
+	twin_setup -- ip=10.1.0.5 vifname=guest0
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "guest0 $HOST_IP 2" "$(route_of 10.1.0.5)" "our route through the renamed vif"
+	assert_fail link_exists vif1.0
+	both run_xl 1 0 offline
+	compare_offline guest0
+}
+
+test_diff_vifname_taken() {
+	twin_setup -- ip=10.1.0.5 vifname=guest0
+	local side
+	for side in ref ours; do
+		on "$side"
+		inh ip link add guest0 address 02:00:00:00:00:98 type veth \
+			peer name guest0p address 02:00:00:00:00:99 || fail "cannot add guest0 on $side"
+	done
+	both run_xl 1 0 online
+	compare_all
+	on ours
+	assert_contains "$(xs_read "$(xs_backend 1 0)/hotplug-error")" "already exists" \
+		"our hotplug-error"
+}
+
+test_diff_offline_device_gone() {
+	twin_setup -- ip=10.1.0.5
+	both run_xl 1 0 online
+	local side
+	for side in ref ours; do
+		on "$side"
+		inh ip link del vif1.0
+	done
+	both run_xl 1 0 offline
+	compare_all
+}
+
+# Deliberate difference: the reference adds every entry of ip with the IPv4 source of netdev,
+# which the kernel refuses for an IPv6 destination; the reference then fails (hotplug-status
+# error) with the IPv4 routes before it in place. Ours routes IPv6 entries without a source.
+test_diff_ipv6_entry() {
+	twin_setup -- "ip=10.1.0.5 2001:db8:5::/64"
+	on ref
+	run_xl "$SB/ref/vif-route" 1 0 online
+	local ref_rc=$RC ref_status
+	ref_status=$(xs_read "$(xs_backend 1 0)/hotplug-status" 2>/dev/null)
+	on ours
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "our online with an IPv6 entry: $OUT"
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.5)" "our IPv4 route"
+	assert_eq "vif1.0 2" "$(ip -n "$HOST" -j -6 route show 2001:db8:5::/64 |
+		jq -r '.[] | "\(.dev) \(.metric)"')" "our IPv6 route"
+	if [[ $ref_rc -ne 0 ]]; then
+		note "deliberate difference: the reference fails on the IPv6 entry (exit $ref_rc," \
+			"hotplug-status $ref_status): it gives the route an IPv4 source; ours routes it"
+	else
+		ROUTE_SKIP=$BRD_SKIP compare_all
+	fi
+}
+
+# Deliberate difference (SPEC section 2): the reference ignores the backend's mtu node in routed
+# mode; ours sets the vif's MTU and tells the guest through its frontend.
+test_diff_mtu_from_xenstore() {
+	twin_setup -- ip=10.1.0.5 mtu=1400
+	SKIP_NODES="^/local/domain/1/device/vif/0/mtu = "
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare routes_snapshot
+	compare sysctl_snapshot
+	compare store_snapshot
+	on ours
+	assert_eq 1400 "$(link_mtu vif1.0)" "our vif's MTU"
+	assert_eq 1400 "$(xs_read "$(xs_frontend 1 0)/mtu")" "our frontend mtu"
+	on ref
+	if [[ $(link_mtu vif1.0) == 1500 ]] && ! xs_exists "$(xs_frontend 1 0)/mtu"; then
+		note "deliberate difference: the reference ignores the backend's mtu (the vif keeps" \
+			"1500, the guest is not told); ours sets 1400 and writes the frontend's mtu"
+	else
+		fail "the reference now honours the mtu node: compare the links again"
+	fi
+}
+
+# Deliberate difference (SPEC section 5): with netdev unset the reference takes eth0, whatever
+# the default route; ours takes the device of the IPv4 default route.
+test_diff_default_route_not_eth0() {
+	twin_setup nodefault -- ip=10.1.0.5
+	local side
+	for side in ref ours; do
+		on "$side"
+		inh ip route add default via 198.51.100.1
+	done
+	on ref
+	run_xl "$SB/ref/vif-route" 1 0 online
+	assert_eq 0 "$RC" "the reference's online"
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.5)" "the reference's route (eth0)"
+	on ours
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "our online: $OUT"
+	assert_eq "vif1.0 $HOST_IP1 2" "$(route_of 10.1.0.5)" "our route (default-route device eth1)"
+	note "deliberate difference: with no netdev the reference takes eth0's address; ours takes" \
+		"the default-route device's (eth1 here)"
+}
+
+run_tests "$@"
