@@ -56,6 +56,9 @@ EOF
 )
 eval "$_DHCP_INIT_COMMON"
 
+# dhcp_alive PID: the process (a daemon started here) runs and is no zombie.
+dhcp_alive() { _dhcp_alive "$1"; }
+
 # _dhcp_register DIR: remembers DIR so that sb_cleanup stops its daemons.
 _dhcp_register() {
 	[[ -n ${SB:-} && -d $SB ]] || return 0
