@@ -101,10 +101,16 @@ bool netprog_recorded(const struct netprog *np, const char *kind, char *out, siz
 
 int netprog_sysctl(struct netprog *np, const char *key, const char *value)
 {
-	char old[SYSCTL_VALUE_MAX];
+	char old[SYSCTL_VALUE_MAX], now[SYSCTL_VALUE_MAX];
 	int changed;
 	char name[SYSCTL_NAME_MAX];
-	if (!netprog_step(np, "set %s to %s", sysctl_name(key, name), value))
+	sysctl_name(key, name);
+	/* A setting that has the value already is no step: the plan (-n) must not list it. */
+	if (sysctl_get(key, now, sizeof(now)) == 0 && !strcmp(now, value)) {
+		log_msg(&np->log, LOG_DEBUG, "%s is %s already", name, value);
+		return 0;
+	}
+	if (!netprog_step(np, "set %s to %s", name, value))
 		return 0;
 	int err = sysctl_set(&np->undo, key, value, old, &changed);
 	if (err < 0)
@@ -321,6 +327,7 @@ static int resolve_netdev(struct netprog *np)
 		snprintf(np->netdev, sizeof(np->netdev), "%s", netdev);
 		return 0;
 	}
+	bool none_started = true;
 	if (np->command != NP_START) {
 		char found[IFNAME_MAX + 1] = "";
 		char *want[2] = {(char *)np->name, found};
@@ -329,8 +336,12 @@ static int resolve_netdev(struct netprog *np)
 			snprintf(np->netdev, sizeof(np->netdev), "%s", found);
 			return 0;
 		}
+		none_started = !ambiguous && !found[0];
 	}
 	int err = route_default_dev(&np->net, np->netdev);
+	/* xend runs stop whatever the network looks like: with nothing started, that is fine. */
+	if (err == -NLE_OBJ_NOTFOUND && np->command == NP_STOP && none_started)
+		return 1;
 	if (err == -NLE_OBJ_NOTFOUND)
 		return netprog_fail(np,
 				    "no netdev given and there is no IPv4 default route to "
@@ -375,8 +386,14 @@ int netprog_begin(struct netprog *np, const char *name, const char *usage, int a
 	int err = net_open(&np->net);
 	if (err < 0)
 		return netprog_fail(np, "cannot open a netlink socket: %s", net_error(err));
-	if (resolve_netdev(np) < 0)
+	if ((err = resolve_netdev(np)) < 0)
 		return -1;
+	if (err > 0) {
+		log_msg(&np->log, LOG_DEBUG,
+			"not started (no state file, no default route): "
+			"nothing to stop");
+		return 1;
+	}
 	snprintf(np->state, sizeof(np->state), "%s.%s", name, np->netdev);
 	if (np->command != NP_STATUS && (err = lock_take(&np->lock, NETPROG_LOCK)) < 0)
 		return netprog_fail(np, "cannot take the lock %s: %s", NETPROG_LOCK,

@@ -63,8 +63,14 @@ static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev)
 		return vif_error(c, "no netdev given and no IPv4 default route: set netdev= to "
 				    "the device whose address the guest's routes use");
 	}
-	if ((err = link_get(&c->net, netdev, &l)) < 0)
-		return vif_net_error(c, err, "netdev %s", netdev);
+	err = link_get(&c->net, netdev, &l);
+	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+		return vif_error(c,
+				 "netdev %s does not exist: set netdev= to the device whose "
+				 "address the guest's routes use",
+				 netdev);
+	if (err < 0)
+		return vif_net_error(c, err, "cannot look up netdev %s", netdev);
 	if ((err = addr_primary4(&c->net, l.ifindex, addr)) == -NLE_NOADDR) {
 		return vif_error(
 		    c,
@@ -75,6 +81,32 @@ static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev)
 	return err < 0 ? vif_net_error(c, err, "cannot read the addresses of %s", netdev) : 0;
 }
 
+/*
+ * An entry that holds the host's own address (192.0.2.10/24 for a host at 192.0.2.2/24) would
+ * give the guest the host's network: the reverse rule would drop every packet from that network
+ * arriving anywhere but at the vif, the router's too.  Refused, before anything is changed.
+ */
+static int check_not_host(struct vif_ctx *c, struct in_addr host, const char *netdev)
+{
+	char entry[64], text[INET_ADDRSTRLEN], guest[INET_ADDRSTRLEN];
+	for (size_t i = 0; i < c->n_ips; i++) {
+		const struct ip_prefix *p = &c->ips[i];
+		uint32_t mask = p->len ? htonl(~0u << (32 - p->len)) : 0;
+		if (p->family != AF_INET || ((p->addr.v4.s_addr ^ host.s_addr) & mask))
+			continue;
+		ip_prefix_format(p, entry, sizeof(entry));
+		inet_ntop(AF_INET, &host, text, sizeof(text));
+		inet_ntop(AF_INET, &p->addr.v4, guest, sizeof(guest));
+		return vif_error(c,
+				 "invalid ip '%s': the entry %s holds the host's own address %s "
+				 "(of %s); list only the guest's own addresses and prefixes "
+				 "(%s rather than %s)",
+				 c->ip, entry, text, netdev,
+				 p->len == 32 ? "another address" : guest, entry);
+	}
+	return 0;
+}
+
 static int online(struct vif_ctx *c)
 {
 	struct in_addr host;
@@ -82,7 +114,8 @@ static int online(struct vif_ctx *c)
 	unsigned metric = c->tap ? 1 : 2;
 	int err, changed;
 
-	if (host_address(c, &host, netdev) < 0 || vif_rename(c) < 0)
+	if (host_address(c, &host, netdev) < 0 || check_not_host(c, host, netdev) < 0 ||
+	    vif_rename(c) < 0)
 		return -1;
 	if (!c->dev_exists)
 		return vif_error(c, "device %s does not exist", c->dev);
@@ -105,8 +138,10 @@ static int online(struct vif_ctx *c)
 		return -1;
 	for (size_t i = 0; i < c->n_ips; i++) {
 		ip_prefix_format(&c->ips[i], dst, sizeof(dst));
-		if (!vif_step(c, "route %s through %s (source %s, metric %u)", dst, c->dev, text,
-			      metric))
+		/* An IPv6 route takes no IPv4 source: route_add_via leaves it out. */
+		bool v4 = c->ips[i].family == AF_INET;
+		if (!vif_step(c, "route %s through %s (%s%s%smetric %u)", dst, c->dev,
+			      v4 ? "source " : "", v4 ? text : "", v4 ? ", " : "", metric))
 			continue;
 		if ((err = route_add_via(&c->net, &c->undo, c->link.ifindex, &c->ips[i], &host,
 					 metric)) < 0)
