@@ -268,6 +268,53 @@ test_diff_online_twice() {
 	compare_all
 }
 
+# Deliberate difference: offline leaves the router address on the (down) vif in both; a new
+# online of the same device then fails in the reference ("Address already assigned", hotplug-
+# status error). Ours brings the vif back with its route.
+test_diff_online_after_offline() {
+	twin_setup --
+	both run_xl 1 0 online
+	both run_xl 1 0 offline
+	compare_all
+	on ref
+	RUN_ENV=("${NO_DHCP[@]}")
+	run_xl "$SB/ref/vif-nat" 1 0 online
+	local ref_rc=$RC
+	on ours
+	run_xl vif-nat 1 0 online
+	RUN_ENV=()
+	assert_eq 0 "$RC" "our online after offline: $OUT"
+	assert_nat_up vif1.0 10.0.1.1 10.0.1.128
+	if [[ $ref_rc -ne 0 ]]; then
+		note "deliberate difference: the reference's online after an offline of the same" \
+			"vif fails (exit $ref_rc) on the router address it left; ours succeeds"
+	else
+		compare_all
+	fi
+}
+
+# Deliberate difference: with several entries in ip the reference passes the whole list to ip
+# route as one address and fails. Ours takes the first entry as the guest's address (the
+# firewall allows them all).
+test_diff_ip_list() {
+	twin_setup -- "ip=10.0.5.1 10.0.6.1"
+	on ref
+	RUN_ENV=("${NO_DHCP[@]}")
+	run_xl "$SB/ref/vif-nat" 1 0 online
+	local ref_rc=$RC
+	on ours
+	run_xl vif-nat 1 0 online
+	RUN_ENV=()
+	assert_eq 0 "$RC" "our online with two addresses: $OUT"
+	assert_nat_up vif1.0 10.0.5.1 10.0.5.128
+	if [[ $ref_rc -ne 0 ]]; then
+		note "deliberate difference: the reference fails (exit $ref_rc) on an ip list of two" \
+			"addresses; ours serves the first"
+	else
+		compare_all
+	fi
+}
+
 # Deliberate difference: when a route through the vif already exists, the reference exits 0
 # without reporting (no hotplug-status, which xend waits for); ours reports connected.
 test_diff_already_up_first_time() {
@@ -330,6 +377,26 @@ test_diff_router_wraps_handle() {
 	if link_is_up vif1.200; then
 		note "deliberate difference: the reference fails on router 10.0.1.328 and leaves" \
 			"vif1.200 up with ARP on; ours refuses before any change"
+	else
+		compare links_snapshot
+	fi
+}
+
+# NAT mode is IPv4 only: an IPv6 ip is refused by both; the reference only when ip refuses
+# its computed router address, after setting the vif up. Ours changes nothing.
+test_diff_ipv6_address() {
+	twin_setup -- ip=2001:db8::5
+	both run_xl 1 0 online
+	compare routes_snapshot
+	compare sysctl_snapshot
+	compare store_snapshot
+	on ours
+	assert_contains "$(xs_read "$(xs_backend 1 0)/hotplug-error")" "IPv4" "our hotplug-error"
+	assert_fail link_is_up vif1.0
+	on ref
+	if link_is_up vif1.0; then
+		note "deliberate difference: the reference fails on an IPv6 ip after setting" \
+			"vif1.0 up with ARP on; ours refuses before any change"
 	else
 		compare links_snapshot
 	fi
@@ -468,6 +535,29 @@ test_diff_dhcpd_lease() {
 	assert_same "$(cat "$SB/dhcp-ref/dhcpd.conf")" "$(cat "$SB/dhcp-ours/dhcpd.conf")" \
 		"dhcpd.conf after offline (< reference, > ours)"
 	assert_eq "$(iface_words ref)" "$(iface_words ours)" "interface lists after offline"
+	assert_eq "" "$(host_lines ours)" "our host lines after offline"
+}
+
+# A guest's second card (handle 2: vifid 3, host name dom300-3), and an offline after the
+# device is gone, which must still take the entry out.
+test_diff_dhcpd_offline_device_gone() {
+	dhcp_twin
+	twin_setup dom=300 dev=2 --
+	both run_xl 300 2 online
+	compare_all
+	assert_same "$(cat "$SB/dhcp-ref/dhcpd.conf")" "$(cat "$SB/dhcp-ours/dhcpd.conf")" \
+		"dhcpd.conf after online (< reference, > ours)"
+	assert_eq 'host dom300-3 { hardware ethernet 00:16:3e:01:2c:02; fixed-address 10.1.44.3; option routers 10.1.44.130; option host-name "dom300-3"; }' \
+		"$(host_lines ours)" "our host line"
+	local side
+	for side in ref ours; do
+		on "$side"
+		inh ip link del vif300.2
+	done
+	both run_xl 300 2 offline
+	compare_all
+	assert_same "$(cat "$SB/dhcp-ref/dhcpd.conf")" "$(cat "$SB/dhcp-ours/dhcpd.conf")" \
+		"dhcpd.conf after offline (< reference, > ours)"
 	assert_eq "" "$(host_lines ours)" "our host lines after offline"
 }
 

@@ -61,8 +61,8 @@ lan_add() {
 }
 
 # Makes the two sides: "ours" is the sandbox's host and store, "ref" a second host namespace
-# with a second store. Both get eth0 and eth1 (lan_add), a secondary address on eth0 (the
-# primary one is what the vif takes), IPv4 and IPv6 default routes through eth0 (unless
+# with a second store. Both get eth0 and eth1 (lan_add), a secondary address and a second
+# primary one in another subnet on eth0 (the first primary is what the vif takes), IPv4 and IPv6 default routes through eth0 (unless
 # nodefault), the vif (IFNAME, default vif1.0: netback's MAC fe:ff:ff:ff:ff:ff, down, MTU
 # 1500) and the same seeded store (key=value extras).
 twin_setup() { # [ifname=NAME] [nodefault] -- key=value...
@@ -87,6 +87,7 @@ twin_setup() { # [ifname=NAME] [nodefault] -- key=value...
 		lan_add eth0 0 || fail "lan_add eth0 on $side"
 		lan_add eth1 1 || fail "lan_add eth1 on $side"
 		inh ip addr add 192.0.2.11/24 dev eth0
+		inh ip addr add 10.200.0.5/24 dev eth0
 		if [[ $nodefault == no ]]; then
 			inh ip route add default via 192.0.2.1
 			inh ip -6 route add default via 2001:db8:0::1
@@ -321,6 +322,16 @@ test_diff_tap_add_remove() {
 	compare_offline vif1.0-emu
 }
 
+test_diff_tap_vifname() {
+	twin_setup ifname=vif1.0-emu -- ip=10.1.0.5 vifname=guest0
+	both run_xl 1 0 add type_if=tap
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "guest0-emu $HOST_IP 1" "$(route_of 10.1.0.5)" "our route through guest0-emu"
+	both run_xl 1 0 remove type_if=tap
+	compare_offline guest0-emu
+}
+
 # online/offline do nothing for a tap, add/remove nothing for a vif.
 test_diff_wrong_type_noop() {
 	twin_setup ifname=vif1.0-emu -- ip=10.1.0.5
@@ -328,6 +339,35 @@ test_diff_wrong_type_noop() {
 	compare_all
 	both run_xl 1 0 add
 	compare_all
+}
+
+# ip from the xend vif-script line (an argument) and from xenstore: the store wins.
+test_diff_ip_precedence() {
+	twin_setup --
+	both run_udev 1 0 online ip=10.9.9.9
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.9.9.9)" "our route from the argument"
+	both run_udev 1 0 offline ip=10.9.9.9
+	local side
+	for side in ref ours; do
+		on "$side"
+		xs_write "$(xs_backend 1 0)/ip" 10.1.0.5
+	done
+	both run_udev 1 0 online ip=10.9.9.9
+	ROUTE_SKIP=$BRD_SKIP compare_all
+	on ours
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.5)" "our route from xenstore"
+	assert_eq "" "$(route_of 10.9.9.9)" "no route from the overridden argument"
+}
+
+# A vif taken offline and brought online again (the reference leaves it up in between).
+test_diff_online_after_offline() {
+	twin_setup -- ip=10.1.0.5
+	both run_xl 1 0 online
+	both run_xl 1 0 offline
+	both run_xl 1 0 online
+	ROUTE_SKIP=$BRD_SKIP compare_all
 }
 
 # libxl passes netdev in the environment, a xend vif-script line as an argument.
@@ -474,6 +514,90 @@ test_diff_default_route_not_eth0() {
 	assert_eq "vif1.0 $HOST_IP1 2" "$(route_of 10.1.0.5)" "our route (default-route device eth1)"
 	note "deliberate difference: with no netdev the reference takes eth0's address; ours takes" \
 		"the default-route device's (eth1 here)"
+}
+
+# Deliberate difference (SPEC section 5): with no netdev and no default route the reference
+# still takes eth0; ours refuses with a clear error, before any change.
+test_diff_no_default_route() {
+	twin_setup nodefault -- ip=10.1.0.5
+	on ref
+	run_xl "$SB/ref/vif-route" 1 0 online
+	local ref_rc=$RC
+	on ours
+	local before
+	before=$(links_snapshot)
+	run_xl vif-route 1 0 online
+	assert_eq 1 "$RC" "our online without a default route"
+	assert_contains "$(xs_read "$(xs_backend 1 0)/hotplug-error")" "no IPv4 default route" \
+		"our hotplug-error"
+	assert_same "$before" "$(links_snapshot)" "our links after the refusal"
+	if [[ $ref_rc -eq 0 ]]; then
+		note "deliberate difference: with no netdev and no default route the reference" \
+			"takes eth0's address; ours asks for netdev="
+	else
+		compare_all
+	fi
+}
+
+# Deliberate difference: an entry with host bits below its prefix (10.1.0.5/24) makes the
+# reference fail (the kernel refuses the route); ours routes the prefix, 10.1.0.0/24.
+test_diff_prefix_with_host_bits() {
+	twin_setup -- ip=10.1.0.5/24
+	on ref
+	run_xl "$SB/ref/vif-route" 1 0 online
+	local ref_rc=$RC
+	on ours
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "our online: $OUT"
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.0/24)" "our route to the prefix"
+	if [[ $ref_rc -ne 0 ]]; then
+		note "deliberate difference: the reference fails (exit $ref_rc) on 10.1.0.5/24;" \
+			"ours routes 10.1.0.0/24"
+	else
+		ROUTE_SKIP=$BRD_SKIP compare_all
+	fi
+}
+
+# Deliberate difference: an address already on the vif (192.0.2.99/24 here) is replaced by the
+# reference's ifconfig, which sets the device's first address; ours adds the /32 beside it
+# and leaves what it did not put there.
+test_diff_vif_with_address() {
+	twin_setup -- ip=10.1.0.5
+	local side
+	for side in ref ours; do
+		on "$side"
+		inh ip addr add 192.0.2.99/24 dev vif1.0
+	done
+	both run_xl 1 0 online
+	ROUTE_SKIP="$BRD_SKIP or .prefsrc == \"192.0.2.99\" or .dst == \"192.0.2.99\"" \
+		compare routes_snapshot
+	compare sysctl_snapshot
+	compare store_snapshot
+	on ours
+	assert_same "$(printf '%s\n' 192.0.2.99/24 "$HOST_IP/32")" \
+		"$(link_addrs vif1.0 | grep -v ^fe80)" "our vif's addresses"
+	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.5)" "our route to the guest"
+	on ref
+	if [[ $(link_addrs vif1.0 | grep -v ^fe80) == "$HOST_IP/32" ]]; then
+		note "deliberate difference: the reference's ifconfig replaced the vif's address" \
+			"192.0.2.99/24 with the /32; ours keeps it beside the /32"
+	else
+		compare links_snapshot
+	fi
+}
+
+# Without XENBUS_PATH both refuse, and neither changes anything.
+test_diff_missing_xenbus_path() {
+	twin_setup -- ip=10.1.0.5
+	on ref
+	run_env "$SB/ref/vif-route" vif=vif1.0 -- online
+	local ref_rc=$RC
+	on ours
+	run_env vif-route vif=vif1.0 -- online
+	assert_eq 1 "$RC" "our exit"
+	assert_contains "$OUT" "XENBUS_PATH" "our message"
+	assert_ne 0 "$ref_rc" "the reference's exit"
+	compare_all
 }
 
 run_tests "$@"
