@@ -92,8 +92,10 @@ static int check_not_host(struct vif_ctx *c, struct in_addr host, const char *ne
 	char entry[64], text[INET_ADDRSTRLEN], guest[INET_ADDRSTRLEN];
 	for (size_t i = 0; i < c->n_ips; i++) {
 		const struct ip_prefix *p = &c->ips[i];
+		if (p->family != AF_INET)
+			continue;
 		uint32_t mask = p->len ? htonl(~0u << (32 - p->len)) : 0;
-		if (p->family != AF_INET || ((p->addr.v4.s_addr ^ host.s_addr) & mask))
+		if ((p->addr.v4.s_addr ^ host.s_addr) & mask)
 			continue;
 		ip_prefix_format(p, entry, sizeof(entry));
 		inet_ntop(AF_INET, &host, text, sizeof(text));
