@@ -40,10 +40,10 @@ lan_setup() {
 	done
 }
 
-# nat_start [ARGS...]: network-nat start on eth0 (nft, no DHCP unless ARGS
-# say otherwise), as xend runs it; must succeed.
+# nat_start: network-nat start on eth0 (nft, no DHCP), as xend runs it;
+# must succeed.
 nat_start() {
-	run_env network-nat -- start netdev=eth0 firewall=nft dhcp=no "$@"
+	run_env network-nat -- start netdev=eth0 firewall=nft dhcp=no
 	assert_eq 0 "$RC" "network-nat start: $OUT"
 }
 
@@ -96,6 +96,7 @@ set_keys() {
 
 sysctl_h() { ip netns exec "$HOST" cat "/proc/sys/net/ipv4/$1" 2>/dev/null; }
 # sysctl_set KEY VALUE: KEY relative to /proc/sys/net/ipv4 (vif names hold dots).
+# shellcheck disable=SC2016 # expanded by the inner sh
 sysctl_set() { ip netns exec "$HOST" sh -c 'echo "$2" >"/proc/sys/net/ipv4/$1"' - "$1" "$2"; }
 
 # The routes of the host's main table through DEV, as JSON lines.
@@ -713,6 +714,7 @@ test_dry_run_changes_nothing() {
 # The hooks see the derived address, as the scripts' hooks did.
 test_hooks_see_derived_address() {
 	local f=$XEN_SCRIPT_DIR/vif-post.d/10-record.hook
+	# shellcheck disable=SC2016 # the hook's text
 	printf '%s\n' 'echo "$command $dev $ip $mac $type_if" >>"${0%/*}/../../hook.log"' >"$f"
 	chmod 0755 "$f"
 	guest 1 0
