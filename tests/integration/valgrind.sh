@@ -201,7 +201,7 @@ test_valgrind_network_route() {
 	assert_eq 1 "$RC" "missing netdev under valgrind: $(vg_reports)"
 }
 
-# network-nat with dnsmasq: start (twice), status, stop, and a refusal.
+# network-nat with dnsmasq: start (twice), status, stop, and a refusal; then with ISC dhcpd.
 test_valgrind_network_nat() {
 	host_eth0
 	dnsmasq_sandbox "$SB/dnsmasq" || fail "dnsmasq_sandbox"
@@ -219,6 +219,17 @@ test_valgrind_network_nat() {
 	assert_eq 0 "$(ip netns exec "$HOST" cat /proc/sys/net/ipv4/ip_forward)" "forwarding restored"
 	vg_run network-nat start netdev=eth0 dhcp=maybe
 	assert_eq 1 "$RC" "bad dhcp value under valgrind: $(vg_reports)"
+	# ISC dhcpd: the subnet declaration added and taken out again.
+	dhcpd_sandbox "$SB/dhcpd" || fail "dhcpd_sandbox"
+	for cmd in start status stop; do
+		vg_run network-nat $cmd netdev=eth0 "${DHCPD_ENV[@]}"
+		assert_eq 0 "$RC" "network-nat $cmd dhcp=yes under valgrind: $(vg_reports)"
+		if [[ $cmd == start ]]; then
+			assert_contains "$(cat "$SB/dhcpd/dhcpd.conf")" "subnet 10.0.0.0 netmask 255.255.0.0" \
+				"subnet declared"
+		fi
+	done
+	assert_not_contains "$(cat "$SB/dhcpd/dhcpd.conf")" "subnet 10.0.0.0" "subnet removed"
 }
 
 run_tests "$@"

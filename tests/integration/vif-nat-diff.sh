@@ -111,6 +111,15 @@ twin_vif() { # DOMID DEVID key=value...
 	done
 }
 
+# ref_log: moves what the reference wrote to its log (its stderr) into the transcript, which a
+# failing test shows.
+ref_log() {
+	local log=$SB/ref/log/xen-hotplug.log
+	[[ -s $log ]] || return 0
+	sed 's/^/  reference: /' "$log" >>"$SB/transcript"
+	: >"$log"
+}
+
 # on ref|ours: point the lib helpers (HOST, XENSTORED_PATH) at one side.
 on() {
 	case $1 in
@@ -131,6 +140,7 @@ both() {
 	RUN_ENV=("${REF_ENV[@]}")
 	"$caller" "$SB/ref/vif-nat" "$@"
 	REF_RC=$RC
+	ref_log
 	on ours
 	RUN_ENV=("${OURS_ENV[@]}")
 	"$caller" vif-nat "$@"
@@ -280,6 +290,7 @@ test_diff_online_after_offline() {
 	RUN_ENV=("${NO_DHCP[@]}")
 	run_xl "$SB/ref/vif-nat" 1 0 online
 	local ref_rc=$RC
+	ref_log
 	on ours
 	run_xl vif-nat 1 0 online
 	RUN_ENV=()
@@ -302,6 +313,7 @@ test_diff_ip_list() {
 	RUN_ENV=("${NO_DHCP[@]}")
 	run_xl "$SB/ref/vif-nat" 1 0 online
 	local ref_rc=$RC
+	ref_log
 	on ours
 	run_xl vif-nat 1 0 online
 	RUN_ENV=()

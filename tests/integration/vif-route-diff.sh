@@ -98,6 +98,15 @@ twin_setup() { # [ifname=NAME] [nodefault] -- key=value...
 	done
 }
 
+# ref_log: moves what the reference wrote to its log (its stderr) into the transcript, which a
+# failing test shows.
+ref_log() {
+	local log=$SB/ref/log/xen-hotplug.log
+	[[ -s $log ]] || return 0
+	sed 's/^/  reference: /' "$log" >>"$SB/transcript"
+	: >"$log"
+}
+
 # on ref|ours: point the lib helpers (HOST, XENSTORED_PATH) at one side.
 on() {
 	case $1 in
@@ -114,6 +123,7 @@ both() {
 	on ref
 	"$caller" "$SB/ref/vif-route" "$@"
 	REF_RC=$RC
+	ref_log
 	on ours
 	"$caller" vif-route "$@"
 	OURS_RC=$RC
@@ -296,6 +306,7 @@ test_diff_online_twice() {
 	on ref
 	run_xl "$SB/ref/vif-route" 1 0 online
 	local ref_rc=$RC
+	ref_log
 	on ours
 	run_xl vif-route 1 0 online
 	assert_eq 0 "$RC" "our second online: $OUT"
@@ -459,6 +470,7 @@ test_diff_ipv6_entry() {
 	on ref
 	run_xl "$SB/ref/vif-route" 1 0 online
 	local ref_rc=$RC ref_status
+	ref_log
 	ref_status=$(xs_read "$(xs_backend 1 0)/hotplug-status" 2>/dev/null)
 	on ours
 	run_xl vif-route 1 0 online
@@ -506,6 +518,7 @@ test_diff_default_route_not_eth0() {
 	done
 	on ref
 	run_xl "$SB/ref/vif-route" 1 0 online
+	ref_log
 	assert_eq 0 "$RC" "the reference's online"
 	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.5)" "the reference's route (eth0)"
 	on ours
@@ -523,6 +536,7 @@ test_diff_no_default_route() {
 	on ref
 	run_xl "$SB/ref/vif-route" 1 0 online
 	local ref_rc=$RC
+	ref_log
 	on ours
 	local before
 	before=$(links_snapshot)
@@ -546,6 +560,7 @@ test_diff_prefix_with_host_bits() {
 	on ref
 	run_xl "$SB/ref/vif-route" 1 0 online
 	local ref_rc=$RC
+	ref_log
 	on ours
 	run_xl vif-route 1 0 online
 	assert_eq 0 "$RC" "our online: $OUT"
@@ -592,6 +607,7 @@ test_diff_missing_xenbus_path() {
 	on ref
 	run_env "$SB/ref/vif-route" vif=vif1.0 -- online
 	local ref_rc=$RC
+	ref_log
 	on ours
 	run_env vif-route vif=vif1.0 -- online
 	assert_eq 1 "$RC" "our exit"
