@@ -385,6 +385,11 @@ static void run_init(const struct dhcp *d, const char *action, struct log *log)
 			if (null > 2)
 				close(null);
 		}
+		/*
+		 * The server it starts lives on: it must not keep this program's netlink and
+		 * xenstore connections (libmnl's socket is not close-on-exec) or the lock.
+		 */
+		close_range(3, ~0U, 0);
 		execve(d->init, argv, envp);
 		_exit(127);
 	}

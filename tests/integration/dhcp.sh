@@ -95,6 +95,18 @@ host_line() { # D
 		"option routers 10.0.$1.128; option host-name \"dom$1\"; }"
 }
 
+# netlink_fds PID: the netlink sockets PID holds, one "fd protocol" a line.
+# A server started through the init script must hold none of vif-nat's.
+netlink_fds() {
+	local fd ino
+	for fd in /proc/"$1"/fd/*; do
+		ino=$(readlink "$fd") || continue
+		[[ $ino =~ ^socket:\[([0-9]+)\]$ ]] || continue
+		awk -v ino="${BASH_REMATCH[1]}" -v fd="${fd##*/}" \
+			'NR > 1 && $10 == ino { print fd, $2 }' "/proc/$1/net/netlink"
+	done
+}
+
 # ---------------------------------------------------------------- ISC dhcpd
 
 # The whole path with ISC dhcpd: network-nat declares the subnet, vif-nat
@@ -117,6 +129,7 @@ test_isc_leases() {
 		"the interface list"
 	assert_eq "10.0.1.1 10.0.1.128" "$(lease "${G[1]}")" "guest 1's lease"
 	assert_eq "10.0.2.1 10.0.2.128" "$(lease "${G[2]}")" "guest 2's lease"
+	assert_eq "" "$(netlink_fds "$(cat "$SB/isc/dhcpd.pid")")" "dhcpd's netlink sockets"
 	# Guest 2's namespace asking as guest 1 (through vif2.0) gets guest 1's
 	# entry: the check after offline can see a lease if there is one.
 	with_mac "${G[2]}" "$(vif_mac 1 0)"
