@@ -84,7 +84,7 @@ static int addresses(struct nat_vif *n)
 	if (read_id(c, "frontend-id", c->domid, 65535, &domid) < 0 ||
 	    read_id(c, "handle", c->devid, 65535, &handle) < 0)
 		return -1;
-	/* The first entry of ip is the guest's address; the firewall takes all of them. */
+	/* The first entry of ip is the guest's address; the firewall takes them all. */
 	if (c->n_ips)
 		ip_prefix_format(&c->ips[0], ip, sizeof(ip));
 	const char *expected = nat_address(ip, domid, handle, &n->a);
