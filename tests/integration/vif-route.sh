@@ -4,7 +4,8 @@
 # namespace, network-route started, guests in namespaces behind veth vifs,
 # the program run as udev (xend era) and xl run it. Real packets, real
 # routes, sysctls, nftables rules and xenstore nodes. SPEC.md sections 1, 2,
-# 5, 6 and 7 are the contract checked here.
+# 5, 6 and 7 are the contract checked here; vif-route-diff.sh compares the
+# program with Debian's script.
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -98,12 +99,6 @@ msgs() {
 # in both families (but the kernel's IPv6 link-local and multicast ones),
 # proxy_arp of every link, and the project's inet table.
 host_state() {
-	host_net_state
-	inh nft list table inet xen_hotplug 2>/dev/null
-}
-
-# The same without the firewall (for the comparison with the scripts).
-host_net_state() {
 	{
 		ip -n "$HOST" -j -d addr show | jq -S -c '.[] | {ifname, address, mtu,
 			up: ((.flags // []) | index("UP") != null),
@@ -115,6 +110,7 @@ host_net_state() {
 		# The glob must expand inside the host namespace.
 		inh sh -c 'grep -H . /proc/sys/net/ipv4/conf/*/proxy_arp'
 	} | sort
+	inh nft list table inet xen_hotplug 2>/dev/null
 }
 
 # Routes through DEV in the main table, one "dst src metric" a line (src "-"
@@ -252,21 +248,21 @@ test_firewall_forged_sources() {
 	assert_ok inh ping -c 1 -W 2 $GUEST_IP
 	local vmac
 	vmac=$(link_mac vif1.0)
-	local -a out=("forged,ipv4,src=192.0.2.99,dst=$ROUTER_IP,dmac=$vmac"
+	local -a to_lan=("forged,ipv4,src=192.0.2.99,dst=$ROUTER_IP,dmac=$vmac"
 		"legit,ipv4,src=$GUEST_IP,dst=$ROUTER_IP,dmac=$vmac")
-	local -a in=("spoof,ipv4,src=$GUEST_IP,dst=$GUEST_IP,dmac=$NIC_MAC"
+	local -a to_guest=("spoof,ipv4,src=$GUEST_IP,dst=$GUEST_IP,dmac=$NIC_MAC"
 		"reply,ipv4,src=$ROUTER_IP,dst=$GUEST_IP,dmac=$NIC_MAC")
-	probe "$G" "$LAN" legit "${out[@]}"
+	probe "$G" "$LAN" legit "${to_lan[@]}"
 	assert_arrived forged legit
-	probe "$LAN" "$G" reply "${in[@]}"
+	probe "$LAN" "$G" reply "${to_guest[@]}"
 	assert_arrived spoof reply
 
 	run_udev vif-route 1 0 online
 	assert_eq 0 "$RC" "online, nft ($OUT)"
-	probe "$G" "$LAN" legit "${out[@]}"
+	probe "$G" "$LAN" legit "${to_lan[@]}"
 	assert_arrived legit
 	assert_dropped forged
-	probe "$LAN" "$G" reply "${in[@]}"
+	probe "$LAN" "$G" reply "${to_guest[@]}"
 	assert_arrived reply
 	assert_dropped spoof
 }
@@ -773,197 +769,5 @@ test_fault_online_nack() { fault_loop nack; }
 # Sending step N fails: the request never reached the kernel.
 test_fault_online_send() { fault_loop send; }
 
-# ---------------------------------------------------------------- differential
-
-# Debian's vif-route script (xen-utils-common, the Xen 4.x script) and ours,
-# each on its own identical host, LAN and store, for the same calls: links,
-# addresses, routes, proxy ARP and the store must end up equal, except where
-# the script is wrong, which each test names (note lines). Debian disables
-# the script's iptables step, so the firewall is not compared. The script
-# appends to /var/log/xen and takes netdev's address from eth0 by default,
-# the default-route device here too.
-REF=/etc/xen/scripts/vif-route
-
-# on ref|ours: point the helpers (HOST, XENSTORED_PATH) at one side.
-on() {
-	case $1 in
-	ref) HOST=$REF_HOST XENSTORED_PATH=$REF_XS ;;
-	ours) HOST=$OURS_HOST XENSTORED_PATH=$OURS_XS ;;
-	esac
-}
-
-# twin_setup [IFNAME] -- key=value...: both sides with the LAN, the vif
-# (IFNAME, default vif1.0, with a fixed MAC) and the seeded store.
-twin_setup() {
-	local ifname=vif1.0 side
-	[[ $1 != -- ]] && ifname=$1 && shift
-	shift
-	[[ -x $REF ]] || fail "$REF missing (package xen-utils-common)"
-	mkdir -p /var/log/xen
-	OURS_HOST=$HOST
-	OURS_XS=$XENSTORED_PATH
-	ns_new REF_HOST
-	stub_new REF_XS ref || fail "cannot start the reference's store"
-	for side in ref ours; do
-		on "$side"
-		lan_setup
-		vif_add 1 0 "$ifname" || fail "vif_add on $side"
-		inh ip link set "$ifname" address 02:00:00:00:01:00
-		xs_vif_seed 1 0 "$@" || fail "xs_vif_seed on $side"
-	done
-}
-
-# both CALLER DOMID DEVID ACTION [EXTRA]: the same call on each side; the
-# outcomes (success or failure) must be equal.
-both() {
-	local caller=$1 ref_rc
-	shift
-	on ref
-	"$caller" "$REF" "$@"
-	ref_rc=$RC
-	on ours
-	"$caller" vif-route "$@"
-	assert_eq "$([[ $ref_rc -eq 0 ]] && echo ok || echo fail)" \
-		"$([[ $RC -eq 0 ]] && echo ok || echo fail)" \
-		"outcome of $caller $* (reference exit $ref_rc, ours $RC: $OUT)"
-}
-
-# The whole store, without hotplug-error (its words are ours).
-store_state() {
-	xenstore-ls -f / 2>/dev/null | grep -v '/hotplug-error = '
-}
-
-# Compares both sides with WHAT, naming each difference; FILTER (a jq
-# program) first removes a deliberate difference from the link lines.
-compare() { # WHAT [FILTER]
-	local r o
-	on ref
-	r=$($1)
-	on ours
-	o=$($1)
-	if [[ -n ${2:-} ]]; then
-		r=$(json_lines_filter "$2" <<<"$r")
-		o=$(json_lines_filter "$2" <<<"$o")
-	fi
-	[[ "$r" == "$o" ]] || fail "$1 differs (< reference, > ours):
-$(diff <(printf '%s\n' "$r") <(printf '%s\n' "$o") | grep '^[<>]')"
-}
-
-# json_lines_filter JQ: the JSON lines of stdin through JQ, the others as
-# they are, in the same order.
-json_lines_filter() {
-	local l
-	while IFS= read -r l; do
-		if [[ $l == '{'* ]]; then jq -c "$1" <<<"$l"; else printf '%s\n' "$l"; fi
-	done
-}
-
-# Deliberate difference: the script sets the address with ifconfig, which
-# gives the /32 the broadcast address of the old class C network
-# (192.0.2.255), so the host takes 192.0.2.255 arriving on the vif for a
-# broadcast of its own; ours adds the /32 alone. Everything else agrees.
-NO_VIF_BROADCAST='select((.type // "") != "broadcast" or .dev == "eth0" or .dev == "lo")'
-
-compare_all() {
-	compare host_net_state "$NO_VIF_BROADCAST"
-	compare store_state
-	on ref
-	[[ -n $(ip -n "$HOST" -4 -j route show table local type broadcast |
-		jq -r '.[] | select(.dev != "eth0" and .dev != "lo") | .dst') ]] &&
-		note "deliberate difference: the script's ifconfig gives the vif's /32 the" \
-			"broadcast address 192.0.2.255; ours adds none"
-	on ours
-}
-
-test_diff_online_udev() {
-	twin_setup -- "ip=$GUEST_IP 10.1.0.0/24"
-	both run_udev 1 0 online
-	compare_all
-}
-
-test_diff_online_xl() {
-	twin_setup -- "ip=$GUEST_IP 10.1.0.0/24"
-	both run_xl 1 0 online
-	compare_all
-}
-
-# Deliberate difference: the script fails a second online (ip route add
-# finds its route there), ours does nothing the second time (SPEC section
-# 7). The state is the same.
-test_diff_online_twice() {
-	twin_setup -- ip=$GUEST_IP
-	both run_xl 1 0 online
-	on ref
-	run_xl "$REF" 1 0 online
-	local ref_rc=$RC
-	on ours
-	run_xl vif-route 1 0 online
-	assert_eq 0 "$RC" "our second online ($OUT)"
-	[[ $ref_rc -ne 0 ]] && note "deliberate difference: the script's second online" \
-		"fails (exit $ref_rc: its route exists); ours succeeds and changes nothing"
-	compare host_net_state "$NO_VIF_BROADCAST"
-}
-
-test_diff_tap_add_remove() {
-	twin_setup vif1.0-emu -- ip=$GUEST_IP
-	both run_xl 1 0 add type_if=tap
-	compare_all
-	both run_xl 1 0 remove type_if=tap
-	compare_after_down vif1.0-emu
-}
-
-test_diff_vifname() {
-	twin_setup -- ip=$GUEST_IP vifname=guest0
-	both run_xl 1 0 online
-	compare_all
-}
-
-# Deliberate difference: at offline and remove the script runs ifdown,
-# which only knows interfaces of /etc/network/interfaces (and is not
-# installed here), so the device stays up; ours sets it down, as SPEC
-# section 5 says. Routes, addresses and proxy ARP must still agree, but for
-# what only a device that is up has (the kernel's routes through it).
-compare_after_down() { # DEV
-	compare host_net_state "$NO_VIF_BROADCAST"' | del(.up?) |
-		select((.dev // "") != "'"$1"'" or .protocol != "kernel")'
-	on ref
-	link_is_up "$1" && note "deliberate difference: after offline/remove the script" \
-		"leaves $1 up (its ifdown does nothing for it); ours sets it down"
-	on ours
-	assert_fail link_is_up "$1"
-}
-
-test_diff_offline() {
-	twin_setup -- "ip=$GUEST_IP 10.1.0.0/24"
-	both run_xl 1 0 online
-	both run_xl 1 0 offline
-	compare_after_down vif1.0
-	compare store_state
-}
-
-# Deliberate difference: the script gives an IPv6 entry the IPv4 source
-# too, which ip refuses, and fails there (after the IPv4 routes); ours
-# routes it without a source. Apart from that route the state agrees.
-test_diff_ipv6_entry() {
-	twin_setup -- "ip=$GUEST_IP 2001:db8:1::/64"
-	on ref
-	run_xl "$REF" 1 0 online
-	local ref_rc=$RC ref6
-	ref6=$(routes_via vif1.0 | grep 2001:db8:1::)
-	on ours
-	run_xl vif-route 1 0 online
-	assert_eq 0 "$RC" "our online ($OUT)"
-	assert_eq "2001:db8:1::/64 - 2" "$(routes_via vif1.0 | grep 2001:db8:1::)" \
-		"our route to the IPv6 entry"
-	if [[ $ref_rc -ne 0 && -z $ref6 ]]; then
-		note "deliberate difference: the script fails on the IPv6 entry (exit" \
-			"$ref_rc, no route: it passes the IPv4 source); ours routes it"
-		compare host_net_state "$NO_VIF_BROADCAST"' |
-			select((.dst // "") | startswith("2001:db8:1::") | not)'
-	else
-		compare host_net_state "$NO_VIF_BROADCAST"
-		compare store_state
-	fi
-}
 
 run_tests "$@"
