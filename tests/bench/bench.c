@@ -404,8 +404,16 @@ static int run_command(const struct bench *b, const struct command *cmd)
 		    dup2(b->out_fd, STDERR_FILENO) < 0)
 			_exit(126);
 		execve(cmd->path, cmd->argv, cmd->envp);
-		static const char msg[] = "bench: execve failed\n";
-		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		/* The errno by hand: strerror is not async-signal-safe.  ENOENT or ETXTBSY
+		 * usually mean that a build replaced the program meanwhile. */
+		char msg[48] = "bench: execve failed, errno ", digits[12];
+		size_t len = strlen(msg), n = 0;
+		for (int e = errno; n == 0 || e > 0; e /= 10)
+			digits[n++] = (char)('0' + e % 10);
+		while (n > 0)
+			msg[len++] = digits[--n];
+		msg[len++] = '\n';
+		if (write(STDERR_FILENO, msg, len) < 0)
 			_exit(127);
 		_exit(127);
 	}
