@@ -131,7 +131,35 @@ static void chain_name(char *buf, size_t len, const char *prefix, const char *de
 static void ifname_key(uint8_t key[IFNAMSIZ], const char *dev)
 {
 	memset(key, 0, IFNAMSIZ);
-	strncpy((char *)key, dev, IFNAMSIZ - 1);
+	memcpy(key, dev, strnlen(dev, IFNAMSIZ - 1));
+}
+
+/*
+ * An HVM guest's card is two devices, netback's vif and the emulated <vif>-emu, with one ip
+ * list: the reverse rule for its addresses belongs to the card and lets both in.  base is the
+ * name without "-emu"; twin is the other device's name, false when dev can have none.
+ */
+static bool card_names(const char *dev, char base[IFNAMSIZ], char twin[IFNAMSIZ])
+{
+	size_t len = strlen(dev);
+	snprintf(base, IFNAMSIZ, "%s", dev);
+	if (len > 4 && !strcmp(dev + len - 4, "-emu")) {
+		base[len - 4] = '\0';
+		snprintf(twin, IFNAMSIZ, "%s", base);
+		return true;
+	}
+	if (len + 4 >= IFNAMSIZ)
+		return false;
+	snprintf(twin, IFNAMSIZ, "%s-emu", dev);
+	return true;
+}
+
+/* The reverse chain of the card dev belongs to: rev-<base>. */
+static void rev_chain_name(char *buf, size_t len, const char *dev)
+{
+	char base[IFNAMSIZ], twin[IFNAMSIZ];
+	card_names(dev, base, twin);
+	chain_name(buf, len, "rev", base);
 }
 
 static void base_rule_lookup(struct nft *n, uint32_t meta, const char *set)
@@ -534,7 +562,7 @@ static void fill_routed(struct nft *n, const void *arg)
 	uint8_t key[IFNAMSIZ];
 
 	chain_name(chain, sizeof(chain), "vif", v->dev);
-	chain_name(rev, sizeof(rev), "rev", v->dev);
+	rev_chain_name(rev, sizeof(rev), v->dev);
 	ifname_key(key, v->dev);
 	nft_chain_add(n, chain, -1, 0, NULL, false);
 	nft_chain_flush(n, chain);
@@ -551,10 +579,22 @@ static void fill_routed(struct nft *n, const void *arg)
 		}
 		if (has_family(v, AF_INET6))
 			ipv6_rules(n, chain, v, false);
-		/* Anything claiming the guest's addresses must come in through its vif. */
+		/*
+		 * Anything claiming the guest's addresses must come in through its card (the vif
+		 * or its -emu twin, which share the rule and the intervals: adding the same
+		 * element again is not an error).
+		 */
+		char base[IFNAMSIZ], twin[IFNAMSIZ];
+		uint8_t other[IFNAMSIZ];
+		bool has_twin = card_names(v->dev, base, twin);
 		struct nftnl_rule *r = rule_new(n, rev);
 		rule_meta(r, NFT_META_IIFNAME);
 		rule_cmp(r, NFT_CMP_NEQ, key, IFNAMSIZ);
+		if (has_twin) {
+			ifname_key(other, strcmp(base, v->dev) ? base : twin);
+			rule_meta(r, NFT_META_IIFNAME);
+			rule_cmp(r, NFT_CMP_NEQ, other, IFNAMSIZ);
+		}
 		rule_verdict(r, NF_DROP, NULL);
 		nft_rule_add(n, r);
 		guest_intervals(n, true, v, rev);
@@ -562,26 +602,30 @@ static void fill_routed(struct nft *n, const void *arg)
 	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
 }
 
-/* Removal: the map elements first (they hold the chains), then the chains. */
-static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool with_elems)
+/*
+ * Removal: the map elements first (they hold the chains), then the chains.  A routed vif's
+ * reverse rule and intervals stay while its twin (twin_up) still has rules.
+ */
+static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool with_elems,
+		     bool twin_up)
 {
 	char chain[64], rev[64];
 	uint8_t key[IFNAMSIZ];
 
 	chain_name(chain, sizeof(chain), "vif", v->dev);
-	chain_name(rev, sizeof(rev), "rev", v->dev);
+	rev_chain_name(rev, sizeof(rev), v->dev);
 	ifname_key(key, v->dev);
 	nft_begin(n);
 	if (with_elems) {
 		nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
-		if (routed)
+		if (routed && !twin_up)
 			guest_intervals(n, false, v, NULL);
 	}
 	if (!routed)
 		bridged_memberships(n, v, false);
 	nft_chain_flush(n, chain);
 	nft_chain_del(n, chain);
-	if (routed) {
+	if (routed && !twin_up) {
 		nft_chain_flush(n, rev);
 		nft_chain_del(n, rev);
 	}
@@ -631,10 +675,21 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 	if (err < 0)
 		return err;
 	chain_name(chain, sizeof(chain), "vif", v->dev);
-	chain_name(rev, sizeof(rev), "rev", v->dev);
+	rev_chain_name(rev, sizeof(rev), v->dev);
 	err = nft_chain_exists(n, chain);
+	bool twin_up = false;
+	if (err > 0 && routed) {
+		char base[IFNAMSIZ], twin[IFNAMSIZ], twin_chain[64];
+		if (card_names(v->dev, base, twin)) {
+			chain_name(twin_chain, sizeof(twin_chain), "vif", twin);
+			int t = nft_chain_exists(n, twin_chain);
+			if (t < 0)
+				return t;
+			twin_up = t > 0;
+		}
+	}
 	if (err > 0) {
-		fill_del(n, v, routed, true);
+		fill_del(n, v, routed, true, twin_up);
 		err = nft_commit(n);
 		/*
 		 * The guest's list changed since its rules were made, or someone removed an
@@ -646,11 +701,11 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 			nft_begin(n);
 			nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
 			err = nft_commit(n);
-			if ((err == 0 || err == -ENOENT) && routed &&
+			if ((err == 0 || err == -ENOENT) && routed && !twin_up &&
 			    (err = delete_intervals_of(n, SET_GUESTS4, rev)) == 0)
 				err = delete_intervals_of(n, SET_GUESTS6, rev);
 			if (err == 0 || err == -ENOENT) {
-				fill_del(n, v, routed, false);
+				fill_del(n, v, routed, false, twin_up);
 				err = nft_commit(n);
 			}
 		}
@@ -880,6 +935,15 @@ static int vif_rules(struct fw *fw, int family, bool add, const struct fw_vif *v
 		    ? (add ? nft_vif_add(fw, family, v) : nft_vif_del(fw, family, v))
 		: fw->backend == FW_IPTABLES ? iptables_vif(add, v)
 					     : 0;
+	/* The routed intervals clash: another card's list overlaps this one's. */
+	if (r == -EEXIST && add && family != NFPROTO_BRIDGE && fw->backend == FW_NFT) {
+		snprintf(err, errlen,
+			 "cannot install the firewall rules of %s: an address of its ip list is "
+			 "already claimed by another guest's vif in table inet %s; two guests' "
+			 "ip lists must not overlap",
+			 v->dev, FW_TABLE);
+		return r;
+	}
 	return report(r, err, errlen, add ? "install" : "remove", v->dev);
 }
 

@@ -151,8 +151,12 @@ static int read_params(struct vif_ctx *c)
 static int resolve_device(struct vif_ctx *c)
 {
 	const char *type_if = params_get(&c->params, "type_if");
+	const char *path = params_get(&c->params, "XENBUS_PATH");
 	const char *expected;
 
+	/* The backend path first, so that a bad type_if or device name is reported there too. */
+	if (path && *path && valid_store_path(path))
+		snprintf(c->backend, sizeof(c->backend), "%s", path);
 	if (!type_if || !*type_if || !strcmp(type_if, "vif"))
 		c->tap = false;
 	else if (!strcmp(type_if, "tap"))
@@ -160,8 +164,6 @@ static int resolve_device(struct vif_ctx *c)
 	else
 		return invalid(c, "type_if", type_if, "vif or tap");
 
-	/* The backend path first, so that a bad device name can be reported there too. */
-	const char *path = params_get(&c->params, "XENBUS_PATH");
 	if (!c->tap) {
 		if (!path || !*path)
 			return vif_error(
@@ -171,7 +173,6 @@ static int resolve_device(struct vif_ctx *c)
 		if (!valid_store_path(path))
 			return invalid(c, "XENBUS_PATH", path,
 				       "a xenstore path like backend/vif/1/0");
-		snprintf(c->backend, sizeof(c->backend), "%s", path);
 	}
 
 	const char *dev = params_get(&c->params, c->tap ? "INTERFACE" : "vif");

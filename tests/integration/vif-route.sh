@@ -138,7 +138,8 @@ assert_online_state() { # DEV METRIC [HOST_ADDR]
 	assert_same "$GUEST_IP $addr $metric
 2001:db8:1::/64 - $metric" "$(routes_via "$dev")" "routes through $dev"
 	assert_ok chain_exists "vif-$dev"
-	assert_ok chain_exists "rev-$dev"
+	# The reverse rule belongs to the guest's card, shared by the vif and its -emu twin.
+	assert_ok chain_exists "rev-${dev%-emu}"
 }
 
 # A refused call: exit non-zero, hotplug-status error, hotplug-error naming
@@ -325,9 +326,41 @@ test_tap_and_vif_together() {
 	assert_eq 0 "$RC" "add of the tap ($OUT)"
 	assert_online_state vif1.0 2
 	assert_online_state vif1.0-emu 1
+	# One reverse rule for the card: what claims the guest's address may come in
+	# through either device, and through nothing else.
+	local rev
+	rev=$(nft_h list chain inet xen_hotplug rev-vif1.0)
+	assert_contains "$rev" '"vif1.0"' "reverse rule"
+	assert_contains "$rev" '"vif1.0-emu"' "reverse rule"
 	run_xl vif-route 1 0 remove type_if=tap
 	assert_eq 0 "$RC" "remove of the tap ($OUT)"
 	assert_online_state vif1.0 2
+	assert_fail chain_exists vif-vif1.0-emu
+	assert_contains "$(nft_h list map inet xen_hotplug guests4)" "jump rev-vif1.0" \
+		"the vif's addresses after the tap's removal"
+	run_xl vif-route 1 0 offline
+	assert_eq 0 "$RC" "offline of the vif ($OUT)"
+	assert_fail chain_exists rev-vif1.0
+	assert_not_contains "$(nft_h list map inet xen_hotplug guests4)" "rev-vif1.0" \
+		"addresses after both are gone"
+}
+
+# Two guests whose lists overlap: the second is refused with words that say
+# so, before any change, and the first keeps its rules.
+test_overlapping_guests() {
+	lan_setup
+	guest_add 1 0 ip=$GUEST_IP
+	run_udev vif-route 1 0 online
+	assert_eq 0 "$RC" "online of the first guest ($OUT)"
+	guest_add 2 0 "ip=192.0.2.8/29"
+	local before
+	before=$(host_state)
+	run_udev vif-route 2 0 online
+	assert_ne 0 "$RC" "online of the overlapping guest"
+	assert_contains "$(msgs)" "must not overlap" "message"
+	assert_eq error "$(xs_read /local/domain/0/backend/vif/2/0/hotplug-status)" "hotplug-status"
+	assert_same "$before" "$(host_state)" "host state"
+	assert_ok chain_exists rev-vif1.0
 }
 
 # xenstore mtu: set on the vif and written to the guest's frontend.
