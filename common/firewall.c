@@ -466,12 +466,16 @@ static void arp_rules(struct nft *n, const char *chain, const struct fw_vif *v)
 
 /*
  * A vif's membership of a set of interface names: add, or remove whether or not it is there
- * (adding first makes the removal valid either way, in the same transaction).
+ * (adding first makes the removal valid either way, in the same transaction).  A fresh vif,
+ * one without a chain, has no element to remove: its batch deletes nothing, which spares the
+ * run the kernel's wait for freed objects when its netfilter socket is closed.
  */
-static void membership(struct nft *n, const char *set, const uint8_t key[IFNAMSIZ], bool in)
+static void membership(struct nft *n, const char *set, const uint8_t key[IFNAMSIZ], bool in,
+		       bool fresh)
 {
-	nft_elem(n, true, set, key, IFNAMSIZ, 0, NULL);
-	if (!in)
+	if (in || !fresh)
+		nft_elem(n, true, set, key, IFNAMSIZ, 0, NULL);
+	if (!in && !fresh)
 		nft_elem(n, false, set, key, IFNAMSIZ, 0, NULL);
 }
 
@@ -483,22 +487,29 @@ static void mac_key(uint8_t key[IFNAMSIZ + 8], const char *dev, const uint8_t ma
 }
 
 /* The vif's entries in the base chain's sets, as its list says (in) or none (!in). */
-static void bridged_memberships(struct nft *n, const struct fw_vif *v, bool in)
+static void bridged_memberships(struct nft *n, const struct fw_vif *v, bool in, bool fresh)
 {
 	uint8_t key[IFNAMSIZ], mkey[IFNAMSIZ + 8];
 	bool restricted = in && v->n_ips;
 	ifname_key(key, v->dev);
-	membership(n, SET_RESTRICTED, key, restricted);
-	membership(n, SET_RESTRICTED4, key, restricted && has_family(v, AF_INET));
-	membership(n, SET_RESTRICTED6, key, restricted && has_family(v, AF_INET6));
-	membership(n, SET_MACCHECKED, key, restricted && v->mac);
+	membership(n, SET_RESTRICTED, key, restricted, fresh);
+	membership(n, SET_RESTRICTED4, key, restricted && has_family(v, AF_INET), fresh);
+	membership(n, SET_RESTRICTED6, key, restricted && has_family(v, AF_INET6), fresh);
+	membership(n, SET_MACCHECKED, key, restricted && v->mac, fresh);
 	if (v->mac) {
 		mac_key(mkey, v->dev, v->mac);
-		nft_elem(n, true, SET_MACS, mkey, sizeof(mkey), 0, NULL);
-		if (!restricted)
+		if (restricted || !fresh)
+			nft_elem(n, true, SET_MACS, mkey, sizeof(mkey), 0, NULL);
+		if (!restricted && !fresh)
 			nft_elem(n, false, SET_MACS, mkey, sizeof(mkey), 0, NULL);
 	}
 }
+
+/* What fill_bridged adds: the vif, and whether it has no chain yet. */
+struct bridged_add {
+	const struct fw_vif *v;
+	bool fresh;
+};
 
 /*
  * The bridged vif's chain and set entries, added to the batch begun: what SPEC §6 lists,
@@ -506,7 +517,8 @@ static void bridged_memberships(struct nft *n, const struct fw_vif *v, bool in)
  */
 static void fill_bridged(struct nft *n, const void *arg)
 {
-	const struct fw_vif *v = arg;
+	const struct bridged_add *a = arg;
+	const struct fw_vif *v = a->v;
 	char chain[64];
 	uint8_t key[IFNAMSIZ];
 
@@ -526,7 +538,7 @@ static void fill_bridged(struct nft *n, const void *arg)
 		if (has_family(v, AF_INET6))
 			ipv6_rules(n, chain, v, true);
 	}
-	bridged_memberships(n, v, true);
+	bridged_memberships(n, v, true, a->fresh);
 	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
 }
 
@@ -622,7 +634,7 @@ static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool wi
 			guest_intervals(n, false, v, NULL);
 	}
 	if (!routed)
-		bridged_memberships(n, v, false);
+		bridged_memberships(n, v, false, false);
 	nft_chain_flush(n, chain);
 	nft_chain_del(n, chain);
 	if (routed && !twin_up) {
@@ -718,11 +730,21 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 	struct nft *n;
 	int err;
 	/* A routed vif's old intervals may differ from the new list: start clean. */
-	if (family != NFPROTO_BRIDGE && (err = nft_vif_del(fw, family, v)) < 0)
-		return err;
+	if (family != NFPROTO_BRIDGE) {
+		if ((err = nft_vif_del(fw, family, v)) < 0 || (err = nft_conn(fw, family, &n)) < 0)
+			return err;
+		return commit_with_bootstrap(n, fill_routed, v);
+	}
 	if ((err = nft_conn(fw, family, &n)) < 0)
 		return err;
-	return commit_with_bootstrap(n, family == NFPROTO_BRIDGE ? fill_bridged : fill_routed, v);
+	/* Our batches keep a vif's chain and its set elements together: no chain, no element. */
+	char chain[64];
+	chain_name(chain, sizeof(chain), "vif", v->dev);
+	int exists = nft_chain_exists(n, chain);
+	if (exists < 0)
+		return exists;
+	struct bridged_add a = {v, exists == 0};
+	return commit_with_bootstrap(n, fill_bridged, &a);
 }
 
 /* ------------------------------------------------------------- iptables */

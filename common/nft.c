@@ -2,9 +2,14 @@
 #include "nft.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/membarrier.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -44,10 +49,47 @@ int nft_open(struct nft *n, int family, const char *table)
 	return 0;
 }
 
+/*
+ * Closing a netfilter socket makes the kernel finish freeing what deletions released, this
+ * run's or another's (any netfilter user's), after an RCU grace period: some 10 ms, while the
+ * rule set is long final (each commit was acknowledged), and holding the namespace's nf_tables
+ * commit lock, so that the next vif's commit waits too.  So the last reference to the socket
+ * goes to a child, which waits for this process to end (udev or libxl, waiting for this
+ * process, does not wait for the clean-up), then for a grace period of its own (membarrier),
+ * after which the kernel's freeing is done and the close waits for nothing.  The child keeps
+ * nothing else open (no lock, no pipe of the caller's); on any failure the socket is simply
+ * closed here.
+ */
+static void hand_over_close(int fd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int lo = fd < p[0] ? fd : p[0], hi = fd < p[0] ? p[0] : fd;
+		close_range(0, (unsigned)lo - 1, 0);
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+		close_range((unsigned)hi + 1, ~0u, 0);
+		/* EOF when the parent has ended and its write end with it. */
+		char c;
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+		_exit(0);
+	}
+	close(p[0]);
+	/* The write end stays open (close-on-exec) until this process ends. */
+	if (pid < 0)
+		close(p[1]);
+}
+
 void nft_close(struct nft *n)
 {
 	if (n->batch)
 		mnl_nlmsg_batch_stop(n->batch);
+	if (n->nl)
+		hand_over_close(mnl_socket_get_fd(n->nl));
 	if (n->nl)
 		mnl_socket_close(n->nl);
 	free(n->buf);

@@ -32,6 +32,30 @@ test_online_forgets_old_connections() {
 	assert_eq 1 "$(ct_count 'src=10.7.0.9 ')" "an entry within a listed prefix is kept"
 }
 
+# A table larger than one unfiltered dump should carry: the kernel filters
+# (one dump per address and direction) and the result is the same.
+test_online_forgets_in_a_large_table() {
+	bridge_add xenbr0
+	vif_add 1 0
+	xs_vif_seed 1 0 bridge=xenbr0 "ip=10.1.0.5 2001:db8::5"
+	local i
+	for ((i = 0; i < 5000; i++)); do
+		echo "-I -s 10.9.$((i / 250)).$((i % 250 + 1)) -d 198.51.100.9 -p udp --sport 1000 --dport 53 -t 300"
+	done >"$SB/ct-load"
+	inh conntrack -R "$SB/ct-load" >/dev/null 2>&1 || fail "cannot load 5000 conntrack entries"
+	ct_insert 10.1.0.5 198.51.100.9 tcp 40000 443 ESTABLISHED
+	ct_insert 198.51.100.9 10.1.0.5 tcp 50000 22 ESTABLISHED
+	ct_insert 2001:db8::5 2001:db8::99 udp 1000 53
+	local count
+	count=$(inh cat /proc/sys/net/netfilter/nf_conntrack_count)
+	((count > 4096)) || fail "only $count entries: the test needs more than 4096"
+	run_udev vif-bridge 1 0 online
+	assert_eq 0 "$RC" "online"
+	assert_eq 0 "$(ct_count '=10.1.0.5 ')" "IPv4 entries of the guest's address after online"
+	assert_eq 0 "$(ct_count '=2001:db8::5 ')" "IPv6 entries of the guest's address after online"
+	assert_eq 5000 "$(ct_count 'src=10.9.')" "the other entries are kept"
+}
+
 test_online_without_ip_keeps_connections() {
 	bridge_add xenbr0
 	vif_add 1 0
