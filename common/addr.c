@@ -437,6 +437,30 @@ static struct rtnl_route *route_via_link(int ifindex, const struct ip_prefix *ds
 	return r;
 }
 
+/*
+ * Is the main-table route to r's destination with r's metric, which the kernel says exists,
+ * the one through r's link?  IPv4 refuses a second route of the same destination and metric
+ * through another link with the same EEXIST: that one is another guest's, not ours.
+ */
+static int route_exists_here(struct net *n, struct rtnl_route *r, int ifindex)
+{
+	struct nl_cache *routes = NULL;
+	int err = rtnl_route_alloc_cache(n->sk, rtnl_route_get_family(r), 0, &routes);
+	if (err < 0)
+		return err;
+	int here = 0;
+	for (struct nl_object *o = nl_cache_get_first(routes); o && !here;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_route *x = (struct rtnl_route *)o;
+		here = rtnl_route_get_table(x) == RT_TABLE_MAIN &&
+		       rtnl_route_get_priority(x) == rtnl_route_get_priority(r) &&
+		       !nl_addr_cmp(rtnl_route_get_dst(x), rtnl_route_get_dst(r)) &&
+		       route_via(x, ifindex);
+	}
+	nl_cache_free(routes);
+	return here;
+}
+
 int route_add_via(struct net *n, struct undo *u, int ifindex, const struct ip_prefix *dst,
 		  const struct in_addr *src, unsigned metric)
 {
@@ -449,7 +473,7 @@ int route_add_via(struct net *n, struct undo *u, int ifindex, const struct ip_pr
 	if (err == 0 && u)
 		err = push_route(u, r, false);
 	else if (err == -NLE_EXIST)
-		err = 0;
+		err = route_exists_here(n, r, ifindex) == 1 ? 0 : -NLE_EXIST;
 	rtnl_route_put(r);
 	return err;
 }

@@ -49,7 +49,8 @@ int addr_add_prefix(struct net *n, struct undo *u, int ifindex, const struct ip_
 /*
  * A route in the main table to dst (host bits cleared) through the link, with preferred
  * source src when not NULL and this metric, as `ip route add` makes it.  When the same route
- * is there already nothing is done.  The inverse deletes it.
+ * is there already nothing is done; -NLE_EXIST when that destination and metric go through
+ * another link.  The inverse deletes it.
  */
 int route_add_via(struct net *n, struct undo *u, int ifindex, const struct ip_prefix *dst,
 		  const struct in_addr *src, unsigned metric);

@@ -218,7 +218,7 @@ int conntrack_forget(struct mnl_socket *shared, const struct ip_prefix *addrs, s
 
 	struct mnl_socket *nl = shared;
 	if (!nl) {
-		nl = mnl_socket_open(NETLINK_NETFILTER);
+		nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 		if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 			int err = -errno;
 			if (nl)
@@ -241,7 +241,8 @@ int conntrack_forget(struct mnl_socket *shared, const struct ip_prefix *addrs, s
 	}
 	for (size_t i = 0; count > SMALL_TABLE && i < n_hosts && err >= 0; i++) {
 		for (int src = 1; src >= 0 && err >= 0; src--) {
-			struct tuples t = {0};
+			/* Matched here too: a kernel older than 5.8 ignores the filter. */
+			struct tuples t = {.match = &hosts[i], .n_match = 1};
 			err = forget_dumped(nl, &seq, hosts[i].family, &hosts[i], src, t);
 			if (err > 0)
 				total += err;

@@ -542,28 +542,65 @@ static void fill_bridged(struct nft *n, const void *arg)
 	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
 }
 
-/* The guest's prefixes as interval elements: start -> jump, end marked INTERVAL_END. */
-static void guest_intervals(struct nft *n, bool add, const struct fw_vif *v, const char *rev)
+/* The interval of prefix p: its first address, and the one past its last (false: none). */
+static bool interval_of(const struct ip_prefix *p, uint8_t start[16], uint8_t end[16],
+			uint32_t *len)
+{
+	uint8_t mask[16];
+	prefix_mask(p, mask, len);
+	prefix_net(p, start);
+	memcpy(end, start, *len);
+	for (uint32_t b = 0; b < *len; b++)
+		end[b] |= (uint8_t)~mask[b];
+	/* end = last address + 1; past the top of the space there is no end element. */
+	bool wrapped = true;
+	for (int b = (int)*len - 1; b >= 0 && wrapped; b--)
+		wrapped = ++end[b] == 0;
+	return !wrapped;
+}
+
+/*
+ * The guest's prefixes as interval elements: start -> jump, end marked INTERVAL_END.  When
+ * deleting, only those marked in only (when not NULL): a key names an interval whoever holds it.
+ */
+static void guest_intervals(struct nft *n, bool add, const struct fw_vif *v, const char *rev,
+			    const bool *only)
 {
 	for (size_t i = 0; i < v->n_ips; i++) {
 		const struct ip_prefix *p = &v->ips[i];
 		uint8_t start[16], end[16];
 		uint32_t len;
-		uint8_t mask[16];
-		prefix_mask(p, mask, &len);
-		prefix_net(p, start);
-		memcpy(end, start, len);
-		for (uint32_t b = 0; b < len; b++)
-			end[b] |= (uint8_t)~mask[b];
-		/* end = last address + 1; past the top of the space there is no end element. */
-		bool wrapped = true;
-		for (int b = (int)len - 1; b >= 0 && wrapped; b--)
-			wrapped = ++end[b] == 0;
+		if (only && !only[i])
+			continue;
+		bool has_end = interval_of(p, start, end, &len);
 		const char *set = p->family == AF_INET ? SET_GUESTS4 : SET_GUESTS6;
 		nft_elem(n, add, set, start, len, 0, add ? rev : NULL);
-		if (!wrapped)
+		if (has_end)
 			nft_elem(n, add, set, end, len, NFT_SET_ELEM_INTERVAL_END, NULL);
 	}
+}
+
+/*
+ * Which of the list's intervals jump to rev now: a list changed since online may name another
+ * guest's address, whose interval must stay.  1 when all could be asked, 0 when the kernel
+ * cannot answer single elements (the caller then finds them by a dump), or a negative errno.
+ */
+static int owned_intervals(struct nft *n, const struct fw_vif *v, const char *rev, bool *owned)
+{
+	for (size_t i = 0; i < v->n_ips; i++) {
+		uint8_t start[16], end[16];
+		uint32_t len;
+		struct nft_elem_info e;
+		interval_of(&v->ips[i], start, end, &len);
+		int r = nft_elem_get(n, v->ips[i].family == AF_INET ? SET_GUESTS4 : SET_GUESTS6,
+				     start, len, 0, &e);
+		if (r == -EOPNOTSUPP || r == -EINVAL)
+			return 0;
+		if (r < 0)
+			return r;
+		owned[i] = r == 1 && !e.end && !strcmp(e.jump, rev);
+	}
+	return 1;
 }
 
 /* The routed vif's chains: sources it may use, and the reverse rule for its addresses. */
@@ -609,17 +646,19 @@ static void fill_routed(struct nft *n, const void *arg)
 		}
 		rule_verdict(r, NF_DROP, NULL);
 		nft_rule_add(n, r);
-		guest_intervals(n, true, v, rev);
+		guest_intervals(n, true, v, rev, NULL);
 	}
 	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
 }
 
 /*
- * Removal: the map elements first (they hold the chains), then the chains.  A routed vif's
- * reverse rule and intervals stay while its twin (twin_up) still has rules.
+ * Removal, added to the batch begun: the map elements first (they hold the chains), then the
+ * chains.  A routed vif's
+ * reverse rule and intervals stay while its twin (twin_up) still has rules; of its intervals
+ * only those marked owned go.
  */
 static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool with_elems,
-		     bool twin_up)
+		     bool twin_up, const bool *owned)
 {
 	char chain[64], rev[64];
 	uint8_t key[IFNAMSIZ];
@@ -627,11 +666,10 @@ static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool wi
 	chain_name(chain, sizeof(chain), "vif", v->dev);
 	rev_chain_name(rev, sizeof(rev), v->dev);
 	ifname_key(key, v->dev);
-	nft_begin(n);
 	if (with_elems) {
 		nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
 		if (routed && !twin_up)
-			guest_intervals(n, false, v, NULL);
+			guest_intervals(n, false, v, NULL, owned);
 	}
 	if (!routed)
 		bridged_memberships(n, v, false, false);
@@ -653,17 +691,15 @@ static int key_cmp(const void *a, const void *b)
 
 /*
  * The intervals that jump to rev, whatever the guest's list was when they were made: each
- * start element and the end element that follows it in key order.
+ * start element and the end element that follows it in key order, their deletion added to
+ * the batch begun (v from nft_set_dump, sorted here).  Returns how many.
  */
-static int delete_intervals_of(struct nft *n, const char *set, const char *rev)
+static size_t del_intervals_of(struct nft *n, const char *set, struct nft_elem_info *v,
+			       size_t count, const char *rev)
 {
-	struct nft_elem_info *v;
-	size_t count;
-	int err = nft_set_dump(n, set, &v, &count);
-	if (err < 0)
-		return err == -ENOENT ? 0 : err;
+	if (!count) /* an empty dump has no array at all */
+		return 0;
 	qsort(v, count, sizeof(*v), key_cmp);
-	nft_begin(n);
 	size_t found = 0;
 	for (size_t i = 0; i < count; i++) {
 		if (v[i].end || strcmp(v[i].jump, rev))
@@ -674,67 +710,134 @@ static int delete_intervals_of(struct nft *n, const char *set, const char *rev)
 				 NFT_SET_ELEM_INTERVAL_END, NULL);
 		found++;
 	}
-	free(v);
-	return found ? nft_commit(n) : 0;
+	return found;
+}
+
+/* Both families' sets dumped (a missing set holds nothing), for del_intervals_of. */
+struct dumped {
+	struct nft_elem_info *v[2];
+	size_t n[2];
+};
+
+static const char *const guest_sets[2] = {SET_GUESTS4, SET_GUESTS6};
+
+static int dump_guests(struct nft *n, struct dumped *d)
+{
+	memset(d, 0, sizeof(*d));
+	for (int i = 0; i < 2; i++) {
+		int err = nft_set_dump(n, guest_sets[i], &d->v[i], &d->n[i]);
+		if (err < 0 && err != -ENOENT) {
+			free(d->v[0]);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static size_t del_dumped(struct nft *n, struct dumped *d, const char *rev)
+{
+	size_t found = 0;
+	for (int i = 0; i < 2; i++) {
+		found += del_intervals_of(n, guest_sets[i], d->v[i], d->n[i], rev);
+		free(d->v[i]);
+		d->v[i] = NULL;
+	}
+	return found;
+}
+
+/* Does the twin of dev (vif / vif-emu) have rules?  1, 0 or a negative errno. */
+static int twin_has_rules(struct nft *n, const char *dev)
+{
+	char base[IFNAMSIZ], twin[IFNAMSIZ], twin_chain[64];
+	if (!card_names(dev, base, twin))
+		return 0;
+	chain_name(twin_chain, sizeof(twin_chain), "vif", twin);
+	return nft_chain_exists(n, twin_chain);
 }
 
 static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 {
 	struct nft *n;
 	char chain[64], rev[64];
-	bool routed = family != NFPROTO_BRIDGE;
+	bool routed = family != NFPROTO_BRIDGE, owned[IP_LIST_MAX] = {false};
 	int err = nft_conn(fw, family, &n);
 	if (err < 0)
 		return err;
 	chain_name(chain, sizeof(chain), "vif", v->dev);
 	rev_chain_name(rev, sizeof(rev), v->dev);
-	err = nft_chain_exists(n, chain);
-	bool twin_up = false;
-	if (err > 0 && routed) {
-		char base[IFNAMSIZ], twin[IFNAMSIZ], twin_chain[64];
-		if (card_names(v->dev, base, twin)) {
-			chain_name(twin_chain, sizeof(twin_chain), "vif", twin);
-			int t = nft_chain_exists(n, twin_chain);
-			if (t < 0)
-				return t;
-			twin_up = t > 0;
-		}
+	if ((err = nft_chain_exists(n, chain)) <= 0)
+		return err;
+	bool twin_up = false, asked = true;
+	if (routed) {
+		int t = twin_has_rules(n, v->dev);
+		if (t < 0)
+			return t;
+		twin_up = t > 0;
+		if (!twin_up && (t = owned_intervals(n, v, rev, owned)) < 0)
+			return t;
+		asked = t != 0 || twin_up;
 	}
-	if (err > 0) {
-		fill_del(n, v, routed, true, twin_up);
+	if (asked) {
+		nft_begin(n);
+		fill_del(n, v, routed, true, twin_up, owned);
 		err = nft_commit(n);
-		/*
-		 * The guest's list changed since its rules were made, or someone removed an
-		 * element by hand: find what refers to the chains, then remove them.
-		 */
-		if (err == -ENOENT || err == -EBUSY) {
-			uint8_t key[IFNAMSIZ];
-			ifname_key(key, v->dev);
-			nft_begin(n);
-			nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
-			err = nft_commit(n);
-			if ((err == 0 || err == -ENOENT) && routed && !twin_up &&
-			    (err = delete_intervals_of(n, SET_GUESTS4, rev)) == 0)
-				err = delete_intervals_of(n, SET_GUESTS6, rev);
-			if (err == 0 || err == -ENOENT) {
-				fill_del(n, v, routed, false, twin_up);
-				err = nft_commit(n);
-			}
-		}
+	}
+	/*
+	 * The guest's list changed since its rules were made, someone removed an element by
+	 * hand, or the kernel cannot answer for single elements: find what refers to the chains,
+	 * then remove them.
+	 */
+	if (!asked || err == -ENOENT || err == -EBUSY) {
+		uint8_t key[IFNAMSIZ];
+		struct dumped d;
+		ifname_key(key, v->dev);
+		if (routed && !twin_up && (err = dump_guests(n, &d)) < 0)
+			return err;
+		/* Adding the vif's element first makes its removal valid either way. */
+		nft_begin(n);
+		nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
+		nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
+		if (routed && !twin_up)
+			del_dumped(n, &d, rev);
+		fill_del(n, v, routed, false, twin_up, NULL);
+		err = nft_commit(n);
 	}
 	return err < 0 ? err : 0;
+}
+
+/*
+ * A routed vif's rules: new ones in one transaction; for a vif that has rules already, the
+ * old ones out and the new ones in within one transaction, so that it never runs unfiltered,
+ * its old intervals found by what they jump to (the list may have changed).
+ */
+static int nft_routed_add(struct fw *fw, const struct fw_vif *v)
+{
+	struct nft *n;
+	char chain[64], rev[64];
+	struct dumped d;
+	int err = nft_conn(fw, NFPROTO_INET, &n);
+	if (err < 0)
+		return err;
+	chain_name(chain, sizeof(chain), "vif", v->dev);
+	rev_chain_name(rev, sizeof(rev), v->dev);
+	if ((err = nft_chain_exists(n, chain)) < 0)
+		return err;
+	if (err == 0)
+		return commit_with_bootstrap(n, fill_routed, v);
+	if ((err = dump_guests(n, &d)) < 0)
+		return err;
+	nft_begin(n);
+	del_dumped(n, &d, rev);
+	fill_routed(n, v);
+	return nft_commit(n);
 }
 
 static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 {
 	struct nft *n;
 	int err;
-	/* A routed vif's old intervals may differ from the new list: start clean. */
-	if (family != NFPROTO_BRIDGE) {
-		if ((err = nft_vif_del(fw, family, v)) < 0 || (err = nft_conn(fw, family, &n)) < 0)
-			return err;
-		return commit_with_bootstrap(n, fill_routed, v);
-	}
+	if (family != NFPROTO_BRIDGE)
+		return nft_routed_add(fw, v);
 	if ((err = nft_conn(fw, family, &n)) < 0)
 		return err;
 	/* Our batches keep a vif's chain and its set elements together: no chain, no element. */

@@ -65,7 +65,7 @@ static bool each_line(const char *record, bool (*fn)(const char *line, void *arg
 	for (const char *p = record; *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char line[512];
+		char line[sizeof(((struct netprog *)0)->record)]; /* as long as any line recorded */
 		if (n < sizeof(line)) {
 			memcpy(line, p, n);
 			line[n] = '\0';

@@ -29,7 +29,7 @@ int nft_open(struct nft *n, int family, const char *table)
 	memset(n, 0, sizeof(*n));
 	n->family = family;
 	n->table = table;
-	n->nl = mnl_socket_open(NETLINK_NETFILTER);
+	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!n->nl)
 		return -errno;
 	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -68,9 +68,15 @@ static void hand_over_close(int fd)
 	pid_t pid = fork();
 	if (pid == 0) {
 		int lo = fd < p[0] ? fd : p[0], hi = fd < p[0] ? p[0] : fd;
-		close_range(0, (unsigned)lo - 1, 0);
-		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-		close_range((unsigned)hi + 1, ~0u, 0);
+		if ((lo > 0 && close_range(0, (unsigned)lo - 1, 0) < 0) ||
+		    (hi > lo + 1 && close_range((unsigned)lo + 1, (unsigned)hi - 1, 0) < 0) ||
+		    close_range((unsigned)hi + 1, ~0u, 0) < 0) {
+			/* A kernel before 5.9: one by one, up to the limit of descriptors. */
+			long max = sysconf(_SC_OPEN_MAX);
+			for (int i = 0; i < (max > 0 ? max : 1024); i++)
+				if (i != fd && i != p[0])
+					close(i);
+		}
 		/* EOF when the parent has ended and its write end with it. */
 		char c;
 		while (read(p[0], &c, 1) < 0 && errno == EINTR)
@@ -498,26 +504,37 @@ static int dump_elem(struct nftnl_set_elem *e, void *arg)
 	return 0;
 }
 
-int nft_set_dump(struct nft *n, const char *set, struct nft_elem_info **out, size_t *count)
+/* A GETSETELEM request: a dump of the whole set (key NULL), or one element (key, flags). */
+static int elem_request(struct nft *n, const char *set, const void *key, size_t key_len,
+			uint32_t flags, struct dump *d)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	char req[512] = {0}; /* netlink padding is sent as is */
-	struct dump d = {0};
 	struct nftnl_set *s = nftnl_set_alloc();
 	int result = 0;
 
-	*out = NULL;
-	*count = 0;
 	if (!s)
 		return -ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	if (key) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		if (!e) {
+			nftnl_set_free(s);
+			return -ENOMEM;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)key_len);
+		if (flags)
+			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
+		nftnl_set_elem_add(s, e);
+	}
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, (uint16_t)n->family,
-						   NLM_F_DUMP | NLM_F_ACK, n->seq++);
+						   (key ? 0 : NLM_F_DUMP) | NLM_F_ACK, n->seq++);
 	nftnl_set_elems_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0)
 		return -errno;
+	/* A dump ends with DONE (or an error); a get with its ack, or an error. */
 	for (bool more = true; more;) {
 		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
 		if (len < 0) {
@@ -537,17 +554,37 @@ int nft_set_dump(struct nft *n, const char *set, struct nft_elem_info **out, siz
 			} else if (!result) {
 				struct nftnl_set *part = nftnl_set_alloc();
 				if (!part || nftnl_set_elems_nlmsg_parse(r, part) < 0 ||
-				    nftnl_set_elem_foreach(part, dump_elem, &d) < 0)
+				    nftnl_set_elem_foreach(part, dump_elem, d) < 0)
 					result = -ENOMEM;
 				nftnl_set_free(part);
 			}
 		}
 	}
-	if (result < 0) {
+	return result;
+}
+
+int nft_set_dump(struct nft *n, const char *set, struct nft_elem_info **out, size_t *count)
+{
+	struct dump d = {0};
+	*out = NULL;
+	*count = 0;
+	int err = elem_request(n, set, NULL, 0, 0, &d);
+	if (err < 0) {
 		free(d.v);
-		return result;
+		return err;
 	}
 	*out = d.v;
 	*count = d.n;
 	return 0;
+}
+
+int nft_elem_get(struct nft *n, const char *set, const void *key, size_t key_len, uint32_t flags,
+		 struct nft_elem_info *out)
+{
+	struct dump d = {0};
+	int err = elem_request(n, set, key, key_len, flags, &d);
+	if (err == 0 && d.n > 0)
+		*out = d.v[0];
+	free(d.v);
+	return err == -ENOENT ? 0 : err < 0 ? err : d.n > 0;
 }

@@ -56,6 +56,13 @@ struct nft_elem_info {
 /* Every element of a set, in *out (malloc'd, *count of them).  0 or a negative errno. */
 int nft_set_dump(struct nft *n, const char *set, struct nft_elem_info **out, size_t *count);
 
+/*
+ * The element of set with this key and flags (NFT_SET_ELEM_INTERVAL_END or 0), in *out: 1,
+ * or 0 when there is none, or a negative errno (EOPNOTSUPP from kernels without it).
+ */
+int nft_elem_get(struct nft *n, const char *set, const void *key, size_t key_len, uint32_t flags,
+		 struct nft_elem_info *out);
+
 /* 1 when the chain exists, 0 when not, or a negative errno. */
 int nft_chain_exists(struct nft *n, const char *name);
 

@@ -2,6 +2,7 @@
 #include "undo.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@ int undo_push_ref(struct undo *u, undo_fn fn, void (*release)(const void *arg), 
 	struct undo_step *s = &u->steps[u->n++];
 	s->fn = fn;
 	s->release = release;
-	s->what = what;
+	snprintf(s->what, sizeof(s->what), "%s", what ? what : "change");
 	memset(s->arg, 0, sizeof(s->arg));
 	if (arg_len)
 		memcpy(s->arg, arg, arg_len);

@@ -11,7 +11,7 @@ typedef int (*undo_fn)(void *ctx, const void *arg);
 struct undo_step {
 	undo_fn fn;
 	void (*release)(const void *arg); /* drops what arg holds when the step is not run */
-	const char *what;
+	char what[48];			  /* copied: callers may pass a buffer of their own */
 	unsigned char arg[UNDO_ARG_SZ];
 };
 

@@ -293,6 +293,10 @@ int vif_rename(struct vif_ctx *c)
 	if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
 		return vif_net_error(c, err, "cannot look up %s", target);
 
+	/* Offline of a device never renamed (its online failed, e.g. because the name was
+	 * taken): the device of that name is another guest's, never to be touched. */
+	if (!c->up && c->dev_exists)
+		return 0;
 	if (!c->up || !c->dev_exists) {
 		/* Offline, or a repeated online: the device already carries its new name. */
 		snprintf(c->dev, sizeof(c->dev), "%s", target);
@@ -397,7 +401,8 @@ int vif_firewall(struct vif_ctx *c, bool routed)
 	char err[512];
 	int r;
 
-	if (c->up)
+	/* A repeated online of a running guest must not reset its own connections. */
+	if (c->up && !c->link.up)
 		forget_connections(c);
 	if (c->fw.backend == FW_NONE)
 		return 0;

@@ -173,7 +173,13 @@ static int online(struct nat_vif *n)
 		return vif_net_error(c, err, "cannot add %s to %s", n->router, c->dev);
 	if (vif_step(c, "route %s through %s (source %s)", n->guest, c->dev, n->router) &&
 	    (err = route_add_via(&c->net, &c->undo, c->link.ifindex, &guest, &n->a.router, 0)) < 0)
-		return vif_net_error(c, err, "cannot route %s through %s", n->guest, c->dev);
+		return err == -NLE_EXIST
+			   ? vif_error(c,
+				       "cannot route %s through %s: a route to it goes through "
+				       "another interface, probably another guest's with the same "
+				       "address",
+				       n->guest, c->dev)
+			   : vif_net_error(c, err, "cannot route %s through %s", n->guest, c->dev);
 	sysctl_conf_key(key, c->dev, "proxy_arp");
 	if (vif_step(c, "turn on proxy ARP on %s", c->dev) &&
 	    (err = sysctl_set(&c->undo, key, "1", NULL, &changed)) < 0)

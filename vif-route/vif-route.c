@@ -146,8 +146,15 @@ static int online(struct vif_ctx *c)
 		if (!vif_step(c, "route %s through %s (%s%s%smetric %u)", dst, c->dev,
 			      v4 ? "source " : "", v4 ? text : "", v4 ? ", " : "", metric))
 			continue;
-		if ((err = route_add_via(&c->net, &c->undo, c->link.ifindex, &c->ips[i], &host,
-					 metric)) < 0)
+		err = route_add_via(&c->net, &c->undo, c->link.ifindex, &c->ips[i], &host, metric);
+		if (err == -NLE_EXIST)
+			return vif_error(
+			    c,
+			    "cannot route %s through %s: a route to it with metric %u "
+			    "goes through another interface, probably another guest's; "
+			    "two guests' ip lists must not overlap",
+			    dst, c->dev, metric);
+		if (err < 0)
 			return vif_net_error(c, err, "cannot route %s through %s", dst, c->dev);
 	}
 	return 0;

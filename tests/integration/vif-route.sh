@@ -535,6 +535,68 @@ test_vifname_taken() {
 	assert_refused "$before" guest0 vifname
 }
 
+# A guest whose online was refused because its vifname is another guest's:
+# its offline (the toolstack's clean-up) must leave that other guest alone.
+test_vifname_taken_offline_spares_the_other() {
+	lan_setup
+	guest_add 1 0 ip=$GUEST_IP vifname=guest0
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "online of the first guest ($OUT)"
+	guest_add 2 0 ip=192.0.2.20 vifname=guest0
+	run_xl vif-route 2 0 online
+	assert_ne 0 "$RC" "online of the second guest with the same vifname"
+	local before
+	before=$(host_state)
+	run_xl vif-route 2 0 offline
+	assert_eq 0 "$RC" "offline of the second guest ($OUT)"
+	assert_same "$before" "$(host_state)" "the first guest's device, routes and rules"
+	assert_ok link_is_up guest0
+	assert_eq "$GUEST_IP $HOST_IP 2" "$(routes_via guest0)" "the first guest's route"
+	assert_ok chain_exists vif-guest0
+}
+
+# A guest whose list changed to take another guest's address: its second
+# online is refused and the other keeps its claim; its offline, too, takes
+# away only its own.
+test_changed_list_cannot_take_another_guests_address() {
+	lan_setup
+	guest_add 1 0 ip=$GUEST_IP
+	run_udev vif-route 1 0 online
+	assert_eq 0 "$RC" "online of the first guest ($OUT)"
+	guest_add 2 0 ip=192.0.2.20
+	run_udev vif-route 2 0 online
+	assert_eq 0 "$RC" "online of the second guest ($OUT)"
+	xs_write /local/domain/0/backend/vif/2/0/ip "192.0.2.20 $GUEST_IP"
+	run_udev vif-route 2 0 online
+	assert_ne 0 "$RC" "second online with a list that overlaps the first guest's"
+	local map
+	map=$(nft_h list map inet xen_hotplug guests4)
+	assert_contains "$map" "$GUEST_IP : jump rev-vif1.0" "the first guest's claim"
+	assert_contains "$map" "192.0.2.20 : jump rev-vif2.0" "the second guest's own claim"
+	run_udev vif-route 2 0 offline
+	assert_eq 0 "$RC" "offline of the second guest ($OUT)"
+	map=$(nft_h list map inet xen_hotplug guests4)
+	assert_contains "$map" "$GUEST_IP : jump rev-vif1.0" "the first guest's claim after"
+	assert_not_contains "$map" "rev-vif2.0" "the second guest's claims after its offline"
+	assert_fail chain_exists rev-vif2.0
+}
+
+# Without the firewall to catch an overlap, the route itself must: a route to
+# the same address through another guest's vif is not this guest's.
+test_route_through_another_vif_refused() {
+	lan_setup
+	guest_add 1 0 ip=$GUEST_IP
+	run_udev vif-route 1 0 online firewall=none
+	assert_eq 0 "$RC" "online of the first guest ($OUT)"
+	guest_add 2 0 ip=$GUEST_IP
+	run_udev vif-route 2 0 online firewall=none
+	assert_ne 0 "$RC" "online of a second guest with the same address"
+	assert_contains "$(msgs)" "another interface" "message"
+	assert_eq error "$(xs_read /local/domain/0/backend/vif/2/0/hotplug-status)" "hotplug-status"
+	assert_eq "" "$(routes_via vif2.0)" "routes through vif2.0"
+	assert_contains "$(routes_via vif1.0)" "$GUEST_IP" "the first guest's route"
+}
+
 # udev starts many hotplug programs at once when guests boot.
 test_concurrent_onlines() {
 	lan_setup
