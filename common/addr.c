@@ -304,7 +304,7 @@ int netconf_move_routes(struct net *n, struct undo *u, const struct netconf *c, 
 	return 0;
 }
 
-int route_default_dev(struct net *n, char name[IFNAME_MAX + 1])
+int route_default_link(struct net *n, struct link_state *out)
 {
 	struct nl_cache *routes = NULL;
 	int err = rtnl_route_alloc_cache(n->sk, AF_INET, 0, &routes);
@@ -328,33 +328,42 @@ int route_default_dev(struct net *n, char name[IFNAME_MAX + 1])
 	nl_cache_free(routes);
 	if (!best)
 		return -NLE_OBJ_NOTFOUND;
-	struct link_state st;
-	if ((err = link_get_index(n, best, &st)) < 0)
-		return err;
-	memcpy(name, st.name, IFNAME_MAX + 1);
-	return 0;
+	return link_get_index(n, best, out);
 }
 
-int addr_primary4(struct net *n, int ifindex, struct in_addr *out)
+int route_default_dev(struct net *n, char name[IFNAME_MAX + 1])
 {
-	struct nl_cache *addrs = NULL;
-	int err = rtnl_addr_alloc_cache(n->sk, &addrs);
-	if (err < 0)
-		return err;
-	err = -NLE_NOADDR;
-	for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
-		struct rtnl_addr *a = (struct rtnl_addr *)o;
-		struct nl_addr *local = rtnl_addr_get_local(a);
-		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET ||
-		    (rtnl_addr_get_flags(a) & IFA_F_SECONDARY) || !local ||
-		    nl_addr_get_len(local) != 4)
-			continue;
-		memcpy(out, nl_addr_get_binary_addr(local), 4);
-		err = 0;
-		break;
-	}
-	nl_cache_free(addrs);
+	struct link_state st;
+	int err = route_default_link(n, &st);
+	if (err == 0)
+		memcpy(name, st.name, IFNAME_MAX + 1);
 	return err;
+}
+
+struct primary4 {
+	int ifindex;
+	struct in_addr *out;
+	bool found;
+};
+
+static void first_primary4(struct nl_object *o, void *arg)
+{
+	struct primary4 *p = arg;
+	struct rtnl_addr *a = (struct rtnl_addr *)o;
+	struct nl_addr *local = rtnl_addr_get_local(a);
+	if (p->found || rtnl_addr_get_ifindex(a) != p->ifindex ||
+	    rtnl_addr_get_family(a) != AF_INET || (rtnl_addr_get_flags(a) & IFA_F_SECONDARY) ||
+	    !local || nl_addr_get_len(local) != 4)
+		return;
+	memcpy(p->out, nl_addr_get_binary_addr(local), 4);
+	p->found = true;
+}
+
+int addr_primary4(int ifindex, struct in_addr *out)
+{
+	struct primary4 p = {ifindex, out, false};
+	int err = link_dump(RTM_GETADDR, AF_INET, ifindex, first_primary4, &p);
+	return err < 0 ? err : p.found ? 0 : -NLE_NOADDR;
 }
 
 /* An nl_addr of p, host bits cleared when network is set. */
@@ -437,28 +446,28 @@ static struct rtnl_route *route_via_link(int ifindex, const struct ip_prefix *ds
 	return r;
 }
 
-/*
- * Is the main-table route to r's destination with r's metric, which the kernel says exists,
- * the one through r's link?  IPv4 refuses a second route of the same destination and metric
- * through another link with the same EEXIST: that one is another guest's, not ours.
- */
-static int route_exists_here(struct net *n, struct rtnl_route *r, int ifindex)
+/* Routes of the main table through one link, and what is looked for among them. */
+struct via {
+	int ifindex;
+	struct rtnl_route *like; /* NULL: any route; else the same destination and metric */
+	bool found;
+};
+
+static void route_match(struct nl_object *o, void *arg)
 {
-	struct nl_cache *routes = NULL;
-	int err = rtnl_route_alloc_cache(n->sk, rtnl_route_get_family(r), 0, &routes);
-	if (err < 0)
-		return err;
-	int here = 0;
-	for (struct nl_object *o = nl_cache_get_first(routes); o && !here;
-	     o = nl_cache_get_next(o)) {
-		struct rtnl_route *x = (struct rtnl_route *)o;
-		here = rtnl_route_get_table(x) == RT_TABLE_MAIN &&
-		       rtnl_route_get_priority(x) == rtnl_route_get_priority(r) &&
-		       !nl_addr_cmp(rtnl_route_get_dst(x), rtnl_route_get_dst(r)) &&
-		       route_via(x, ifindex);
-	}
-	nl_cache_free(routes);
-	return here;
+	struct via *v = arg;
+	struct rtnl_route *r = (struct rtnl_route *)o;
+	if (rtnl_route_get_table(r) != RT_TABLE_MAIN || !route_via(r, v->ifindex))
+		return;
+	v->found |= !v->like || (rtnl_route_get_priority(r) == rtnl_route_get_priority(v->like) &&
+				 !nl_addr_cmp(rtnl_route_get_dst(r), rtnl_route_get_dst(v->like)));
+}
+
+static int route_through(int family, int ifindex, struct rtnl_route *like)
+{
+	struct via v = {ifindex, like, false};
+	int err = link_dump(RTM_GETROUTE, family, ifindex, route_match, &v);
+	return err < 0 ? err : v.found;
 }
 
 int route_add_via(struct net *n, struct undo *u, int ifindex, const struct ip_prefix *dst,
@@ -472,8 +481,8 @@ int route_add_via(struct net *n, struct undo *u, int ifindex, const struct ip_pr
 	int err = rtnl_route_add(n->sk, r, NLM_F_EXCL);
 	if (err == 0 && u)
 		err = push_route(u, r, false);
-	else if (err == -NLE_EXIST)
-		err = route_exists_here(n, r, ifindex) == 1 ? 0 : -NLE_EXIST;
+	else if (err == -NLE_EXIST) /* IPv4 says so too when the route goes through another link */
+		err = route_through(dst->family, ifindex, r) == 1 ? 0 : -NLE_EXIST;
 	rtnl_route_put(r);
 	return err;
 }
@@ -491,18 +500,7 @@ int route_del_via(struct net *n, int ifindex, const struct ip_prefix *dst, unsig
 	return err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV || err == -NLE_NOADDR ? 0 : err;
 }
 
-int route_any_via(struct net *n, int ifindex)
+int route_any_via(int ifindex)
 {
-	struct nl_cache *routes = NULL;
-	int err = rtnl_route_alloc_cache(n->sk, AF_INET, 0, &routes);
-	if (err < 0)
-		return err;
-	int found = 0;
-	for (struct nl_object *o = nl_cache_get_first(routes); o && !found;
-	     o = nl_cache_get_next(o)) {
-		struct rtnl_route *r = (struct rtnl_route *)o;
-		found = rtnl_route_get_table(r) == RT_TABLE_MAIN && route_via(r, ifindex);
-	}
-	nl_cache_free(routes);
-	return found;
+	return route_through(AF_INET, ifindex, NULL);
 }

@@ -37,11 +37,13 @@ int netconf_remove_addrs(struct net *n, struct undo *u, const struct netconf *c)
 
 /* The device of the IPv4 default route in the main table, into name; -NLE_OBJ_NOTFOUND if none. */
 int route_default_dev(struct net *n, char name[IFNAME_MAX + 1]);
+/* The same device's state. */
+int route_default_link(struct net *n, struct link_state *out);
 
 /* Routed and NAT modes: one vif's address and its routes. */
 
 /* The first primary IPv4 address of the link; -NLE_NOADDR when it has none. */
-int addr_primary4(struct net *n, int ifindex, struct in_addr *out);
+int addr_primary4(int ifindex, struct in_addr *out);
 
 /* Put p on the link; when it is there already nothing is done, and there is nothing to undo. */
 int addr_add_prefix(struct net *n, struct undo *u, int ifindex, const struct ip_prefix *p);
@@ -59,6 +61,6 @@ int route_add_via(struct net *n, struct undo *u, int ifindex, const struct ip_pr
 int route_del_via(struct net *n, int ifindex, const struct ip_prefix *dst, unsigned metric);
 
 /* 1 when a route of the main IPv4 table goes through the link, 0 when none does. */
-int route_any_via(struct net *n, int ifindex);
+int route_any_via(int ifindex);
 
 #endif

@@ -2,6 +2,7 @@
 #include "dhcp.h"
 #include "dhcpedit.h"
 #include "lock.h"
+#include "statefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -207,72 +208,15 @@ static char *read_all(const char *path, bool *missing, int *errnum)
 	return buf;
 }
 
-/*
- * Replace path's content with text: a temporary file in the same directory with the
- * original's owner and mode, written, flushed, renamed over it, the directory flushed.
- */
+/* Replace path's content with text atomically (file_replace), saying in err what failed. */
 static int replace_file(const char *path, const char *text, const struct stat *orig, char *err,
 			size_t errlen)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX + 16];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", slash == dir ? "" : dir,
-		     strrchr(path, '/') + 1) >= (int)sizeof(tmp))
-		return fail(err, errlen, "%s: path too long", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return fail(err, errlen, "cannot create a temporary file beside %s: %s", path,
-			    strerror(errno));
-	size_t len = strlen(text);
-	const char *what = "write";
-	bool ok = true;
-	if (orig &&
-	    (fchown(fd, orig->st_uid, orig->st_gid) < 0 || fchmod(fd, orig->st_mode & 07777) < 0)) {
-		what = "set the owner and mode of";
-		ok = false;
-	} else if (!orig && fchmod(fd, 0644) < 0) {
-		what = "set the mode of";
-		ok = false;
-	}
-	for (size_t off = 0; ok && off < len;) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ok = false;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (ok && fsync(fd) < 0) {
-		what = "flush";
-		ok = false;
-	}
-	int saved = errno;
-	if (close(fd) < 0 && ok) {
-		saved = errno;
-		ok = false;
-	}
-	if (ok && rename(tmp, path) < 0) {
-		saved = errno;
-		what = "rename";
-		ok = false;
-	}
-	if (!ok) {
-		unlink(tmp);
-		return fail(err, errlen, "cannot %s the new %s (%s): left unchanged", what, path,
-			    strerror(saved ? saved : EIO));
-	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	const char *stage;
+	int r = file_replace(path, text, strlen(text), orig, &stage);
+	if (r < 0)
+		return fail(err, errlen, "cannot %s the new %s (%s): left unchanged", stage, path,
+			    strerror(-r));
 	return 0;
 }
 
@@ -386,8 +330,8 @@ static void run_init(const struct dhcp *d, const char *action, struct log *log)
 				close(null);
 		}
 		/*
-		 * The server it starts lives on: it must not keep this program's netlink and
-		 * xenstore connections (libmnl's socket is not close-on-exec) or the lock.
+		 * The server it starts lives on: it must keep none of the descriptors this
+		 * program got from its caller (its own are all close-on-exec).
 		 */
 		close_range(3, ~0U, 0);
 		execve(d->init, argv, envp);

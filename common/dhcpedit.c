@@ -120,6 +120,37 @@ static const char *check_new_line(const char *line)
 	return NULL;
 }
 
+/*
+ * The shape every entry edit has: each line is_entry() calls an entry (1) goes, but for one
+ * equal to line, which stays where it is so that a repeated edit changes nothing; line is
+ * appended when it was not there (NULL: remove only).  is_entry returns -1, with *why set, to
+ * refuse the edit.
+ */
+typedef int (*entry_fn)(const struct line *l, void *state, const char **why);
+
+static char *replace_entry(const char *text, const char *line, entry_fn is_entry, void *state,
+			   const char **why)
+{
+	struct out o = {0};
+	struct line l;
+	bool kept = false;
+
+	if (line && (*why = check_new_line(line)))
+		return NULL;
+	for (const char *cur = text; next_line(&cur, &l);) {
+		int entry = is_entry(&l, state, why);
+		if (entry < 0)
+			return fail(&o, why, *why);
+		bool keep = !entry || (line && !kept && same_line(l.p, l.end, line));
+		if (keep)
+			put(&o, l.p, (size_t)(l.next - l.p));
+		kept |= keep && entry;
+	}
+	if (line && !kept)
+		append_line(&o, line, newline_of(text));
+	return finish(&o, why);
+}
+
 /* ---------------------------------------------------------------- dhcpd.conf */
 
 enum tok_kind { T_END, T_WORD, T_STRING, T_PUNCT };
@@ -210,38 +241,35 @@ static int isc_host_decl(const char *p, const char *end, const char *name, int *
 	return leading && !bad && depth == 0 && closed_at == n - 1 ? 1 : 2;
 }
 
+struct isc_entry {
+	const char *name;
+	int depth; /* how deep in blocks the line starts */
+};
+
+static int isc_entry(const struct line *l, void *state, const char **why)
+{
+	struct isc_entry *e = state;
+	int delta, decl = isc_host_decl(l->p, l->end, e->name, &delta);
+	/* Inside a group or subnet block: taking it out would change that block. */
+	if (decl == 1 && e->depth > 0)
+		decl = 2;
+	e->depth = e->depth + delta > 0 ? e->depth + delta : 0;
+	if (decl == 2) {
+		*why = "it declares this host over several lines, or inside another statement, "
+		       "itself; remove that declaration or choose another guest address";
+		return -1;
+	}
+	return decl;
+}
+
 char *dhcpedit_isc_host(const char *text, const char *name, const char *line, const char **why)
 {
-	struct out o = {0};
-	struct line l;
-	bool kept = false;
-	int depth = 0, delta;
-
-	if (!*name)
-		return fail(&o, why, "no host name given");
-	if (line && (*why = check_new_line(line)))
+	struct isc_entry e = {name, 0};
+	if (!*name) {
+		*why = "no host name given";
 		return NULL;
-	for (const char *cur = text; next_line(&cur, &l);) {
-		int decl = isc_host_decl(l.p, l.end, name, &delta);
-		/* Inside a group or subnet block: taking it out would change that block. */
-		if (decl == 1 && depth > 0)
-			decl = 2;
-		depth = depth + delta > 0 ? depth + delta : 0;
-		if (decl == 2)
-			return fail(&o, why,
-				    "it declares this host over several lines, or inside another "
-				    "statement, itself; remove that declaration or choose another "
-				    "guest address");
-		/* Our own line from an earlier online stays where it is: the file does not change.
-		 */
-		bool keep = !decl || (line && !kept && same_line(l.p, l.end, line));
-		if (keep)
-			put(&o, l.p, (size_t)(l.next - l.p));
-		kept |= keep && decl;
 	}
-	if (line && !kept)
-		append_line(&o, line, newline_of(text));
-	return finish(&o, why);
+	return replace_entry(text, line, isc_entry, &e, why);
 }
 
 /* ---------------------------------------------------------------- the defaults file */
@@ -276,19 +304,29 @@ static int iface_assignment(const char *p, const char *end, const char **val)
 	return -1;
 }
 
+/* The next blank-separated word of [*w, vend), *len long, *w moved past it; NULL at the end. */
+static const char *next_word(const char **w, const char *vend, size_t *len)
+{
+	const char *s = skip_blank(*w, vend), *e = s;
+	while (e < vend && *e != ' ' && *e != '\t')
+		e++;
+	*w = e;
+	*len = (size_t)(e - s);
+	return e > s ? s : NULL;
+}
+
+static bool is_word(const char *w, size_t len, const char *dev)
+{
+	return len == strlen(dev) && !memcmp(w, dev, len);
+}
+
 /* Does the word list [v, vend) hold dev as a word of its own? */
 static bool has_word(const char *v, const char *vend, const char *dev)
 {
-	size_t dl = strlen(dev);
-	for (const char *w = v; w < vend;) {
-		w = skip_blank(w, vend);
-		const char *we = w;
-		while (we < vend && *we != ' ' && *we != '\t')
-			we++;
-		if ((size_t)(we - w) == dl && !memcmp(w, dev, dl))
+	size_t len;
+	for (const char *w; (w = next_word(&v, vend, &len));)
+		if (is_word(w, len, dev))
 			return true;
-		w = we;
-	}
 	return false;
 }
 
@@ -335,21 +373,14 @@ static const char *rewrite_iface(struct out *o, const char *line, const char *va
 	put(o, line, (size_t)(val - line));
 	puts_(o, "\"");
 	bool any = false;
-	size_t dl = strlen(dev);
-	for (const char *w = v; w < vend;) {
-		w = skip_blank(w, vend);
-		const char *we = w;
-		while (we < vend && *we != ' ' && *we != '\t')
-			we++;
-		if (we == w)
-			break;
-		if (!((size_t)(we - w) == dl && !memcmp(w, dev, dl))) {
-			if (any)
-				puts_(o, " ");
-			put(o, w, (size_t)(we - w));
-			any = true;
-		}
-		w = we;
+	size_t len;
+	for (const char *w, *rest = v; (w = next_word(&rest, vend, &len));) {
+		if (is_word(w, len, dev))
+			continue;
+		if (any)
+			puts_(o, " ");
+		put(o, w, len);
+		any = true;
 	}
 	if (add) {
 		if (any)
@@ -435,47 +466,38 @@ static bool has_field(const char *p, const char *end, const char *s)
 	return false;
 }
 
+struct dnsmasq_entry {
+	const char *mac, *name;
+};
+
+static int dnsmasq_entry(const struct line *l, void *state, const char **why)
+{
+	(void)why;
+	const struct dnsmasq_entry *e = state;
+	const char *s = skip_blank(l->p, l->end);
+	/* dnsmasq compares MAC addresses and host names without regard to case. */
+	return s < l->end && *s != '#' &&
+	       (has_field(l->p, l->end, e->mac) || has_field(l->p, l->end, e->name));
+}
+
 char *dhcpedit_dnsmasq_host(const char *text, const char *mac, const char *name, const char *line,
 			    const char **why)
 {
-	struct out o = {0};
-	struct line l;
-	bool kept = false;
-
-	if (line && (*why = check_new_line(line)))
-		return NULL;
-	for (const char *cur = text; next_line(&cur, &l);) {
-		const char *s = skip_blank(l.p, l.end);
-		/* dnsmasq compares MAC addresses and host names without regard to case. */
-		bool ours = s < l.end && *s != '#' &&
-			    (has_field(l.p, l.end, mac) || has_field(l.p, l.end, name));
-		bool keep = !ours || (line && !kept && same_line(l.p, l.end, line));
-		if (keep)
-			put(&o, l.p, (size_t)(l.next - l.p));
-		kept |= keep && ours;
-	}
-	if (line && !kept)
-		append_line(&o, line, newline_of(text));
-	return finish(&o, why);
+	struct dnsmasq_entry e = {mac, name};
+	return replace_entry(text, line, dnsmasq_entry, &e, why);
 }
 
 /* ---------------------------------------------------------------- any line */
 
+static int same_entry(const struct line *l, void *state, const char **why)
+{
+	(void)why;
+	return same_line(l->p, l->end, state);
+}
+
 char *dhcpedit_line(const char *text, const char *line, bool add, const char **why)
 {
-	struct out o = {0};
-	struct line l;
-	bool kept = false;
-
 	if ((*why = check_new_line(line)))
 		return NULL;
-	for (const char *cur = text; next_line(&cur, &l);) {
-		bool same = same_line(l.p, l.end, line);
-		if (!same || (add && !kept))
-			put(&o, l.p, (size_t)(l.next - l.p));
-		kept |= same;
-	}
-	if (add && !kept)
-		append_line(&o, line, newline_of(text));
-	return finish(&o, why);
+	return replace_entry(text, add ? line : NULL, same_entry, (void *)line, why);
 }

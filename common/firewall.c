@@ -692,15 +692,14 @@ static int key_cmp(const void *a, const void *b)
 /*
  * The intervals that jump to rev, whatever the guest's list was when they were made: each
  * start element and the end element that follows it in key order, their deletion added to
- * the batch begun (v from nft_set_dump, sorted here).  Returns how many.
+ * the batch begun (v from nft_set_dump, sorted here).
  */
-static size_t del_intervals_of(struct nft *n, const char *set, struct nft_elem_info *v,
-			       size_t count, const char *rev)
+static void del_intervals_of(struct nft *n, const char *set, struct nft_elem_info *v, size_t count,
+			     const char *rev)
 {
 	if (!count) /* an empty dump has no array at all */
-		return 0;
+		return;
 	qsort(v, count, sizeof(*v), key_cmp);
-	size_t found = 0;
 	for (size_t i = 0; i < count; i++) {
 		if (v[i].end || strcmp(v[i].jump, rev))
 			continue;
@@ -708,9 +707,7 @@ static size_t del_intervals_of(struct nft *n, const char *set, struct nft_elem_i
 		if (i + 1 < count && v[i + 1].end)
 			nft_elem(n, false, set, v[i + 1].key, v[i + 1].key_len,
 				 NFT_SET_ELEM_INTERVAL_END, NULL);
-		found++;
 	}
-	return found;
 }
 
 /* Both families' sets dumped (a missing set holds nothing), for del_intervals_of. */
@@ -734,15 +731,13 @@ static int dump_guests(struct nft *n, struct dumped *d)
 	return 0;
 }
 
-static size_t del_dumped(struct nft *n, struct dumped *d, const char *rev)
+static void del_dumped(struct nft *n, struct dumped *d, const char *rev)
 {
-	size_t found = 0;
 	for (int i = 0; i < 2; i++) {
-		found += del_intervals_of(n, guest_sets[i], d->v[i], d->n[i], rev);
+		del_intervals_of(n, guest_sets[i], d->v[i], d->n[i], rev);
 		free(d->v[i]);
 		d->v[i] = NULL;
 	}
-	return found;
 }
 
 /* Does the twin of dev (vif / vif-emu) have rules?  1, 0 or a negative errno. */
@@ -767,87 +762,71 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 	rev_chain_name(rev, sizeof(rev), v->dev);
 	if ((err = nft_chain_exists(n, chain)) <= 0)
 		return err;
-	bool twin_up = false, asked = true;
-	if (routed) {
-		int t = twin_has_rules(n, v->dev);
-		if (t < 0)
-			return t;
-		twin_up = t > 0;
-		if (!twin_up && (t = owned_intervals(n, v, rev, owned)) < 0)
-			return t;
-		asked = t != 0 || twin_up;
-	}
+	int twin_up = routed ? twin_has_rules(n, v->dev) : 0;
+	if (twin_up < 0)
+		return twin_up;
+	/* The intervals to go are known when each of the list's could be asked for. */
+	int asked = routed && !twin_up ? owned_intervals(n, v, rev, owned) : 1;
+	if (asked < 0)
+		return asked;
 	if (asked) {
 		nft_begin(n);
 		fill_del(n, v, routed, true, twin_up, owned);
-		err = nft_commit(n);
+		if ((err = nft_commit(n)) != -ENOENT && err != -EBUSY)
+			return err < 0 ? err : 0;
 	}
 	/*
 	 * The guest's list changed since its rules were made, someone removed an element by
 	 * hand, or the kernel cannot answer for single elements: find what refers to the chains,
 	 * then remove them.
 	 */
-	if (!asked || err == -ENOENT || err == -EBUSY) {
-		uint8_t key[IFNAMSIZ];
-		struct dumped d;
-		ifname_key(key, v->dev);
-		if (routed && !twin_up && (err = dump_guests(n, &d)) < 0)
-			return err;
-		/* Adding the vif's element first makes its removal valid either way. */
-		nft_begin(n);
-		nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
-		nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
-		if (routed && !twin_up)
-			del_dumped(n, &d, rev);
-		fill_del(n, v, routed, false, twin_up, NULL);
-		err = nft_commit(n);
-	}
+	uint8_t key[IFNAMSIZ];
+	struct dumped d;
+	ifname_key(key, v->dev);
+	if (routed && !twin_up && (err = dump_guests(n, &d)) < 0)
+		return err;
+	/* Adding the vif's element first makes its removal valid either way. */
+	nft_begin(n);
+	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
+	nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
+	if (routed && !twin_up)
+		del_dumped(n, &d, rev);
+	fill_del(n, v, routed, false, twin_up, NULL);
+	err = nft_commit(n);
 	return err < 0 ? err : 0;
 }
 
 /*
- * A routed vif's rules: new ones in one transaction; for a vif that has rules already, the
- * old ones out and the new ones in within one transaction, so that it never runs unfiltered,
- * its old intervals found by what they jump to (the list may have changed).
+ * A vif's rules.  Our batches keep a vif's chain and its set elements together (no chain, no
+ * element), so a new vif's batch only adds.  A routed vif that has rules already gets the old
+ * ones out and the new ones in within one transaction, so that it never runs unfiltered, its
+ * old intervals found by what they jump to (the list may have changed).
  */
-static int nft_routed_add(struct fw *fw, const struct fw_vif *v)
+static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 {
 	struct nft *n;
 	char chain[64], rev[64];
 	struct dumped d;
-	int err = nft_conn(fw, NFPROTO_INET, &n);
+	int err = nft_conn(fw, family, &n);
 	if (err < 0)
 		return err;
 	chain_name(chain, sizeof(chain), "vif", v->dev);
-	rev_chain_name(rev, sizeof(rev), v->dev);
-	if ((err = nft_chain_exists(n, chain)) < 0)
-		return err;
-	if (err == 0)
+	int exists = nft_chain_exists(n, chain);
+	if (exists < 0)
+		return exists;
+	if (family == NFPROTO_BRIDGE) {
+		struct bridged_add a = {v, exists == 0};
+		return commit_with_bootstrap(n, fill_bridged, &a);
+	}
+	if (!exists)
 		return commit_with_bootstrap(n, fill_routed, v);
+	rev_chain_name(rev, sizeof(rev), v->dev);
 	if ((err = dump_guests(n, &d)) < 0)
 		return err;
 	nft_begin(n);
 	del_dumped(n, &d, rev);
 	fill_routed(n, v);
 	return nft_commit(n);
-}
-
-static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
-{
-	struct nft *n;
-	int err;
-	if (family != NFPROTO_BRIDGE)
-		return nft_routed_add(fw, v);
-	if ((err = nft_conn(fw, family, &n)) < 0)
-		return err;
-	/* Our batches keep a vif's chain and its set elements together: no chain, no element. */
-	char chain[64];
-	chain_name(chain, sizeof(chain), "vif", v->dev);
-	int exists = nft_chain_exists(n, chain);
-	if (exists < 0)
-		return exists;
-	struct bridged_add a = {v, exists == 0};
-	return commit_with_bootstrap(n, fill_bridged, &a);
 }
 
 /* ------------------------------------------------------------- iptables */

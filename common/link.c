@@ -351,42 +351,64 @@ static void collect_addr(struct nl_object *o, void *arg)
 	c->v[c->n++] = a;
 }
 
-static int parse_addr(struct nl_msg *msg, void *arg)
+struct dump_cb {
+	void (*fn)(struct nl_object *, void *);
+	void *arg;
+	int err;
+};
+
+static int parse_dumped(struct nl_msg *msg, void *arg)
 {
-	struct addr_collect *c = arg;
-	int err = nl_msg_parse(msg, collect_addr, c);
-	if (err < 0 && !c->err)
-		c->err = err;
+	struct dump_cb *d = arg;
+	int err = nl_msg_parse(msg, d->fn, d->arg);
+	if (err < 0 && !d->err)
+		d->err = err;
 	return NL_OK;
+}
+
+int link_dump(int type, int family, int ifindex, void (*fn)(struct nl_object *, void *), void *arg)
+{
+	struct dump_cb d = {fn, arg, 0};
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = NULL;
+	int one = 1, err = -NLE_NOMEM;
+
+	if (!sk)
+		return err;
+	if ((err = nl_connect(sk, NETLINK_ROUTE)) < 0)
+		goto out;
+	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	err = -NLE_NOMEM;
+	if (!(msg = nlmsg_alloc_simple(type, NLM_F_DUMP)))
+		goto out;
+	if (type == RTM_GETADDR) {
+		struct ifaddrmsg ifa = {.ifa_family = (uint8_t)family,
+					.ifa_index = (uint32_t)ifindex};
+		if (nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
+			goto out;
+	} else {
+		struct rtmsg rtm = {.rtm_family = (uint8_t)family, .rtm_table = RT_TABLE_MAIN};
+		if (nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
+		    nla_put_u32(msg, RTA_OIF, (uint32_t)ifindex) < 0)
+			goto out;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, parse_dumped, &d);
+	if ((err = nl_send_auto(sk, msg)) >= 0 && (err = nl_recvmsgs_default(sk)) >= 0)
+		err = d.err;
+out:
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return err < 0 ? err : 0;
 }
 
 int addr_save(const struct link_state *l, struct addr_saved **saved)
 {
 	struct addr_collect c = {.ifindex = l->ifindex};
-	struct ifaddrmsg ifa = {.ifa_family = AF_UNSPEC, .ifa_index = (uint32_t)l->ifindex};
-	struct nl_sock *sk = nl_socket_alloc();
-	struct nl_msg *msg = NULL;
-	int one = 1, err = -NLE_NOMEM;
+	int err;
 
 	*saved = NULL;
-	if (!sk)
-		return err;
-	/*
-	 * Ask the kernel for this link's addresses only (strict dump checking, Linux 4.20):
-	 * a host with a thousand vifs has a thousand link-local addresses to skip otherwise.
-	 * A socket of its own, as libnl's other dump requests do not pass the strict check.
-	 */
-	if ((err = nl_connect(sk, NETLINK_ROUTE)) < 0)
-		goto out;
-	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	err = -NLE_NOMEM;
-	if (!(msg = nlmsg_alloc_simple(RTM_GETADDR, NLM_F_DUMP)) ||
-	    nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
-		goto out;
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, parse_addr, &c);
-	if ((err = nl_send_auto(sk, msg)) < 0 || (err = nl_recvmsgs_default(sk)) < 0)
-		goto out;
-	if ((err = c.err) < 0)
+	if ((err = link_dump(RTM_GETADDR, AF_UNSPEC, l->ifindex, collect_addr, &c)) < 0 ||
+	    (err = c.err) < 0)
 		goto out;
 	struct addr_saved *s = calloc(1, sizeof(*s) + c.n * sizeof(s->addrs[0]));
 	if (!s) {
@@ -403,8 +425,6 @@ out:
 	for (size_t i = 0; i < c.n; i++)
 		rtnl_addr_put(c.v[i]);
 	free(c.v);
-	nlmsg_free(msg);
-	nl_socket_free(sk);
 	return err;
 }
 

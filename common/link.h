@@ -54,6 +54,16 @@ int link_set_master(struct net *n, struct undo *u, const struct link_state *l, i
 int link_set_arp(struct net *n, struct undo *u, const struct link_state *l, bool arp);
 
 /*
+ * A dump the kernel filters to one link (strict checking, Linux 4.20), so that its cost does
+ * not grow with the other vifs: type RTM_GETADDR (the link's addresses of family, AF_UNSPEC for
+ * all) or RTM_GETROUTE (the main table's routes of family through the link).  fn gets each
+ * object; a kernel without strict checking sends everything, so fn checks what it needs.  On
+ * a socket of its own: libnl's other dump requests do not pass the strict check.
+ */
+struct nl_object;
+int link_dump(int type, int family, int ifindex, void (*fn)(struct nl_object *, void *), void *arg);
+
+/*
  * Remember every address of the link in *saved (free with addr_saved_free).  Taken before the
  * link goes down: the kernel drops IPv6 addresses of a link that goes down.
  */

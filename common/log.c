@@ -59,3 +59,15 @@ void log_msg(struct log *l, int level, const char *fmt, ...)
 		fprintf(stderr, "%s: %s%s\n", l->ident, tag, msg);
 	}
 }
+
+bool log_vstep(struct log *l, bool dry_run, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (dry_run) {
+		printf("would %s\n", msg);
+		return false;
+	}
+	log_msg(l, LOG_DEBUG, "%s", msg);
+	return true;
+}

@@ -2,6 +2,7 @@
 #ifndef XNH_LOG_H
 #define XNH_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <syslog.h>
 
@@ -19,5 +20,11 @@ void log_close(struct log *l);
 
 /* level is a syslog level: LOG_ERR, LOG_WARNING, LOG_INFO or LOG_DEBUG. */
 void log_msg(struct log *l, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * One step of a program's plan: in a dry run printed as "would <step>" on stdout and false
+ * returned (do not do it); else logged (debug) and true returned.
+ */
+bool log_vstep(struct log *l, bool dry_run, const char *fmt, va_list ap);
 
 #endif

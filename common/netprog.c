@@ -29,17 +29,11 @@ int netprog_fail(struct netprog *np, const char *fmt, ...)
 
 bool netprog_step(struct netprog *np, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	bool go = log_vstep(&np->log, np->params.dry_run, fmt, ap);
 	va_end(ap);
-	if (np->params.dry_run) {
-		printf("would %s\n", msg);
-		return false;
-	}
-	log_msg(&np->log, LOG_DEBUG, "%s", msg);
-	return true;
+	return go;
 }
 
 int netprog_record(struct netprog *np, const char *fmt, ...)
@@ -164,10 +158,10 @@ static int each_instance(const char *skip, bool (*fn)(const char *name, void *ar
 	int found = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) && !found) {
+		/* file_replace's temporary files start with a dot: never taken for one. */
 		const char *n = e->d_name;
-		size_t len = strlen(n);
 		if ((strncmp(n, "network-route.", 14) && strncmp(n, "network-nat.", 12)) ||
-		    (skip && !strcmp(n, skip)) || (len > 4 && !strcmp(n + len - 4, ".tmp")))
+		    (skip && !strcmp(n, skip)))
 			continue;
 		found = fn(n, arg);
 	}
@@ -245,6 +239,10 @@ int netprog_restore(struct netprog *np)
 
 void netprog_json_str(const char *s)
 {
+	if (!s) {
+		printf("null");
+		return;
+	}
 	putchar('"');
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;

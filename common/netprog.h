@@ -82,7 +82,7 @@ int netprog_restore(struct netprog *np);
 void netprog_print_settings(const struct netprog *np, const char *const keys[], size_t n,
 			    bool json);
 
-/* A JSON string, escaped. */
+/* A JSON string, escaped; null for NULL. */
 void netprog_json_str(const char *s);
 
 #endif

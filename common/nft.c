@@ -94,10 +94,10 @@ void nft_close(struct nft *n)
 {
 	if (n->batch)
 		mnl_nlmsg_batch_stop(n->batch);
-	if (n->nl)
+	if (n->nl) {
 		hand_over_close(mnl_socket_get_fd(n->nl));
-	if (n->nl)
 		mnl_socket_close(n->nl);
+	}
 	free(n->buf);
 	memset(n, 0, sizeof(*n));
 }

@@ -1,10 +1,11 @@
-/* Run-time state files under XEN_RUN_DIR: written whole and atomically, never through links. */
+/* Files written whole and atomically; run-time state files under XEN_RUN_DIR, never through links.
+ */
 #include "statefile.h"
 #include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,9 +17,67 @@ static int state_path(const char *name, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int file_replace(const char *path, const char *text, size_t len, const struct stat *orig,
+		 const char **stage)
+{
+	char dir[4096], tmp[4200];
+	const char *base = strrchr(path, '/');
+	const char *what = "create a temporary file for";
+	if (!base || (size_t)(base - path) >= sizeof(dir))
+		return -EINVAL;
+	snprintf(dir, sizeof(dir), "%.*s", base == path ? 1 : (int)(base - path), path);
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", base == path ? "" : dir, base + 1) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	/* mkostemp creates it exclusively: never through a link someone left there. */
+	int fd = mkostemp(tmp, O_CLOEXEC), err = 0;
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	what = "set the owner and mode of";
+	if (orig ? fchown(fd, orig->st_uid, orig->st_gid) < 0 ||
+		       fchmod(fd, orig->st_mode & 07777) < 0
+		 : fchmod(fd, 0644) < 0)
+		err = -errno;
+	what = "write";
+	for (size_t off = 0; !err && off < len;) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			err = n < 0 ? -errno : -EIO;
+		else
+			off += (size_t)n;
+	}
+	if (!err && fsync(fd) < 0) {
+		what = "flush";
+		err = -errno;
+	}
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0) {
+		what = "rename";
+		err = -errno;
+	}
+	if (err) {
+		unlink(tmp);
+		goto out;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+out:
+	if (stage)
+		*stage = what;
+	return err;
+}
+
 int statefile_write(const char *name, const char *text, size_t len)
 {
-	char path[4096], tmp[4200];
+	char path[4096];
 	int err = state_path(name, path, sizeof(path));
 	if (err < 0)
 		return err;
@@ -30,18 +89,7 @@ int statefile_write(const char *name, const char *text, size_t len)
 			return -errno;
 		*slash = '/';
 	}
-	/* A temporary file beside it, renamed over it: a reader sees the old or the new. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-	close(fd);
-	if (!ok || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
+	return file_replace(path, text, len, NULL, NULL);
 }
 
 int statefile_read(const char *name, char *buf, size_t len)

@@ -1,8 +1,19 @@
-/* Run-time state files under XEN_RUN_DIR: written whole and atomically, never through links. */
+/* Files written whole and atomically; run-time state files under XEN_RUN_DIR, never through links.
+ */
 #ifndef XNH_STATEFILE_H
 #define XNH_STATEFILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
+
+/*
+ * Replace the file at path with text, atomically: a temporary file beside it (owner and mode
+ * those of orig, else 0644), written, flushed, renamed over it, the directory flushed.  A
+ * reader sees the old content or the new, and a failure leaves the old.  0, or a negative
+ * errno with *stage (when not NULL) naming what failed ("write", "rename"...).
+ */
+int file_replace(const char *path, const char *text, size_t len, const struct stat *orig,
+		 const char **stage);
 
 /*
  * name is relative to XEN_RUN_DIR and may lie in one subdirectory ("dir/file"), made as

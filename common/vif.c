@@ -1,9 +1,12 @@
 /* The life cycle every vif program shares: parameters, device, vifname, MTU, hooks, report. */
 #include "vif.h"
+#include "addr.h"
 #include "conntrack.h"
 #include "hooks.h"
+#include "sysctl.h"
 #include "version.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -38,17 +41,11 @@ int vif_net_error(struct vif_ctx *c, int err, const char *fmt, ...)
 
 bool vif_step(struct vif_ctx *c, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	bool go = log_vstep(&c->log, c->params.dry_run, fmt, ap);
 	va_end(ap);
-	if (c->params.dry_run) {
-		printf("would %s\n", msg);
-		return false;
-	}
-	log_msg(&c->log, LOG_DEBUG, "%s", msg);
-	return true;
+	return go;
 }
 
 /* Backend paths contain only what xenstore allows in a path. */
@@ -446,6 +443,43 @@ int vif_bring_up(struct vif_ctx *c)
 		c->link.up = true;
 	}
 	return 0;
+}
+
+int vif_proxy_arp(struct vif_ctx *c)
+{
+	char key[SYSCTL_KEY_MAX];
+	int err, changed;
+	sysctl_conf_key(key, c->dev, "proxy_arp");
+	if (vif_step(c, "turn on proxy ARP on %s", c->dev) &&
+	    (err = sysctl_set(&c->undo, key, "1", NULL, &changed)) < 0)
+		return vif_error(c, "cannot turn on proxy ARP on %s: %s", c->dev, strerror(-err));
+	return 0;
+}
+
+int vif_route(struct vif_ctx *c, const struct ip_prefix *dst, const char *shown,
+	      const struct in_addr *src, unsigned metric)
+{
+	char source[INET_ADDRSTRLEN + 8] = "", text[INET_ADDRSTRLEN], detail[64];
+	/* An IPv6 route takes no IPv4 source: route_add_via leaves it out. */
+	if (src && dst->family == AF_INET)
+		snprintf(source, sizeof(source), "source %s",
+			 inet_ntop(AF_INET, src, text, sizeof(text)));
+	if (metric)
+		snprintf(detail, sizeof(detail), "%s%smetric %u", source, *source ? ", " : "",
+			 metric);
+	else
+		snprintf(detail, sizeof(detail), "%s", source);
+	if (!vif_step(c, "route %s through %s%s%s%s", shown, c->dev, *detail ? " (" : "", detail,
+		      *detail ? ")" : ""))
+		return 0;
+	int err = route_add_via(&c->net, &c->undo, c->link.ifindex, dst, src, metric);
+	if (err == -NLE_EXIST)
+		return vif_error(c,
+				 "cannot route %s through %s: a route to it with metric %u goes "
+				 "through another interface, probably another guest's; two guests' "
+				 "addresses must not overlap",
+				 shown, c->dev, metric);
+	return err < 0 ? vif_net_error(c, err, "cannot route %s through %s", shown, c->dev) : 0;
 }
 
 int vif_take_down(struct vif_ctx *c)

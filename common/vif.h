@@ -2,6 +2,7 @@
 #ifndef XNH_VIF_H
 #define XNH_VIF_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 
 #include "firewall.h"
@@ -75,7 +76,19 @@ int vif_set_mtu(struct vif_ctx *c);
  */
 bool vif_is_port_ready(struct vif_ctx *c, int master, unsigned fallback_mtu);
 
-/* Offline: device down, tolerating its absence.  0 or -1. */
+/* Routed and NAT modes: the device answers ARP for the addresses routed through it.  0 or -1. */
+int vif_proxy_arp(struct vif_ctx *c);
+
+/*
+ * Routed and NAT modes: a route to dst (shown as shown) through the device, with source src
+ * (IPv4 only) and this metric, its removal registered for the undo.  A route to dst with that
+ * metric through another device (another guest's) is refused in words that say so.  0 or -1.
+ */
+int vif_route(struct vif_ctx *c, const struct ip_prefix *dst, const char *shown,
+	      const struct in_addr *src, unsigned metric);
+
+/* Offline: device down, tolerating its absence.  0 or -1. */ /* Offline: device down, tolerating
+								 its absence.  0 or -1. */
 int vif_take_down(struct vif_ctx *c);
 
 /*

@@ -57,17 +57,11 @@ int nb_net_fail(struct nb *nb, int err, const char *fmt, ...)
 
 bool nb_step(struct nb *nb, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	bool go = log_vstep(&nb->log, nb->params.dry_run, fmt, ap);
 	va_end(ap);
-	if (nb->params.dry_run) {
-		printf("would %s\n", msg);
-		return false;
-	}
-	log_msg(&nb->log, LOG_DEBUG, "%s", msg);
-	return true;
+	return go;
 }
 
 static int invalid(struct nb *nb, const char *key, const char *value, const char *expected)

@@ -85,14 +85,10 @@ static int undo_subnet(void *ctx, const void *arg)
 static int check_params(struct nat *n)
 {
 	struct netprog *np = &n->np;
-	struct fw fw;
-	bool fallback;
 	const char *v = params_get(&np->params, "firewall");
-	const char *expected = v && *v ? fw_open(&fw, v, &fallback) : NULL;
-	if (expected) {
-		params_invalid(np->err, sizeof(np->err), "firewall", v, expected);
+	/* A backend named is only judged here: nothing is opened for it. */
+	if (v && *v && open_firewall(n, v) < 0)
 		return -1;
-	}
 	return dhcp_check(&np->params, np->err, sizeof(np->err));
 }
 
@@ -195,14 +191,15 @@ static int stop(struct nat *n)
 static int status(struct nat *n)
 {
 	struct netprog *np = &n->np;
-	char backend[32] = "", dhcp[4 * PATH_MAX] = "";
+	char backend[32] = "";
 	const char *const keys[] = {"ip_forward"};
 	bool masq = netprog_recorded(np, "masquerade", backend, sizeof(backend));
-	bool has_dhcp = netprog_recorded(np, "dhcp", dhcp, sizeof(dhcp));
-	char kind[16] = "no", conf[PATH_MAX] = "";
 	int changed = 0;
-	if (has_dhcp)
-		sscanf(dhcp, "%15s %d %4095s", kind, &changed, conf);
+	bool has_dhcp = recorded_dhcp(n, &changed);
+	const char *kind = has_dhcp ? dhcp_kind_name(n->dhcp.kind) : "no";
+	const char *conf = !has_dhcp		      ? NULL
+			   : n->dhcp.kind == DHCP_ISC ? n->dhcp.conf
+						      : n->dhcp.dnsmasq_conf;
 
 	if (np->params.json) {
 		printf("{\"program\":\"network-nat\",\"netdev\":");
@@ -210,17 +207,11 @@ static int status(struct nat *n)
 		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
 		netprog_print_settings(np, keys, 1, true);
 		printf("],\"masquerade\":");
-		if (masq)
-			netprog_json_str(backend);
-		else
-			printf("null");
+		netprog_json_str(masq ? backend : NULL);
 		printf(",\"dhcp\":");
 		netprog_json_str(kind);
 		printf(",\"dhcp_file\":");
-		if (has_dhcp)
-			netprog_json_str(conf);
-		else
-			printf("null");
+		netprog_json_str(conf);
 		printf("}\n");
 		return 0;
 	}

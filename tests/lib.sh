@@ -145,6 +145,20 @@ bridge_add() {
 	ip -n "$HOST" link set dev "$1" up
 }
 
+# lan_new [HOST_ADDR]: a LAN namespace ($LAN) behind the host's eth0, a veth
+# whose LAN end lan0 has 192.0.2.1/24 and whose host end eth0 has
+# HOST_ADDR/24 (default 192.0.2.2) and the host's IPv4 default route through
+# the LAN; both up.
+lan_new() {
+	ns_new LAN
+	ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$LAN" ||
+		fail "cannot create the host's eth0"
+	ip -n "$LAN" link set lan0 up && ip -n "$LAN" addr add 192.0.2.1/24 dev lan0 &&
+		ip -n "$HOST" link set eth0 up &&
+		ip -n "$HOST" addr add "${1:-192.0.2.2}/24" dev eth0 &&
+		ip -n "$HOST" route add default via 192.0.2.1 || fail "cannot set up the LAN"
+}
+
 # The MAC the toolstack would give vif DOMID.DEVID (also the guest's eth0).
 vif_mac() {
 	printf '00:16:3e:%02x:%02x:%02x' $((($1 >> 8) & 255)) $(($1 & 255)) $(($2 & 255))

@@ -2,7 +2,6 @@
 #include "addr.h"
 #include "dhcp.h"
 #include "nat-address.h"
-#include "sysctl.h"
 #include "vif.h"
 
 #include <arpa/inet.h>
@@ -136,8 +135,7 @@ static int undo_dhcp(void *ctx, const void *arg)
 static int online(struct nat_vif *n)
 {
 	struct vif_ctx *c = &n->c;
-	char key[SYSCTL_KEY_MAX];
-	int err, changed;
+	int err;
 
 	if (vif_rename(c) < 0)
 		return -1;
@@ -147,7 +145,7 @@ static int online(struct nat_vif *n)
 		return vif_error(c, "dhcp=%s needs the guest's MAC address, and %s/mac is not set",
 				 dhcp_kind_name(n->dhcp.kind), c->backend);
 	/* A route through the vif means an earlier online did the work (SPEC §5). */
-	int up = route_any_via(&c->net, c->link.ifindex);
+	int up = route_any_via(c->link.ifindex);
 	if (up < 0)
 		return vif_net_error(c, up, "cannot read the routing table");
 	if (up) {
@@ -171,19 +169,8 @@ static int online(struct nat_vif *n)
 	if (vif_step(c, "give %s the router address %s", c->dev, n->router) &&
 	    (err = addr_add_prefix(&c->net, &c->undo, c->link.ifindex, &router)) < 0)
 		return vif_net_error(c, err, "cannot add %s to %s", n->router, c->dev);
-	if (vif_step(c, "route %s through %s (source %s)", n->guest, c->dev, n->router) &&
-	    (err = route_add_via(&c->net, &c->undo, c->link.ifindex, &guest, &n->a.router, 0)) < 0)
-		return err == -NLE_EXIST
-			   ? vif_error(c,
-				       "cannot route %s through %s: a route to it goes through "
-				       "another interface, probably another guest's with the same "
-				       "address",
-				       n->guest, c->dev)
-			   : vif_net_error(c, err, "cannot route %s through %s", n->guest, c->dev);
-	sysctl_conf_key(key, c->dev, "proxy_arp");
-	if (vif_step(c, "turn on proxy ARP on %s", c->dev) &&
-	    (err = sysctl_set(&c->undo, key, "1", NULL, &changed)) < 0)
-		return vif_error(c, "cannot turn on proxy ARP on %s: %s", c->dev, strerror(-err));
+	if (vif_route(c, &guest, n->guest, &n->a.router, 0) < 0 || vif_proxy_arp(c) < 0)
+		return -1;
 	if (n->dhcp.kind != DHCP_NO && vif_step(c, "add the DHCP entry %s (%s, %s, router %s)",
 						n->a.hostname, c->mac, n->guest, n->router)) {
 		struct dhcp_host h = dhcp_host_of(n);

@@ -1,6 +1,5 @@
 /* vif-route: route a guest's addresses through its vif, the host answering ARP for it. */
 #include "addr.h"
-#include "sysctl.h"
 #include "vif.h"
 
 #include <arpa/inet.h>
@@ -58,21 +57,23 @@ static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev)
 			return -1;
 		}
 		snprintf(netdev, IFNAME_MAX + 1, "%s", nd);
-	} else if ((err = route_default_dev(&c->net, netdev)) < 0) {
+		err = link_get(&c->net, netdev, &l);
+		if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+			return vif_error(c,
+					 "netdev %s does not exist: set netdev= to the device "
+					 "whose address the guest's routes use",
+					 netdev);
+		if (err < 0)
+			return vif_net_error(c, err, "cannot look up netdev %s", netdev);
+	} else if ((err = route_default_link(&c->net, &l)) < 0) {
 		if (err != -NLE_OBJ_NOTFOUND)
 			return vif_net_error(c, err, "cannot read the routing table");
 		return vif_error(c, "no netdev given and no IPv4 default route: set netdev= to "
 				    "the device whose address the guest's routes use");
+	} else {
+		snprintf(netdev, IFNAME_MAX + 1, "%s", l.name);
 	}
-	err = link_get(&c->net, netdev, &l);
-	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
-		return vif_error(c,
-				 "netdev %s does not exist: set netdev= to the device whose "
-				 "address the guest's routes use",
-				 netdev);
-	if (err < 0)
-		return vif_net_error(c, err, "cannot look up netdev %s", netdev);
-	if ((err = addr_primary4(&c->net, l.ifindex, addr)) == -NLE_NOADDR) {
+	if ((err = addr_primary4(l.ifindex, addr)) == -NLE_NOADDR) {
 		return vif_error(
 		    c,
 		    "%s has no IPv4 address: bring it up, or set netdev= to the device "
@@ -113,9 +114,9 @@ static int check_not_host(struct vif_ctx *c, struct in_addr host, const char *ne
 static int online(struct vif_ctx *c)
 {
 	struct in_addr host;
-	char netdev[IFNAME_MAX + 1], text[INET_ADDRSTRLEN], key[SYSCTL_KEY_MAX], dst[64];
+	char netdev[IFNAME_MAX + 1], text[INET_ADDRSTRLEN], dst[64];
 	unsigned metric = c->tap ? 1 : 2;
-	int err, changed;
+	int err;
 
 	if (host_address(c, &host, netdev) < 0 || check_not_host(c, host, netdev) < 0 ||
 	    vif_rename(c) < 0)
@@ -133,29 +134,12 @@ static int online(struct vif_ctx *c)
 	if (vif_step(c, "give %s the address %s/32 (from %s)", c->dev, text, netdev) &&
 	    (err = addr_add_prefix(&c->net, &c->undo, c->link.ifindex, &self)) < 0)
 		return vif_net_error(c, err, "cannot add %s/32 to %s", text, c->dev);
-	sysctl_conf_key(key, c->dev, "proxy_arp");
-	if (vif_step(c, "turn on proxy ARP on %s", c->dev) &&
-	    (err = sysctl_set(&c->undo, key, "1", NULL, &changed)) < 0)
-		return vif_error(c, "cannot turn on proxy ARP on %s: %s", c->dev, strerror(-err));
-	if (vif_bring_up(c) < 0)
+	if (vif_proxy_arp(c) < 0 || vif_bring_up(c) < 0)
 		return -1;
 	for (size_t i = 0; i < c->n_ips; i++) {
 		ip_prefix_format(&c->ips[i], dst, sizeof(dst));
-		/* An IPv6 route takes no IPv4 source: route_add_via leaves it out. */
-		bool v4 = c->ips[i].family == AF_INET;
-		if (!vif_step(c, "route %s through %s (%s%s%smetric %u)", dst, c->dev,
-			      v4 ? "source " : "", v4 ? text : "", v4 ? ", " : "", metric))
-			continue;
-		err = route_add_via(&c->net, &c->undo, c->link.ifindex, &c->ips[i], &host, metric);
-		if (err == -NLE_EXIST)
-			return vif_error(
-			    c,
-			    "cannot route %s through %s: a route to it with metric %u "
-			    "goes through another interface, probably another guest's; "
-			    "two guests' ip lists must not overlap",
-			    dst, c->dev, metric);
-		if (err < 0)
-			return vif_net_error(c, err, "cannot route %s through %s", dst, c->dev);
+		if (vif_route(c, &c->ips[i], dst, &host, metric) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -13,57 +13,18 @@ TEST_JOBS=${TEST_JOBS:-4}
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../pkt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
 
 BE=/local/domain/0/backend/vif/1/0
-PKT=$ROOT/tests/tools/pkt.py
 FWTOOL=$BUILD/tests/fwtool
-# Debian's python3 starts in a tenth of the time a version manager's shim does.
-PY=python3
-[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 
 # Guest 2's MAC (vif_mac 2 0) and a MAC no guest owns.
 MAC2=00:16:3e:00:02:00
 EVIL_MAC=00:16:3e:ee:ee:ee
 
-declare -A FRAME_SPEC=()
-RECV=
 
 # ---------------------------------------------------------------- frames
-
-# probe SENDER_NS SENDER_IF RECEIVER_NS RECEIVER_IF WANT FRAME...: a receiver
-# listens on RECEIVER_IF, then the FRAMEs (pkt.py NAME,KIND,...) are sent in
-# order from SENDER_IF. The receiver stops shortly after the frames named in
-# WANT (space-separated) arrived, at the latest after 5 s. RECV gets its
-# report: one line per frame name that arrived.
-probe() {
-	local sns=$1 sif=$2 rns=$3 rif=$4 want=$5 w i pid
-	shift 5
-	local prefix="X${BASHPID}r${RANDOM}-" ready=$SB/ready.$RANDOM out=$SB/recv.$RANDOM
-	local -a wargs=()
-	for w in $want; do
-		wargs+=(--want "$w")
-	done
-	for w in "$@"; do
-		FRAME_SPEC[${w%%,*}]=${w#*,}
-	done
-	ip netns exec "$rns" "$PY" "$PKT" recv "$rif" --prefix "$prefix" "${wargs[@]}" \
-		--timeout 5 --ready "$ready" >"$out" 2>&1 &
-	pid=$!
-	# Bounded wait for the receiver's socket, so that no frame is sent early.
-	for ((i = 0; i < 500; i++)); do
-		[[ -e $ready ]] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.01
-	done
-	[[ -e $ready ]] || fail "pkt.py recv did not start: $(cat "$out")"
-	local err
-	if ! err=$(ip netns exec "$sns" "$PY" "$PKT" send "$sif" --prefix "$prefix" "$@" 2>&1); then
-		kill "$pid" 2>/dev/null
-		fail "pkt.py send failed: $err"
-	fi
-	wait "$pid"
-	RECV=$(cat "$out")
-}
 
 # bprobe FRAME...: from guest 1 (vif1.0) to guest 2 on the same bridge. A
 # last frame of an ethertype no chain restricts, from the guest's own MAC,
@@ -71,33 +32,6 @@ probe() {
 bprobe() {
 	probe "$G1" eth0 "$G2" eth0 end "$@" end,raw
 	assert_arrived end
-}
-
-_recv_line() { grep -E "^$1 " <<<"$RECV"; }
-
-assert_arrived() { # NAME...
-	local n
-	for n in "$@"; do
-		[[ -n $(_recv_line "$n") ]] ||
-			fail "frame $n (${FRAME_SPEC[$n]:-}) should have arrived but did not; received:
-${RECV:-nothing}"
-	done
-}
-
-assert_dropped() { # NAME...
-	local n
-	for n in "$@"; do
-		[[ -z $(_recv_line "$n") ]] ||
-			fail "frame $n (${FRAME_SPEC[$n]:-}) should have been dropped but arrived: $(_recv_line "$n")"
-	done
-}
-
-# recv_field NAME KEY: a field of the report line of frame NAME (src, vlan...).
-recv_field() {
-	local l
-	l=$(_recv_line "$1")
-	[[ $l =~ \ $2=([^ ]+) ]] && echo "${BASH_REMATCH[1]}"
-	return 0
 }
 
 # ---------------------------------------------------------------- nft state

@@ -7,11 +7,11 @@
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../pkt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
 
 LAN_IP=192.0.2.1
 HOST_IP=192.0.2.2
-PY=python3
-[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 LAN=
 INSIDE=
 
@@ -20,14 +20,7 @@ INSIDE=
 # net_setup: the LAN namespace ($LAN, $LAN_IP/24 on lan0), the host's eth0
 # ($HOST_IP/24, default route via the LAN) and IPv4 forwarding off.
 net_setup() {
-	ns_new LAN
-	ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$LAN" ||
-		fail "cannot create the host's eth0"
-	ip -n "$LAN" link set lan0 up
-	ip -n "$LAN" addr add $LAN_IP/24 dev lan0
-	ip -n "$HOST" link set eth0 up
-	ip -n "$HOST" addr add $HOST_IP/24 dev eth0
-	ip -n "$HOST" route add default via $LAN_IP || fail "cannot add the default route"
+	lan_new $HOST_IP
 	fwd_set 0
 }
 
@@ -87,38 +80,6 @@ assert_refused() { # BEFORE WORD...
 		assert_contains "$OUT" "$w" "message"
 	done
 	assert_same "$before" "$(net_state)" "state after the refusal"
-}
-
-# lan_udp NS TAG: NS sends TAG in a UDP datagram to $LAN_IP:5555; prints the
-# source address the LAN saw, nothing if none arrived within 3 s.
-lan_udp() {
-	local ready=$SB/udp.ready.$RANDOM out=$SB/udp.out.$RANDOM pid i
-	ip netns exec "$LAN" "$PY" -c '
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 5555))
-open(sys.argv[2], "w").close()
-end = time.monotonic() + 3
-while time.monotonic() < end:
-    s.settimeout(max(0.01, end - time.monotonic()))
-    try:
-        data, peer = s.recvfrom(2048)
-    except socket.timeout:
-        break
-    if data.strip() == sys.argv[3].encode():
-        print(peer[0])
-        break
-' $LAN_IP "$ready" "$2" >"$out" 2>&1 &
-	pid=$!
-	for ((i = 0; i < 500; i++)); do
-		[[ -e $ready ]] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.01
-	done
-	[[ -e $ready ]] || fail "the LAN's UDP listener did not start: $(cat "$out")"
-	ip netns exec "$1" bash -c "echo $2 >/dev/udp/$LAN_IP/5555" || fail "cannot send from $1"
-	wait "$pid"
-	cat "$out"
 }
 
 # ---------------------------------------------------------------- start, stop

@@ -84,15 +84,8 @@ test_valgrind_failures() {
 
 # network-bridge's start, status and stop on a host whose eth0 leads to a LAN namespace.
 test_valgrind_network_bridge() {
-	local lan
-	ns_new lan
-	ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$lan"
-	ip -n "$lan" link set lan0 up
-	ip -n "$lan" addr add 192.0.2.1/24 dev lan0
-	ip -n "$HOST" link set eth0 up
-	ip -n "$HOST" addr add 192.0.2.10/24 dev eth0
+	lan_new 192.0.2.10
 	ip -n "$HOST" addr add 2001:db8::10/64 dev eth0 nodad
-	ip -n "$HOST" route add default via 192.0.2.1
 	ip -n "$HOST" route add 203.0.113.0/24 via 192.0.2.1 table 100
 	local cmd
 	for cmd in start status "status --json" stop; do
@@ -107,16 +100,7 @@ test_valgrind_network_bridge() {
 
 # host_eth0: the host's eth0, a veth into a LAN namespace, with 192.0.2.10/24 and the default
 # route through 192.0.2.1.
-host_eth0() {
-	local lan
-	ns_new lan
-	ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$lan" || fail "cannot add eth0"
-	ip -n "$lan" link set lan0 up
-	ip -n "$lan" addr add 192.0.2.1/24 dev lan0
-	ip -n "$HOST" link set eth0 up
-	ip -n "$HOST" addr add 192.0.2.10/24 dev eth0
-	ip -n "$HOST" route add default via 192.0.2.1
-}
+host_eth0() { lan_new 192.0.2.10; }
 
 # vif-route online (twice: the second finds everything in place), offline, a refusal and an
 # offline of a device that is gone; IPv4 and IPv6 entries, firewall rules with a MAC.

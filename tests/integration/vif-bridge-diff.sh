@@ -13,8 +13,11 @@
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../diff-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../diff-lib.sh"
 
 REF=/etc/xen/scripts/vif-bridge
+OURS_PROG=vif-bridge
 FE=/local/domain/1/device/vif/0
 
 # ---------------------------------------------------------------- twins
@@ -33,12 +36,8 @@ twin_setup() { # [mtu=N] [ifname=NAME] -- key=value...
 		shift
 	done
 	[[ ${1:-} == -- ]] && shift
-	[[ -x $REF ]] || fail "$REF missing (package xen-utils-common)"
 	mkdir -p /var/log/xen
-	OURS_HOST=$HOST
-	OURS_XS=$XENSTORED_PATH
-	ns_new REF_HOST
-	stub_new REF_XS ref || fail "cannot start the reference's store"
+	twins_new
 	local side
 	for side in ref ours; do
 		on "$side"
@@ -49,65 +48,6 @@ twin_setup() { # [mtu=N] [ifname=NAME] -- key=value...
 		inh ip addr add 192.0.2.9/24 dev "$ifname"
 		xs_vif_seed 1 0 "$@" || fail "xs_vif_seed on $side"
 	done
-}
-
-# on ref|ours: point the lib helpers (HOST, XENSTORED_PATH) at one side.
-on() {
-	case $1 in
-	ref) HOST=$REF_HOST XENSTORED_PATH=$REF_XS ;;
-	ours) HOST=$OURS_HOST XENSTORED_PATH=$OURS_XS ;;
-	esac
-}
-
-# both CALLER DOMID DEVID ACTION [EXTRA]: the same call on each side, the
-# reference with its script, ours with build/vif-bridge; exit codes must be
-# equal (both succeed or both fail).
-both() {
-	local caller=$1
-	shift
-	on ref
-	"$caller" "$REF" "$@"
-	REF_RC=$RC
-	on ours
-	"$caller" vif-bridge "$@"
-	OURS_RC=$RC
-	assert_eq "$([[ $REF_RC -eq 0 ]] && echo ok || echo fail)" \
-		"$([[ $OURS_RC -eq 0 ]] && echo ok || echo fail)" \
-		"outcome of $caller $* (reference exit $REF_RC, ours $OURS_RC)"
-}
-
-# The host's links as compared: fields a vif program may change.
-links_snapshot() {
-	ip -n "$HOST" -j -d addr show | jq -S -c '[.[] | select(.ifname != "lo") |
-		{ifname, address, mtu, master: (.master // ""),
-		up: ((.flags // []) | index("UP") != null),
-		addrs: [.addr_info[]? | select(.local | startswith("fe80") | not)
-			| "\(.local)/\(.prefixlen)"]}] | sort_by(.ifname) | .[]'
-}
-
-# The whole store, one "path = value" a line, without hotplug-error (its
-# text is ours to word) and without the nodes named in SKIP_NODES (a regex).
-store_snapshot() {
-	xenstore-ls -f / 2>/dev/null | grep -v '/hotplug-error = ' |
-		{ if [[ -n ${SKIP_NODES:-} ]]; then grep -Ev "$SKIP_NODES"; else cat; fi; }
-}
-
-# Compares both sides, line by line, naming each difference.
-compare() {
-	local what=$1 r o
-	on ref
-	r=$($what)
-	on ours
-	o=$($what)
-	if [[ "$r" != "$o" ]]; then
-		fail "$what differs (< reference, > ours):
-$(diff <(printf '%s\n' "$r") <(printf '%s\n' "$o") | grep '^[<>]')"
-	fi
-}
-
-compare_all() {
-	compare links_snapshot
-	compare store_snapshot
 }
 
 # ---------------------------------------------------------------- scenarios

@@ -18,37 +18,19 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 # shellcheck source=SCRIPTDIR/../dhcp-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../dhcp-lib.sh"
+# shellcheck source=SCRIPTDIR/../diff-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../diff-lib.sh"
 
 REF=/etc/xen/scripts/vif-nat
+OURS_PROG=vif-nat
+COMPARE=(links_snapshot routes_snapshot sysctl_snapshot store_snapshot)
+# The router address must be a plain /32 on both sides.
+LINKS_BRD=yes
 # Both programs turn DHCP on by themselves when /etc/dhcpd.conf exists; the scenarios without
 # DHCP say dhcp=no so that neither can touch a real DHCP configuration.
 NO_DHCP=(dhcp=no)
 
 # ---------------------------------------------------------------- twins
-
-# ref_wrapper [SRC=DST...]: $SB/ref/vif-nat, which runs $REF with its arguments in a private
-# mount namespace where $SB/ref/log is /var/log/xen, $SB/ref/run is /run, and each directory
-# SRC is bound over DST.
-ref_wrapper() {
-	local d=$SB/ref b
-	mkdir -p "$d/log" "$d/run" || return 1
-	[[ -d /var/log/xen ]] || mkdir -p /var/log/xen || return 1
-	# shellcheck disable=SC2016 # the wrapper's own expansions, written as they are
-	{
-		echo '#!/bin/bash'
-		echo '# The reference vif-nat in a private mount namespace (vif-nat-diff.sh).'
-		echo 'if [[ ${1:-} != --inside ]]; then'
-		echo '	exec unshare --mount --propagation private "$0" --inside "$@"'
-		echo 'fi'
-		echo 'shift'
-		printf 'mount --bind %q /var/log/xen || exit 1\n' "$d/log"
-		printf 'mount --bind %q /run || exit 1\n' "$d/run"
-		for b in "$@"; do
-			printf 'mount --bind %q %q || exit 1\n' "${b%%=*}" "${b#*=}"
-		done
-		printf 'exec %q "$@"\n' "$REF"
-	} >"$d/vif-nat" && chmod 0755 "$d/vif-nat"
-}
 
 # Makes the two sides: "ours" is the sandbox's host and store, "ref" a second host namespace
 # with a second store. Both get eth0 into a LAN namespace (192.0.2.10/24, default route), the
@@ -66,12 +48,8 @@ twin_setup() { # [dom=DOMID] [dev=DEVID] [ifname=NAME] -- key=value...
 		shift
 	done
 	[[ ${1:-} == -- ]] && shift
-	[[ -x $REF ]] || fail "$REF missing (package xen-utils-common)"
-	[[ -f $SB/ref/vif-nat ]] || ref_wrapper || fail "cannot write the reference's wrapper"
-	OURS_HOST=$HOST
-	OURS_XS=$XENSTORED_PATH
-	ns_new REF_HOST
-	stub_new REF_XS ref || fail "cannot start the reference's store"
+	ref_wrapper || fail "cannot write the reference's wrapper"
+	twins_new
 	for side in ref ours; do
 		on "$side"
 		host_setup || fail "host_setup on $side"
@@ -111,103 +89,9 @@ twin_vif() { # DOMID DEVID key=value...
 	done
 }
 
-# ref_log: moves what the reference wrote to its log (its stderr) into the transcript, which a
-# failing test shows.
-ref_log() {
-	local log=$SB/ref/log/xen-hotplug.log
-	[[ -s $log ]] || return 0
-	sed 's/^/  reference: /' "$log" >>"$SB/transcript"
-	: >"$log"
-}
-
-# on ref|ours: point the lib helpers (HOST, XENSTORED_PATH) at one side.
-on() {
-	case $1 in
-	ref) HOST=$REF_HOST XENSTORED_PATH=$REF_XS ;;
-	ours) HOST=$OURS_HOST XENSTORED_PATH=$OURS_XS ;;
-	esac
-}
-
-# both CALLER DOMID DEVID ACTION [EXTRA...]: the same call on each side, the reference through
-# its wrapper with REF_ENV, ours with build/vif-nat and OURS_ENV; both must succeed or both
-# fail.
+# The calls of both (diff-lib.sh) say dhcp=no unless a test says otherwise.
 REF_ENV=("${NO_DHCP[@]}")
 OURS_ENV=("${NO_DHCP[@]}")
-both() {
-	local caller=$1
-	shift
-	on ref
-	RUN_ENV=("${REF_ENV[@]}")
-	"$caller" "$SB/ref/vif-nat" "$@"
-	REF_RC=$RC
-	ref_log
-	on ours
-	RUN_ENV=("${OURS_ENV[@]}")
-	"$caller" vif-nat "$@"
-	OURS_RC=$RC
-	RUN_ENV=()
-	assert_eq "$([[ $REF_RC -eq 0 ]] && echo ok || echo fail)" \
-		"$([[ $OURS_RC -eq 0 ]] && echo ok || echo fail)" \
-		"outcome of $caller $* (reference exit $REF_RC, ours $OURS_RC)"
-}
-
-# The host's links: what a vif program may change (name, MAC, MTU, up, ARP, addresses).
-links_snapshot() {
-	ip -n "$HOST" -j -d addr show | jq -S -c '[.[] | select(.ifname != "lo") |
-		{ifname, address, mtu, up: ((.flags // []) | index("UP") != null),
-		noarp: ((.flags // []) | index("NOARP") != null),
-		addrs: [.addr_info[]? | select(.local | startswith("fe80") | not)
-			| "\(.local)/\(.prefixlen)\(if .broadcast then " brd \(.broadcast)" else "" end)"]}]
-		| sort_by(.ifname) | .[]'
-}
-
-# Every route of both families in every table, one JSON object a line, sorted; the kernel's
-# own IPv6 link-local and multicast routes aside (they follow the link state, with timing).
-# ip -j names devices, never ifindexes, so the two namespaces compare as they are.
-routes_snapshot() {
-	{
-		ip -n "$HOST" -j -4 route show table all
-		ip -n "$HOST" -j -6 route show table all
-	} | jq -S -c '.[] | select((.dst // "") | test("^(fe80|ff00)") | not)' | sort
-}
-
-# The IPv4 sysctls NAT mode depends on: forwarding and proxy ARP, globally and per device.
-sysctl_snapshot() {
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	ip netns exec "$HOST" bash -c 'cd /proc/sys/net/ipv4 || exit 1
-		echo "ip_forward=$(<ip_forward)"
-		for d in conf/*; do
-			[[ $d == conf/lo ]] && continue
-			echo "$d: forwarding=$(<"$d/forwarding") proxy_arp=$(<"$d/proxy_arp")"
-		done'
-}
-
-# The whole store, one "path = value" a line, without hotplug-error (its text is ours to
-# word) and without the nodes matching SKIP_NODES (a regex).
-store_snapshot() {
-	xenstore-ls -f / 2>/dev/null | grep -v '/hotplug-error = ' |
-		{ if [[ -n ${SKIP_NODES:-} ]]; then grep -Ev "$SKIP_NODES"; else cat; fi; }
-}
-
-# Compares both sides, line by line, naming each difference.
-compare() {
-	local what=$1 r o
-	on ref
-	r=$($what)
-	on ours
-	o=$($what)
-	if [[ "$r" != "$o" ]]; then
-		fail "$what differs (< reference, > ours):
-$(diff <(printf '%s\n' "$r") <(printf '%s\n' "$o") | grep '^[<>]')"
-	fi
-}
-
-compare_all() {
-	compare links_snapshot
-	compare routes_snapshot
-	compare sysctl_snapshot
-	compare store_snapshot
-}
 
 # What online must have done on our side, from the expected addresses (the comparison shows
 # that the reference did the same).
@@ -288,7 +172,7 @@ test_diff_online_after_offline() {
 	compare_all
 	on ref
 	RUN_ENV=("${NO_DHCP[@]}")
-	run_xl "$SB/ref/vif-nat" 1 0 online
+	run_xl "$REF_CMD" 1 0 online
 	local ref_rc=$RC
 	ref_log
 	on ours
@@ -311,7 +195,7 @@ test_diff_ip_list() {
 	twin_setup -- "ip=10.0.5.1 10.0.6.1"
 	on ref
 	RUN_ENV=("${NO_DHCP[@]}")
-	run_xl "$SB/ref/vif-nat" 1 0 online
+	run_xl "$REF_CMD" 1 0 online
 	local ref_rc=$RC
 	ref_log
 	on ours

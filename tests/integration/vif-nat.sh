@@ -7,17 +7,15 @@
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../pkt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
 # shellcheck source=SCRIPTDIR/../dhcp-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../dhcp-lib.sh"
 
 LAN_IP=192.0.2.1
 HOST_IP=192.0.2.2
 BE=/local/domain/0/backend/vif/1/0
-PKT=$ROOT/tests/tools/pkt.py
 NLFAIL=$BUILD/tests/nlfail.so
-# Debian's python3 starts in a tenth of the time a version manager's shim does.
-PY=python3
-[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 LAN=
 
 # ---------------------------------------------------------------- set-up
@@ -27,14 +25,7 @@ LAN=
 # off on the host, so that what drops a forged packet is the guest firewall.
 lan_setup() {
 	local s
-	ns_new LAN
-	ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$LAN" ||
-		fail "cannot create the host's eth0"
-	ip -n "$LAN" link set lan0 up
-	ip -n "$LAN" addr add $LAN_IP/24 dev lan0
-	ip -n "$HOST" link set eth0 up
-	ip -n "$HOST" addr add $HOST_IP/24 dev eth0
-	ip -n "$HOST" route add default via $LAN_IP || fail "cannot add the default route"
+	lan_new $HOST_IP
 	for s in all default eth0; do
 		ip netns exec "$HOST" sysctl -qw "net.ipv4.conf.$s.rp_filter=0"
 	done
@@ -161,96 +152,6 @@ assert_nat_vif() { # DEV ADDR ROUTER
 
 # ---------------------------------------------------------------- packets
 
-# lan_udp NS PAYLOAD: NS sends PAYLOAD in a UDP datagram to $LAN_IP:5555;
-# prints the source address the LAN saw it come from, nothing if it did not
-# arrive within 3 s.
-lan_udp() {
-	local ready=$SB/udp.ready.$RANDOM out=$SB/udp.out.$RANDOM pid i
-	ip netns exec "$LAN" "$PY" -c '
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 5555))
-open(sys.argv[2], "w").close()
-end = time.monotonic() + 3
-while time.monotonic() < end:
-    s.settimeout(max(0.01, end - time.monotonic()))
-    try:
-        data, peer = s.recvfrom(2048)
-    except socket.timeout:
-        break
-    if data.strip() == sys.argv[3].encode():
-        print(peer[0])
-        break
-' $LAN_IP "$ready" "$2" >"$out" 2>&1 &
-	pid=$!
-	for ((i = 0; i < 500; i++)); do
-		[[ -e $ready ]] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.01
-	done
-	[[ -e $ready ]] || fail "the LAN's UDP listener did not start: $(cat "$out")"
-	ip netns exec "$1" bash -c "echo $2 >/dev/udp/$LAN_IP/5555" ||
-		fail "the guest could not send to $LAN_IP"
-	wait "$pid"
-	cat "$out"
-}
-
-declare -A FRAME_SPEC=()
-RECV=
-
-# probe SENDER_NS SENDER_IF RECEIVER_NS RECEIVER_IF WANT FRAME...: the
-# receiver listens, the crafted FRAMEs (tests/tools/pkt.py NAME,KIND,...) are
-# sent in order; RECV gets one line per frame name that arrived. WANT names
-# the last frame: once it is in, every earlier one had its chance.
-probe() {
-	local sns=$1 sif=$2 rns=$3 rif=$4 want=$5 f i pid err
-	shift 5
-	local prefix="N${BASHPID}r${RANDOM}-" ready=$SB/ready.$RANDOM out=$SB/recv.$RANDOM
-	for f in "$@"; do
-		FRAME_SPEC[${f%%,*}]=${f#*,}
-	done
-	ip netns exec "$rns" "$PY" "$PKT" recv "$rif" --prefix "$prefix" --want "$want" \
-		--timeout 5 --ready "$ready" >"$out" 2>&1 &
-	pid=$!
-	for ((i = 0; i < 500; i++)); do
-		[[ -e $ready ]] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.01
-	done
-	[[ -e $ready ]] || fail "pkt.py recv did not start: $(cat "$out")"
-	if ! err=$(ip netns exec "$sns" "$PY" "$PKT" send "$sif" --prefix "$prefix" "$@" 2>&1); then
-		kill "$pid" 2>/dev/null
-		fail "pkt.py send failed: $err"
-	fi
-	wait "$pid"
-	RECV=$(cat "$out")
-}
-
-_recv_line() { grep -E "^$1 " <<<"$RECV"; }
-
-assert_arrived() { # NAME...
-	local n
-	for n in "$@"; do
-		[[ -n $(_recv_line "$n") ]] ||
-			fail "frame $n (${FRAME_SPEC[$n]:-}) should have arrived but did not; received:
-${RECV:-nothing}"
-	done
-}
-
-assert_dropped() { # NAME...
-	local n
-	for n in "$@"; do
-		[[ -z $(_recv_line "$n") ]] ||
-			fail "frame $n (${FRAME_SPEC[$n]:-}) should have been dropped but arrived: $(_recv_line "$n")"
-	done
-}
-
-recv_field() { # NAME KEY
-	local l
-	l=$(_recv_line "$1")
-	[[ $l =~ \ $2=([^ ]+) ]] && echo "${BASH_REMATCH[1]}"
-	return 0
-}
 
 # ---------------------------------------------------------------- end to end
 

@@ -16,32 +16,16 @@
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../diff-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../diff-lib.sh"
 
 REF=/etc/xen/scripts/vif-route
+OURS_PROG=vif-route
+COMPARE=(links_snapshot routes_snapshot sysctl_snapshot store_snapshot)
 HOST_IP=192.0.2.10
 HOST_IP1=198.51.100.10
 
 # ---------------------------------------------------------------- twins
-
-# ref_wrapper: $SB/ref/vif-route, which runs $REF with its arguments in a private mount
-# namespace where $SB/ref/log is /var/log/xen and $SB/ref/run is /run.
-ref_wrapper() {
-	local d=$SB/ref
-	mkdir -p "$d/log" "$d/run" || return 1
-	[[ -d /var/log/xen ]] || mkdir -p /var/log/xen || return 1
-	# shellcheck disable=SC2016 # the wrapper's own expansions, written as they are
-	{
-		echo '#!/bin/bash'
-		echo '# The reference vif-route in a private mount namespace (vif-route-diff.sh).'
-		echo 'if [[ ${1:-} != --inside ]]; then'
-		echo '	exec unshare --mount --propagation private "$0" --inside "$@"'
-		echo 'fi'
-		echo 'shift'
-		printf 'mount --bind %q /var/log/xen || exit 1\n' "$d/log"
-		printf 'mount --bind %q /run || exit 1\n' "$d/run"
-		printf 'exec %q "$@"\n' "$REF"
-	} >"$d/vif-route" && chmod 0755 "$d/vif-route"
-}
 
 # lan_add IFNAME N: IFNAME in the host, a veth into a new LAN namespace whose end has
 # <net>.1 and 2001:db8:N::1; the host end has <net>.10/24 and 2001:db8:N::10/64 and a MAC
@@ -75,13 +59,9 @@ twin_setup() { # [ifname=NAME] [nodefault] -- key=value...
 		shift
 	done
 	[[ ${1:-} == -- ]] && shift
-	[[ -x $REF ]] || fail "$REF missing (package xen-utils-common)"
 	command -v ifconfig >/dev/null || fail "ifconfig missing (package net-tools): the reference needs it"
 	ref_wrapper || fail "cannot write the reference's wrapper"
-	OURS_HOST=$HOST
-	OURS_XS=$XENSTORED_PATH
-	ns_new REF_HOST
-	stub_new REF_XS ref || fail "cannot start the reference's store"
+	twins_new
 	for side in ref ours; do
 		on "$side"
 		lan_add eth0 0 || fail "lan_add eth0 on $side"
@@ -96,99 +76,6 @@ twin_setup() { # [ifname=NAME] [nodefault] -- key=value...
 		inh ip link set "$ifname" address fe:ff:ff:ff:ff:ff
 		xs_vif_seed 1 0 "$@" || fail "xs_vif_seed on $side"
 	done
-}
-
-# ref_log: moves what the reference wrote to its log (its stderr) into the transcript, which a
-# failing test shows.
-ref_log() {
-	local log=$SB/ref/log/xen-hotplug.log
-	[[ -s $log ]] || return 0
-	sed 's/^/  reference: /' "$log" >>"$SB/transcript"
-	: >"$log"
-}
-
-# on ref|ours: point the lib helpers (HOST, XENSTORED_PATH) at one side.
-on() {
-	case $1 in
-	ref) HOST=$REF_HOST XENSTORED_PATH=$REF_XS ;;
-	ours) HOST=$OURS_HOST XENSTORED_PATH=$OURS_XS ;;
-	esac
-}
-
-# both CALLER DOMID DEVID ACTION [EXTRA...]: the same call on each side, the reference
-# through its wrapper, ours with build/vif-route; both must succeed or both fail.
-both() {
-	local caller=$1
-	shift
-	on ref
-	"$caller" "$SB/ref/vif-route" "$@"
-	REF_RC=$RC
-	ref_log
-	on ours
-	"$caller" vif-route "$@"
-	OURS_RC=$RC
-	assert_eq "$([[ $REF_RC -eq 0 ]] && echo ok || echo fail)" \
-		"$([[ $OURS_RC -eq 0 ]] && echo ok || echo fail)" \
-		"outcome of $caller $* (reference exit $REF_RC, ours $OURS_RC)"
-}
-
-# The host's links: what a vif program may change (name, MAC, MTU, up, ARP, addresses).
-links_snapshot() {
-	ip -n "$HOST" -j -d addr show | jq -S -c '[.[] | select(.ifname != "lo") |
-		{ifname, address, mtu, up: ((.flags // []) | index("UP") != null),
-		noarp: ((.flags // []) | index("NOARP") != null),
-		addrs: [.addr_info[]? | select(.local | startswith("fe80") | not)
-			| "\(.local)/\(.prefixlen)"]}] | sort_by(.ifname) | .[]'
-}
-
-# Every route of both families in every table, one JSON object a line, sorted; the kernel's
-# own IPv6 link-local and multicast routes aside (they follow the link state, with timing).
-# ip -j names devices, never ifindexes, so the two namespaces compare as they are. Routes
-# matching the jq filter ROUTE_SKIP (default none) are left out.
-routes_snapshot() {
-	{
-		ip -n "$HOST" -j -4 route show table all
-		ip -n "$HOST" -j -6 route show table all
-	} | jq -S -c ".[] | select((.dst // \"\") | test(\"^(fe80|ff00)\") | not)
-		| select(${ROUTE_SKIP:-false} | not)" | sort
-}
-
-# The IPv4 sysctls routing depends on: forwarding and proxy ARP, globally and per device.
-sysctl_snapshot() {
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	ip netns exec "$HOST" bash -c 'cd /proc/sys/net/ipv4 || exit 1
-		echo "ip_forward=$(<ip_forward)"
-		for d in conf/*; do
-			[[ $d == conf/lo ]] && continue
-			echo "$d: forwarding=$(<"$d/forwarding") proxy_arp=$(<"$d/proxy_arp")"
-		done'
-}
-
-# The whole store, one "path = value" a line, without hotplug-error (its text is ours to
-# word) and without the nodes matching SKIP_NODES (a regex).
-store_snapshot() {
-	xenstore-ls -f / 2>/dev/null | grep -v '/hotplug-error = ' |
-		{ if [[ -n ${SKIP_NODES:-} ]]; then grep -Ev "$SKIP_NODES"; else cat; fi; }
-}
-
-# Compares both sides, line by line, naming each difference.
-compare() {
-	local what=$1 r o
-	on ref
-	r=$($what)
-	on ours
-	o=$($what)
-	if [[ "$r" != "$o" ]]; then
-		fail "$what differs (< reference, > ours):
-$(diff <(printf '%s\n' "$r") <(printf '%s\n' "$o") | grep '^[<>]')"
-	fi
-}
-
-compare_all() {
-	compare links_snapshot
-	compare routes_snapshot
-	compare sysctl_snapshot
-	compare store_snapshot
 }
 
 # The reference's ifconfig sets the address with the classful netmask first, then narrows it
@@ -304,7 +191,7 @@ test_diff_online_twice() {
 	twin_setup -- "ip=10.1.0.5 10.1.0.6"
 	both run_xl 1 0 online
 	on ref
-	run_xl "$SB/ref/vif-route" 1 0 online
+	run_xl "$REF_CMD" 1 0 online
 	local ref_rc=$RC
 	ref_log
 	on ours
@@ -468,7 +355,7 @@ test_diff_offline_device_gone() {
 test_diff_ipv6_entry() {
 	twin_setup -- "ip=10.1.0.5 2001:db8:5::/64"
 	on ref
-	run_xl "$SB/ref/vif-route" 1 0 online
+	run_xl "$REF_CMD" 1 0 online
 	local ref_rc=$RC ref_status
 	ref_log
 	ref_status=$(xs_read "$(xs_backend 1 0)/hotplug-status" 2>/dev/null)
@@ -517,7 +404,7 @@ test_diff_default_route_not_eth0() {
 		inh ip route add default via 198.51.100.1
 	done
 	on ref
-	run_xl "$SB/ref/vif-route" 1 0 online
+	run_xl "$REF_CMD" 1 0 online
 	ref_log
 	assert_eq 0 "$RC" "the reference's online"
 	assert_eq "vif1.0 $HOST_IP 2" "$(route_of 10.1.0.5)" "the reference's route (eth0)"
@@ -534,7 +421,7 @@ test_diff_default_route_not_eth0() {
 test_diff_no_default_route() {
 	twin_setup nodefault -- ip=10.1.0.5
 	on ref
-	run_xl "$SB/ref/vif-route" 1 0 online
+	run_xl "$REF_CMD" 1 0 online
 	local ref_rc=$RC
 	ref_log
 	on ours
@@ -558,7 +445,7 @@ test_diff_no_default_route() {
 test_diff_prefix_with_host_bits() {
 	twin_setup -- ip=10.1.0.5/24
 	on ref
-	run_xl "$SB/ref/vif-route" 1 0 online
+	run_xl "$REF_CMD" 1 0 online
 	local ref_rc=$RC
 	ref_log
 	on ours
@@ -605,7 +492,7 @@ test_diff_vif_with_address() {
 test_diff_missing_xenbus_path() {
 	twin_setup -- ip=10.1.0.5
 	on ref
-	run_env "$SB/ref/vif-route" vif=vif1.0 -- online
+	run_env "$REF_CMD" vif=vif1.0 -- online
 	local ref_rc=$RC
 	ref_log
 	on ours

@@ -9,6 +9,8 @@
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../pkt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
 
 BE=/local/domain/0/backend/vif/1/0
 FE=/local/domain/1/device/vif/0
@@ -18,10 +20,7 @@ HOST_IP=192.0.2.2
 GUEST_IP=192.0.2.10
 # A second NIC, eth1, on another network (lan_setup eth1).
 HOST_IP1=198.51.100.2
-PKT=$ROOT/tests/tools/pkt.py
 NLFAIL=$BUILD/tests/nlfail.so
-PY=python3
-[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 LAN=
 G=
 
@@ -158,50 +157,13 @@ assert_refused() { # STATE_BEFORE WORD...
 
 # ---------------------------------------------------------------- packets
 
-# probe SENDER_NS RECEIVER_NS WANT FRAME...: pkt.py listens on the
-# receiver's end (eth0 in a guest, lan0 in the LAN), then the FRAMEs are
-# sent from the sender's. It stops shortly after the frames named in WANT
-# arrived (at most 5 s). RECV gets one line per frame that arrived.
-probe() {
-	local sns=$1 rns=$2 want=$3 w i pid rif=eth0 sif=eth0
-	shift 3
-	[[ $rns == "$LAN" ]] && rif=lan0
-	[[ $sns == "$LAN" ]] && sif=lan0
-	local prefix="R${BASHPID}r${RANDOM}-" ready=$SB/ready.$RANDOM out=$SB/recv.$RANDOM err
-	local -a wargs=()
-	for w in $want; do
-		wargs+=(--want "$w")
-	done
-	ip netns exec "$rns" "$PY" "$PKT" recv "$rif" --prefix "$prefix" "${wargs[@]}" \
-		--timeout 5 --ready "$ready" >"$out" 2>&1 &
-	pid=$!
-	for ((i = 0; i < 500; i++)); do
-		[[ -e $ready ]] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.01
-	done
-	[[ -e $ready ]] || fail "pkt.py recv did not start: $(cat "$out")"
-	if ! err=$(ip netns exec "$sns" "$PY" "$PKT" send "$sif" --prefix "$prefix" "$@" 2>&1); then
-		kill "$pid" 2>/dev/null
-		fail "pkt.py send failed: $err"
-	fi
-	wait "$pid"
-	RECV=$(cat "$out")
-}
-
-assert_arrived() { # NAME...
-	local n
-	for n in "$@"; do
-		grep -qE "^$n " <<<"$RECV" ||
-			fail "frame $n should have arrived but did not; received: ${RECV:-nothing}"
-	done
-}
-
-assert_dropped() { # NAME...
-	local n
-	for n in "$@"; do
-		! grep -qE "^$n " <<<"$RECV" || fail "frame $n should have been dropped but arrived"
-	done
+# lprobe SENDER_NS RECEIVER_NS WANT FRAME...: probe (pkt-lib.sh) between a guest
+# (eth0) and the LAN (lan0).
+lprobe() {
+	local sif=eth0 rif=eth0
+	[[ $1 == "$LAN" ]] && sif=lan0
+	[[ $2 == "$LAN" ]] && rif=lan0
+	probe "$1" "$sif" "$2" "$rif" "${@:3}"
 }
 
 # ---------------------------------------------------------------- packets end to end
@@ -253,17 +215,17 @@ test_firewall_forged_sources() {
 		"legit,ipv4,src=$GUEST_IP,dst=$ROUTER_IP,dmac=$vmac")
 	local -a to_guest=("spoof,ipv4,src=$GUEST_IP,dst=$GUEST_IP,dmac=$NIC_MAC"
 		"reply,ipv4,src=$ROUTER_IP,dst=$GUEST_IP,dmac=$NIC_MAC")
-	probe "$G" "$LAN" legit "${to_lan[@]}"
+	lprobe "$G" "$LAN" legit "${to_lan[@]}"
 	assert_arrived forged legit
-	probe "$LAN" "$G" reply "${to_guest[@]}"
+	lprobe "$LAN" "$G" reply "${to_guest[@]}"
 	assert_arrived spoof reply
 
 	run_udev vif-route 1 0 online
 	assert_eq 0 "$RC" "online, nft ($OUT)"
-	probe "$G" "$LAN" legit "${to_lan[@]}"
+	lprobe "$G" "$LAN" legit "${to_lan[@]}"
 	assert_arrived legit
 	assert_dropped forged
-	probe "$LAN" "$G" reply "${to_guest[@]}"
+	lprobe "$LAN" "$G" reply "${to_guest[@]}"
 	assert_arrived reply
 	assert_dropped spoof
 }
