@@ -1,0 +1,222 @@
+# fault-lib.sh: fault injection for the integration tests, one loop for every program.
+# Source it after lib.sh.
+# shellcheck shell=bash
+#
+# The shim tests/tools/nlfail.c (LD_PRELOAD) counts the steps a program takes that change the
+# system (netlink changes, nf_tables batches, conntrack deletions, /proc/sys writes, file
+# renames and unlinks, xenstore writes, programs started, signals) and fails the Nth. fault_loop
+# runs the program once to count and name the steps, then once per step and mode with that step
+# failed, and judges each outcome:
+#   - a step the program must undo on failure (the default): exit non-zero, a message, for a vif
+#     program hotplug-status "error" with a hotplug-error, no trouble reported by the undo, and
+#     the state exactly as before the run;
+#   - a step whose failure the program rides over (FAULT_TOLERATED): exit 0, a warning, and the
+#     state as after a clean run;
+#   - with FAULT_ON_FAIL=continue (offline, which cannot be undone): exit non-zero, a message,
+#     hotplug-error, and what fault_check_partial (if defined) requires of the state left;
+# and after every failure a clean run must succeed and leave the state of a clean run: nothing
+# the failure left stands in the way.
+#
+# The caller defines:
+#   fault_setup      brings the system to the starting state (from whatever a run left)
+#   fault_run        runs the program once (run_udev, run_xl, run_env...: RUN_ENV is honoured)
+#   fault_snapshot   prints the state (optional; default fault_state)
+# and may set:
+#   FAULT_BACKEND    the vif's xenstore backend directory (vif programs)
+#   FAULT_TOLERATED  an extended regex matched against a step's "KIND DETAIL" (see nlfail.c)
+#   FAULT_ON_FAIL    undo (default) or continue
+#   FAULT_BOTH_MODES an extended regex on the kind: steps tried both ways (the call fails, the
+#                    other side refuses); the others only refused. Default: ^(route|nft)$
+#   FAULT_FILES      files outside the sandbox's run directory that fault_state shows (DHCP)
+
+NLFAIL=$BUILD/tests/nlfail.so
+FAULT_BACKEND=
+FAULT_TOLERATED=
+FAULT_ON_FAIL=undo
+FAULT_BOTH_MODES='^(route|nft)$'
+FAULT_FILES=()
+
+# The LD_PRELOAD value for the shim; a program built with ASan needs its runtime loaded first.
+fault_preload() {
+	local asan
+	asan=$(ldd "$BUILD/vif-bridge" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+	echo "${asan:+$asan }$NLFAIL"
+}
+
+# Everything the programs may change on the host, canonical and sorted:
+# - links: name, MAC, MTU, the flags set by hand (not the carrier's), master, kind;
+# - addresses but the kernel's link-local ones (without the lifetime counters);
+# - routes of every table, both families, but the kernel's link-local and multicast ones;
+# - the forwarding and proxy ARP settings of every link;
+# - the nftables rule set, and the iptables rules when iptables is there;
+# - the files in XEN_RUN_DIR and FAULT_FILES (content, owner, mode), the lock files left;
+# - the xenstore tree but the hotplug-error and hotplug-status nodes.
+fault_state() {
+	local f
+	printf '%s\n' "link show" "addr show" "route show table all root 0.0.0.0/0" \
+		"route show table all root ::/0" |
+		ip -n "$HOST" -j -d -batch - | jq -n -S -c '[inputs] as [$links, $addrs, $r4, $r6]
+		| ($links[] | {k: "link", ifname, address, mtu, master: (.master // ""),
+			flags: ((.flags // []) - ["LOWER_UP", "NO-CARRIER", "M-DOWN"] | sort),
+			kind: (.linkinfo.info_kind // "")}),
+		  ($addrs[] | .ifname as $d | .addr_info[]?
+			| select(.local | startswith("fe80:") | not)
+			| {k: "addr", dev: $d} + del(.valid_life_time, .preferred_life_time, .tentative)),
+		  (($r4[] | .k = "route4"), ($r6[] | .k = "route6")
+			| select((.dst | startswith("fe80:")) or .dst == "ff00::/8" | not)
+			| .flags = ((.flags // []) - ["linkdown"]) | del(.expires))' | LC_ALL=C sort
+	# The globs must expand inside the host namespace (/proc/sys/net is per namespace).
+	inh sh -c 'cd /proc/sys/net && grep -H . ipv4/ip_forward ipv4/conf/*/proxy_arp \
+		ipv4/conf/*/forwarding ipv6/conf/*/forwarding' 2>/dev/null
+	inh nft list ruleset 2>/dev/null
+	if command -v iptables-save >/dev/null; then
+		inh iptables-save 2>/dev/null | sed -e '/^#/d' -e 's/\[[0-9]*:[0-9]*\]//'
+	fi
+	for f in $(find "$XEN_RUN_DIR" "${FAULT_FILES[@]}" -type f 2>/dev/null | LC_ALL=C sort); do
+		echo "== $f $(stat -c '%u:%g %a' "$f")"
+		cat "$f"
+	done
+	for f in "${FAULT_FILES[@]}"; do
+		[[ -e $f ]] || echo "== $f missing"
+	done
+	for f in "$XEN_LOCK_DIR"/*; do
+		[[ -e $f ]] || continue
+		if flock -n "$f" true; then echo "lock file left: ${f##*/}"; else echo "lock held: ${f##*/}"; fi
+	done
+	xenstore-ls -f /local 2>/dev/null | grep -v -e '/hotplug-error = ' -e '/hotplug-status = '
+}
+
+_fault_snap() {
+	if declare -F fault_snapshot >/dev/null; then fault_snapshot; else fault_state; fi
+}
+
+# Everything the last run said: its output and the hotplug log.
+_fault_msgs() {
+	printf '%s\n' "$OUT"
+	cat "$XEN_LOG_DIR/xen-hotplug.log" 2>/dev/null
+}
+
+# _fault_run [NLFAIL_VAR=value...]: the program under the shim, the vif's reports and the log
+# cleared first.
+_fault_run() {
+	if [[ -n $FAULT_BACKEND ]]; then
+		xs_rm "$FAULT_BACKEND/hotplug-error"
+		xs_rm "$FAULT_BACKEND/hotplug-status"
+	fi
+	: >"$XEN_LOG_DIR/xen-hotplug.log"
+	rm -f "$SB/nlfail.log"
+	RUN_ENV=("LD_PRELOAD=$(fault_preload)" "NLFAIL_LOG=$SB/nlfail.log" "$@")
+	fault_run
+	RUN_ENV=()
+}
+
+# _fault_diff A B: the lines that differ (< A, > B).
+_fault_diff() {
+	diff <(printf '%s\n' "$1") <(printf '%s\n' "$2") | grep '^[<>]'
+}
+
+# _fault_judge BEFORE AFTER STEP: what is wrong with the outcome of the run that failed STEP
+# ("KIND DETAIL"), nothing when it is right.
+_fault_judge() {
+	local before=$1 after=$2 step=$3 now msgs
+	now=$(_fault_snap)
+	msgs=$(_fault_msgs)
+	if [[ $msgs == *Sanitizer* || $msgs == *"runtime error"* ]]; then
+		echo "a sanitizer report: $msgs"
+		return
+	fi
+	if [[ -n $FAULT_TOLERATED && $step =~ $FAULT_TOLERATED ]]; then
+		if [[ $RC -ne 0 ]]; then
+			echo "exit $RC for a failure it should ride over: $msgs"
+		elif [[ $now != "$after" ]]; then
+			echo "the state differs from a clean run's (< clean, > now):"
+			_fault_diff "$after" "$now"
+		elif [[ -z ${msgs//[[:space:]]/} ]]; then
+			echo "no warning"
+		fi
+		return
+	fi
+	if [[ $RC -eq 0 ]]; then
+		echo "exit 0"
+		return
+	fi
+	if [[ -z ${msgs//[[:space:]]/} ]]; then
+		echo "exit $RC without a message"
+		return
+	fi
+	if [[ -n $FAULT_BACKEND ]] && { ! xs_exists "$FAULT_BACKEND/hotplug-error" ||
+		[[ $(xs_read "$FAULT_BACKEND/hotplug-status" 2>/dev/null) != error ]]; }; then
+		echo "no hotplug-error / hotplug-status error in xenstore: $msgs"
+		return
+	fi
+	if [[ $FAULT_ON_FAIL == continue ]]; then
+		declare -F fault_check_partial >/dev/null && fault_check_partial "$before" "$now"
+		return
+	fi
+	if [[ $now != "$before" ]]; then
+		echo "the state differs (< before, > after):"
+		_fault_diff "$before" "$now"
+		echo "program said (exit $RC): $msgs"
+	elif [[ $msgs == *"could not"* ]]; then
+		echo "the undo reported a problem (yet the state is as before): $msgs"
+	fi
+}
+
+# fault_loop NAME: counts the steps of one clean run from the state fault_setup makes, then
+# fails each in turn (see the top of this file). Notes the steps by kind; fails the test with
+# the first wrong outcome and the list of steps that had one.
+fault_loop() {
+	local name=$1 before after total n k mode why step line bad=() first='' runs=0
+	local -a steps modes
+	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
+	fault_setup
+	before=$(_fault_snap)
+	_fault_run "NLFAIL_COUNT=$SB/nlfail.count"
+	[[ $RC -eq 0 ]] || fail "$name under the shim, nothing failed: exit $RC: $(_fault_msgs)"
+	after=$(_fault_snap)
+	[[ $after != "$before" ]] || fail "$name: a clean run changed nothing: no test"
+	mapfile -t steps < <(sed 's/^[0-9]* //' "$SB/nlfail.log")
+	total=${#steps[@]}
+	((total > 0)) || fail "$name: the shim counted no step"
+	note "$name: $total steps ($(printf '%s\n' "${steps[@]}" | cut -d' ' -f1 | sort |
+		uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'))"
+	for ((n = 1; n <= total; n++)); do
+		step=${steps[n - 1]}
+		k=${step%% *}
+		modes=(nack)
+		[[ $k =~ $FAULT_BOTH_MODES ]] && modes=(nack send)
+		for mode in "${modes[@]}"; do
+			fault_setup
+			[[ $(_fault_snap) == "$before" ]] ||
+				fail "$name: fault_setup did not bring back the starting state" \
+					"(step $n, $mode):
+$(_fault_diff "$before" "$(_fault_snap)")"
+			_fault_run "NLFAIL_AT=$n" "NLFAIL_MODE=$mode"
+			runs=$((runs + 1))
+			line=$(grep -m1 ' failed$' "$SB/nlfail.log" 2>/dev/null)
+			if [[ ${line#* } != "$step failed" ]]; then
+				why="the shim failed '${line:-nothing}', not '$step': the run took other steps"
+			else
+				why=$(_fault_judge "$before" "$after" "$step")
+			fi
+			if [[ -z $why ]]; then
+				# Nothing the failure left stands in the way of a clean run.
+				_fault_run
+				if [[ $RC -ne 0 ]]; then
+					why="the clean run after it failed: exit $RC: $(_fault_msgs)"
+				elif [[ $(_fault_snap) != "$after" ]]; then
+					why="the clean run after it left another state (< clean, > now):
+$(_fault_diff "$after" "$(_fault_snap)")"
+				fi
+			fi
+			if [[ -n $why ]]; then
+				bad+=("$n/$mode")
+				[[ -n $first ]] || first="step $n ($step, $mode): $why"
+			fi
+		done
+	done
+	((${#bad[@]} == 0)) || fail "$name: wrong outcome when step N failed, for N/mode in:" \
+		"${bad[*]}; the first:
+$first"
+	note "$name: $runs runs with a step failed, each outcome right"
+}
