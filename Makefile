@@ -27,7 +27,7 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 BINS := $(PROGRAMS:%=$(BUILD)/%)
 
-.PHONY: all check unit demo bench install uninstall clean format format-check deps
+.PHONY: all check unit demo bench install uninstall clean format format-check deps fuzz fuzz-build
 all: $(BINS) $(BUILD)/xenstored-stub $(BUILD)/tests/fwtool $(if $(wildcard tests/tools/nlfail.c),$(BUILD)/tests/nlfail.so)
 
 $(BUILD)/obj/%.o: %.c
@@ -77,6 +77,34 @@ UNIT := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.
 deps:
 	@bash tools/install-deps
 
+# libFuzzer targets (tests/fuzz/*.c), built with clang, ASan and UBSan into FUZZ_BUILD against
+# the same sources.  `make fuzz` builds and runs each for FUZZ_TIME seconds (tests/fuzz/run.sh).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -I. $(NL_CFLAGS) -O1 -g $(FUZZ_SAN) \
+	-fsanitize=fuzzer-no-link -DXEN_SCRIPT_DIR_DEFAULT='"$(XEN_SCRIPT_DIR)"' -MMD -MP
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/*.c))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libcommon.a: $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/libprogs.a: $(PROG_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o $(FUZZ_BUILD)/libprogs.a $(FUZZ_BUILD)/libcommon.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz:
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz/run.sh
+
 unit: $(UNIT)
 	@for t in $(UNIT); do $$t || exit 1; done
 
@@ -118,4 +146,4 @@ format-check:
 clean:
 	rm -rf build build-asan
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(if $(filter fuzz%,$(MAKECMDGOALS)),$(FUZZ_BUILD)) -name '*.d' 2>/dev/null)

@@ -265,11 +265,26 @@ static int isc_entry(const struct line *l, void *state, const char **why)
 char *dhcpedit_isc_host(const char *text, const char *name, const char *line, const char **why)
 {
 	struct isc_entry e = {name, 0};
+	int delta;
 	if (!*name) {
 		*why = "no host name given";
 		return NULL;
 	}
-	return replace_entry(text, line, isc_entry, &e, why);
+	/* A line the next edit would not take for this host's would be added again each time. */
+	if (line && !check_new_line(line) &&
+	    isc_host_decl(line, line + strlen(line), name, &delta) != 1) {
+		*why = "the line to add is not a one-line declaration of this host";
+		return NULL;
+	}
+	char *out = replace_entry(text, line, isc_entry, &e, why);
+	/* A block left open at the end would take in the line appended after it. */
+	if (out && line && e.depth > 0) {
+		free(out);
+		*why = "it ends inside a block (a '{' without its '}'), where a host line added at "
+		       "the end would land; close that block";
+		return NULL;
+	}
+	return out;
 }
 
 /* ---------------------------------------------------------------- the defaults file */
@@ -358,12 +373,17 @@ static const char *rewrite_iface(struct out *o, const char *line, const char *va
 			vend++;
 		after = vend;
 	}
-	if (has_word(v, vend, dev) == add) {
+	/* A value glued to more text ("a"b, "a"#b) is one shell word this cannot rewrite, nor
+	 * say whether dev is in it. */
+	bool glued = after < lend && *after != ' ' && *after != '\t' && *after != ';';
+	bool present = has_word(v, vend, dev);
+	if (present && glued)
+		return shell;
+	if (present == add) {
 		put(o, line, (size_t)(end - line));
 		return NULL;
 	}
-	/* A value glued to more text ("a"b, "a"#b) is one shell word this cannot rewrite. */
-	if (after < lend && *after != ' ' && *after != '\t' && *after != ';')
+	if (glued)
 		return shell;
 	const char *bad = quote == '"' ? "$`\\" : quote ? "$`\\\"" : SHELL_SPECIAL;
 	for (const char *c = v; c < vend; c++)
@@ -420,6 +440,10 @@ char *dhcpedit_iface(const char *text, const char *dev, bool add, const char **w
 		int i = iface_assignment(l.p, l.end, &val);
 		if (i >= 0 && (target < 0 || i < target))
 			target = i;
+		/* Refused for adding as for removing, so that what was added can be removed. */
+		if (i >= 0 && (*val == '"' || *val == '\'') &&
+		    !memchr(val + 1, *val, (size_t)(l.end - val - 1)))
+			return fail(&o, why, "an interface list has no closing quote on its line");
 	}
 	for (const char *cur = text; next_line(&cur, &l);) {
 		int i = iface_assignment(l.p, l.end, &val);
@@ -484,6 +508,13 @@ char *dhcpedit_dnsmasq_host(const char *text, const char *mac, const char *name,
 			    const char **why)
 {
 	struct dnsmasq_entry e = {mac, name};
+	const char *end = line ? line + strlen(line) : NULL;
+	/* A line the next edit would not take for this guest's would be added again each time. */
+	if (line && !check_new_line(line) &&
+	    !dnsmasq_entry(&(struct line){line, end, end}, &e, why)) {
+		*why = "the line to add names neither this MAC address nor this host name";
+		return NULL;
+	}
 	return replace_entry(text, line, dnsmasq_entry, &e, why);
 }
 

@@ -194,15 +194,39 @@ struct restore {
 	int failed;
 };
 
+/* The word at *p up to the next space (or the end), into out; false if empty or too long. */
+static bool record_word(const char **p, char *out, size_t len)
+{
+	size_t n = strcspn(*p, " ");
+	if (n == 0 || n >= len)
+		return false;
+	memcpy(out, *p, n);
+	out[n] = '\0';
+	*p += n;
+	return true;
+}
+
+bool netprog_sysctl_entry(const char *line, struct netprog_sysctl *e)
+{
+	const char *p = line;
+	if (strncmp(p, "sysctl ", 7))
+		return false;
+	p += 7;
+	return record_word(&p, e->key, sizeof(e->key)) && *p++ == ' ' &&
+	       record_word(&p, e->old, sizeof(e->old)) && *p++ == ' ' &&
+	       record_word(&p, e->set, sizeof(e->set)) && !*p;
+}
+
 static bool restore_line(const char *line, void *arg)
 {
 	struct restore *r = arg;
 	struct netprog *np = r->np;
-	char key[SYSCTL_KEY_MAX], old[SYSCTL_VALUE_MAX], set[SYSCTL_VALUE_MAX];
+	struct netprog_sysctl e;
 	char now[SYSCTL_VALUE_MAX], other[64], name[SYSCTL_NAME_MAX];
 
-	if (sscanf(line, "sysctl %39s %23s %23s", key, old, set) != 3)
+	if (!netprog_sysctl_entry(line, &e))
 		return false;
+	const char *key = e.key, *old = e.old, *set = e.set;
 	if (!strcmp(key, "ip_forward") && each_instance(np->state, take_first, other)) {
 		if (netprog_step(np, "leave IPv4 forwarding on: %s still needs it", other) &&
 		    hand_over(other, line) < 0) {
@@ -237,25 +261,6 @@ int netprog_restore(struct netprog *np)
 	return r.failed ? netprog_fail(np, "%d setting(s) could not be put back", r.failed) : 0;
 }
 
-void netprog_json_str(const char *s)
-{
-	if (!s) {
-		printf("null");
-		return;
-	}
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 struct before {
 	const char *key;
 	char *old;
@@ -264,10 +269,10 @@ struct before {
 static bool find_before(const char *line, void *arg)
 {
 	struct before *b = arg;
-	char key[SYSCTL_KEY_MAX], old[SYSCTL_VALUE_MAX];
-	if (sscanf(line, "sysctl %39s %23s", key, old) != 2 || strcmp(key, b->key))
+	struct netprog_sysctl e;
+	if (!netprog_sysctl_entry(line, &e) || strcmp(e.key, b->key))
 		return false;
-	snprintf(b->old, SYSCTL_VALUE_MAX, "%s", old);
+	snprintf(b->old, SYSCTL_VALUE_MAX, "%s", e.old);
 	return true;
 }
 
@@ -282,12 +287,12 @@ void netprog_print_settings(const struct netprog *np, const char *const keys[], 
 		sysctl_name(keys[i], name);
 		if (json) {
 			printf("%s{\"name\":", i ? "," : "");
-			netprog_json_str(name);
+			json_str(stdout, name);
 			printf(",\"value\":");
-			netprog_json_str(now);
+			json_str(stdout, now);
 			if (changed) {
 				printf(",\"before_start\":");
-				netprog_json_str(old);
+				json_str(stdout, old);
 			}
 			putchar('}');
 		} else if (changed) {

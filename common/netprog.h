@@ -6,10 +6,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "json.h"
 #include "link.h"
 #include "lock.h"
 #include "log.h"
 #include "params.h"
+#include "sysctl.h"
 #include "undo.h"
 
 /*
@@ -58,6 +60,17 @@ int netprog_record(struct netprog *np, const char *fmt, ...) __attribute__((form
 /* The words after "<kind> " of the first record line of that kind, into out; false if none. */
 bool netprog_recorded(const struct netprog *np, const char *kind, char *out, size_t len);
 
+/* A record line "sysctl <key> <old> <new>", as netprog_sysctl writes it. */
+struct netprog_sysctl {
+	char key[SYSCTL_KEY_MAX], old[SYSCTL_VALUE_MAX], set[SYSCTL_VALUE_MAX];
+};
+
+/*
+ * Parse such a line strictly: the three words non-empty, each within its buffer (never cut or
+ * run into the next), separated by one space, nothing after.  false for any other line.
+ */
+bool netprog_sysctl_entry(const char *line, struct netprog_sysctl *e);
+
 /* start: 0 when netdev exists, else -1 with a message saying so. */
 int netprog_netdev_exists(struct netprog *np);
 
@@ -81,8 +94,5 @@ int netprog_restore(struct netprog *np);
  */
 void netprog_print_settings(const struct netprog *np, const char *const keys[], size_t n,
 			    bool json);
-
-/* A JSON string, escaped; null for NULL. */
-void netprog_json_str(const char *s);
 
 #endif

@@ -110,6 +110,26 @@ static int read_params(struct vif_ctx *c)
 	if (c->up && (param(c, "mtu", &c->mtu) ||
 		      store_read(c->xs, c->backend, "frontend", &c->frontend) == -EINVAL))
 		return c->err[0] ? -1 : vif_error(c, "invalid frontend node under %s", c->backend);
+	if (vif_check_values(c) < 0)
+		return -1;
+	const char *fw = params_get(&c->params, "firewall");
+	bool fallback;
+	if ((expected = fw_open(&c->fw, fw, &fallback)))
+		return invalid(c, "firewall", fw, expected);
+	if (fallback)
+		log_msg(
+		    &c->log, LOG_WARNING,
+		    "no firewall: the kernel has no nf_tables and iptables is not installed, so "
+		    "%s's guest is not protected against address spoofing",
+		    c->vif);
+	if (c->frontend && !valid_store_path(c->frontend))
+		return invalid(c, "frontend", c->frontend, "a xenstore path");
+	return 0;
+}
+
+int vif_check_values(struct vif_ctx *c)
+{
+	const char *expected;
 
 	if (c->bridge && *c->bridge && (expected = check_ifname(c->bridge)))
 		return invalid(c, "bridge", c->bridge, expected);
@@ -129,23 +149,10 @@ static int read_params(struct vif_ctx *c)
 					     "added), without '/', ':' or whitespace"
 					   : expected);
 	}
-	const char *fw = params_get(&c->params, "firewall");
-	bool fallback;
-	if ((expected = fw_open(&c->fw, fw, &fallback)))
-		return invalid(c, "firewall", fw, expected);
-	if (fallback)
-		log_msg(
-		    &c->log, LOG_WARNING,
-		    "no firewall: the kernel has no nf_tables and iptables is not installed, so "
-		    "%s's guest is not protected against address spoofing",
-		    c->vif);
-	if (c->frontend && !valid_store_path(c->frontend))
-		return invalid(c, "frontend", c->frontend, "a xenstore path");
 	return 0;
 }
 
-/* type_if, the device name and the backend path, from the environment (SPEC §2). */
-static int resolve_device(struct vif_ctx *c)
+int vif_resolve_device(struct vif_ctx *c)
 {
 	const char *type_if = params_get(&c->params, "type_if");
 	const char *path = params_get(&c->params, "XENBUS_PATH");
@@ -242,7 +249,7 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 					       : VIF_REMOVE;
 	c->up = c->command == VIF_ONLINE || c->command == VIF_ADD;
 
-	if (resolve_device(c) < 0)
+	if (vif_resolve_device(c) < 0)
 		return -1;
 	/* online/offline concern netback's vif, add/remove the emulated tap (SPEC §2). */
 	bool for_tap = c->command == VIF_ADD || c->command == VIF_REMOVE;

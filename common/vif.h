@@ -61,6 +61,16 @@ struct vif_ctx {
  */
 int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char *argv[]);
 
+/*
+ * The pure steps of vif_begin, for the fuzzer.  vif_resolve_device: type_if, the device name,
+ * the backend path and the domid and devid, from c->params (SPEC §2).  vif_check_values: judge
+ * the values read from xenstore, arguments or environment (bridge, ip, mac, mtu, vifname) and
+ * fill in ips, mac_bytes and mtu_value.  Each 0, or -1 with a message in c->err naming the
+ * parameter and its value.
+ */
+int vif_resolve_device(struct vif_ctx *c);
+int vif_check_values(struct vif_ctx *c);
+
 /* Rename the device to vifname (online/add) when one is set.  0 or -1 (c->err). */
 int vif_rename(struct vif_ctx *c);
 

@@ -1,5 +1,6 @@
 /* network-bridge status, for people and (--json) for machines; and the NFS-root safety check. */
 #include "addr.h"
+#include "json.h"
 #include "network-bridge.h"
 
 #include <arpa/inet.h>
@@ -31,21 +32,6 @@ static const char *port_state_name(int state)
 	}
 }
 
-/* A string for JSON: the names and addresses printed here need no escaping beyond this. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void print_addrs(const struct netconf *c, const char *dev, bool json, bool *first)
 {
 	char buf[128];
@@ -53,9 +39,9 @@ static void print_addrs(const struct netconf *c, const char *dev, bool json, boo
 		nl_addr2str(rtnl_addr_get_local(c->addrs[i]), buf, sizeof(buf));
 		if (json) {
 			printf("%s{\"dev\":", *first ? "" : ",");
-			json_str(dev);
+			json_str(stdout, dev);
 			printf(",\"address\":");
-			json_str(buf);
+			json_str(stdout, buf);
 			printf("}");
 		} else {
 			printf("  %-15s %s\n", dev, buf);
@@ -85,16 +71,16 @@ static void print_routes(const struct netconf *c, const char *dev, bool json, bo
 			snprintf(table, sizeof(table), "%u", t);
 		if (json) {
 			printf("%s{\"dst\":", *first ? "" : ",");
-			json_str(dst);
+			json_str(stdout, dst);
 			printf(",\"gateway\":");
 			if (g)
-				json_str(gw);
+				json_str(stdout, gw);
 			else
 				printf("null");
 			printf(",\"dev\":");
-			json_str(dev);
+			json_str(stdout, dev);
 			printf(",\"table\":");
-			json_str(table);
+			json_str(stdout, table);
 			printf(",\"metric\":%u,\"family\":\"%s\"}", rtnl_route_get_priority(r),
 			       rtnl_route_get_family(r) == AF_INET ? "inet" : "inet6");
 		} else {
@@ -132,9 +118,9 @@ int nb_status(struct nb *nb, bool json)
 
 	if (json) {
 		printf("{\"bridge\":");
-		json_str(nb->bridge);
+		json_str(stdout, nb->bridge);
 		printf(",\"netdev\":");
-		json_str(nb->netdev);
+		json_str(stdout, nb->netdev);
 		printf(",\"started\":%s,\"layout\":\"%s\",\"bridge_exists\":%s,\"bridge_up\":%s,"
 		       "\"antispoof\":false,\"ports\":[",
 		       started ? "true" : "false", nb->rename ? "rename" : "classic",
@@ -153,7 +139,7 @@ int nb_status(struct nb *nb, bool json)
 		bridge_port_state(&nb->net, ports[i].ifindex, &state);
 		if (json) {
 			printf("%s{\"name\":", i ? "," : "");
-			json_str(ports[i].name);
+			json_str(stdout, ports[i].name);
 			printf(",\"up\":%s,\"state\":\"%s\"}", ports[i].up ? "true" : "false",
 			       port_state_name(state));
 		} else {

@@ -203,15 +203,15 @@ static int status(struct nat *n)
 
 	if (np->params.json) {
 		printf("{\"program\":\"network-nat\",\"netdev\":");
-		netprog_json_str(np->netdev);
+		json_str(stdout, np->netdev);
 		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
 		netprog_print_settings(np, keys, 1, true);
 		printf("],\"masquerade\":");
-		netprog_json_str(masq ? backend : NULL);
+		json_str(stdout, masq ? backend : NULL);
 		printf(",\"dhcp\":");
-		netprog_json_str(kind);
+		json_str(stdout, kind);
 		printf(",\"dhcp_file\":");
-		netprog_json_str(conf);
+		json_str(stdout, conf);
 		printf("}\n");
 		return 0;
 	}

@@ -61,7 +61,7 @@ static int status(struct netprog *np)
 	const char *const keys[] = {"ip_forward", key};
 	if (np->params.json) {
 		printf("{\"program\":\"network-route\",\"netdev\":");
-		netprog_json_str(np->netdev);
+		json_str(stdout, np->netdev);
 		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
 		netprog_print_settings(np, keys, 2, true);
 		printf("]}\n");
