@@ -118,14 +118,17 @@ bool params_command_valid(const char *cmd, const char *const valid[])
 const char *check_ifname(const char *s)
 {
 	static const char expected[] =
-	    "an interface name of 1-15 bytes, without '/', ':', whitespace or control "
-	    "characters, not '.' or '..'";
+	    "an interface name of 1-15 letters, digits, '.', '_', '-', '@' or '+', not "
+	    "starting with '-', not '.' or '..'";
 	size_t n = strlen(s);
 
-	if (n == 0 || n > IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+	/* The kernel takes more, but a name also reaches hooks and the shell-read defaults file
+	 * of dhcpd, and programs' argv: no shell syntax, no '%' (a kernel name template), no
+	 * leading '-' (an option). */
+	if (n == 0 || n > IFNAME_MAX || s[0] == '-' || !strcmp(s, ".") || !strcmp(s, ".."))
 		return expected;
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-		if (*c == '/' || *c == ':' || *c <= 0x20 || *c >= 0x7f)
+		if (!isalnum(*c) && !strchr("._-@+", *c))
 			return expected;
 	return NULL;
 }
@@ -170,7 +173,8 @@ const char *parse_id(const char *s, unsigned max, unsigned *id)
 
 const char *parse_mac(const char *s, uint8_t mac[6])
 {
-	static const char expected[] = "a MAC address of six hex bytes, like 00:16:3e:01:02:03";
+	static const char expected[] =
+	    "a unicast MAC address of six hex bytes, like 00:16:3e:01:02:03";
 
 	for (int i = 0; i < 6; i++) {
 		const char *b = s + i * 3;
@@ -181,6 +185,10 @@ const char *parse_mac(const char *s, uint8_t mac[6])
 		char hex[3] = {b[0], b[1], '\0'};
 		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
 	}
+	/* A multicast (broadcast included) or all-zero source address is no card's: bridges
+	 * drop frames sent from it. */
+	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return expected;
 	return NULL;
 }
 

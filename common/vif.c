@@ -29,6 +29,12 @@ int vif_error(struct vif_ctx *c, const char *fmt, ...)
 	return -1;
 }
 
+int vif_no_device(struct vif_ctx *c)
+{
+	const char *key = c->tap ? "INTERFACE" : "vif";
+	return vif_error(c, "device %s does not exist (%s=%s)", c->dev, key, c->vif);
+}
+
 int vif_net_error(struct vif_ctx *c, int err, const char *fmt, ...)
 {
 	char what[512];
@@ -57,24 +63,37 @@ static bool valid_store_path(const char *p)
 	return strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@") == n;
 }
 
-/* domid and devid from the last two components of .../vif/<domid>/<devid>. */
-static bool ids_from_backend(const char *path, unsigned *domid, unsigned *devid)
+/*
+ * domid and devid of a vif's backend directory: backend/vif/<domid>/<devid>, relative to the
+ * home of the domain running netback, or /local/domain/<n>/backend/vif/<domid>/<devid>.
+ * Anything else (a frontend, another device type's backend) is no directory of ours.
+ */
+static bool vif_backend_path(const char *path, unsigned *domid, unsigned *devid)
 {
-	const char *last = strrchr(path, '/');
-	if (!last || last == path)
+	static const char home[] = "/local/domain/", be[] = "backend/vif/";
+	char ids[32], *slash;
+	unsigned n;
+
+	if (!valid_store_path(path))
 		return false;
-	const char *prev = last - 1;
-	while (prev > path && *prev != '/')
-		prev--;
-	if (*prev == '/')
-		prev++;
-	char dom[16];
-	size_t len = (size_t)(last - prev);
-	if (len == 0 || len >= sizeof(dom))
+	if (!strncmp(path, home, sizeof(home) - 1)) {
+		const char *d = path + sizeof(home) - 1, *end = strchr(d, '/');
+		char dom[16];
+		if (!end || (size_t)(end - d) >= sizeof(dom))
+			return false;
+		memcpy(dom, d, (size_t)(end - d));
+		dom[end - d] = '\0';
+		if (parse_id(dom, 32751, &n))
+			return false;
+		path = end + 1;
+	}
+	if (strncmp(path, be, sizeof(be) - 1) || strlen(path + sizeof(be) - 1) >= sizeof(ids))
 		return false;
-	memcpy(dom, prev, len);
-	dom[len] = '\0';
-	return !parse_id(dom, 32751, domid) && !parse_id(last + 1, 65535, devid);
+	snprintf(ids, sizeof(ids), "%s", path + sizeof(be) - 1);
+	if (!(slash = strchr(ids, '/')))
+		return false;
+	*slash = '\0';
+	return !parse_id(ids, 32751, domid) && !parse_id(slash + 1, 65535, devid);
 }
 
 /* Value of key: the backend node when present, else argument or environment (SPEC §1). */
@@ -143,11 +162,20 @@ int vif_check_values(struct vif_ctx *c)
 		char full[64];
 		snprintf(full, sizeof(full), "%s%s", c->vifname, c->tap ? "-emu" : "");
 		if ((expected = check_ifname(full)))
-			return invalid(c, "vifname", c->vifname,
-				       c->tap
-					   ? "an interface name of at most 11 bytes (\"-emu\" is "
-					     "added), without '/', ':' or whitespace"
-					   : expected);
+			return invalid(
+			    c, "vifname", c->vifname,
+			    c->tap ? "an interface name of at most 11 letters, digits, '.', "
+				     "'_', '-', '@' or '+' (\"-emu\" is added)"
+				   : expected);
+		/* netback names other cards so: the name would be taken from them, and their
+		 * offline would find this one. */
+		unsigned d, i;
+		bool emu;
+		if (!parse_vif_name(c->vifname, &d, &i, &emu) && (d != c->domid || i != c->devid))
+			return invalid(
+			    c, "vifname", c->vifname,
+			    "a name other than vif<domid>.<devid>, which is netback's name "
+			    "for another card");
 	}
 	return 0;
 }
@@ -158,8 +186,11 @@ int vif_resolve_device(struct vif_ctx *c)
 	const char *path = params_get(&c->params, "XENBUS_PATH");
 	const char *expected;
 
+	unsigned path_domid = 0, path_devid = 0;
+	bool path_ok = path && vif_backend_path(path, &path_domid, &path_devid);
+
 	/* The backend path first, so that a bad type_if or device name is reported there too. */
-	if (path && *path && valid_store_path(path))
+	if (path_ok)
 		snprintf(c->backend, sizeof(c->backend), "%s", path);
 	if (!type_if || !*type_if || !strcmp(type_if, "vif"))
 		c->tap = false;
@@ -174,9 +205,11 @@ int vif_resolve_device(struct vif_ctx *c)
 			    c, "XENBUS_PATH is not set: it names the device's xenstore "
 			       "backend directory (e.g. XENBUS_PATH=backend/vif/1/0), and the "
 			       "toolstack or udev sets it");
-		if (!valid_store_path(path))
-			return invalid(c, "XENBUS_PATH", path,
-				       "a xenstore path like backend/vif/1/0");
+		if (!path_ok)
+			return invalid(
+			    c, "XENBUS_PATH", path,
+			    "a vif's backend directory in xenstore, like backend/vif/1/0 "
+			    "or /local/domain/0/backend/vif/1/0");
 	}
 
 	const char *dev = params_get(&c->params, c->tap ? "INTERFACE" : "vif");
@@ -198,10 +231,20 @@ int vif_resolve_device(struct vif_ctx *c)
 				       "a name of the form vif<domid>.<devid>-emu");
 		snprintf(c->backend, sizeof(c->backend), "/local/domain/0/backend/vif/%u/%u",
 			 c->domid, c->devid);
-	} else if (!ids_from_backend(path, &c->domid, &c->devid) &&
-		   parse_vif_name(dev, &c->domid, &c->devid, &emu)) {
-		return invalid(c, "XENBUS_PATH", path,
-			       "a path ending in /<domid>/<devid>, like backend/vif/1/0");
+	} else {
+		c->domid = path_domid;
+		c->devid = path_devid;
+		/* A vif renamed by vifname has any name; one named vif<domid>.<devid> is that
+		 * card.  Which of the two is wrong is unknown: nothing is written to either. */
+		unsigned d, i;
+		if (!parse_vif_name(dev, &d, &i, &emu) && (d != c->domid || i != c->devid)) {
+			c->backend[0] = '\0';
+			return vif_error(
+			    c,
+			    "XENBUS_PATH '%s' is not the backend directory of vif '%s' "
+			    "(backend/vif/%u/%u): both must name the same device",
+			    path, dev, d, i);
+		}
 	}
 	return 0;
 }
@@ -329,7 +372,7 @@ int vif_prepare_port(struct vif_ctx *c, unsigned fallback_mtu)
 	int err;
 
 	if (!c->dev_exists)
-		return vif_error(c, "device %s does not exist", c->dev);
+		return vif_no_device(c);
 	if (!c->params.dry_run && (err = addr_save(&c->link, &c->flushed)) < 0)
 		return vif_net_error(c, err, "cannot read the addresses of %s", c->dev);
 	if (c->link.up && vif_step(c, "set %s down", c->dev)) {

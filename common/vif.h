@@ -125,6 +125,9 @@ bool vif_step(struct vif_ctx *c, const char *fmt, ...) __attribute__((format(pri
 /* Set c->err.  Returns -1. */
 int vif_error(struct vif_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Set c->err: the device (named by $vif or $INTERFACE, or by vifname) is missing. Returns -1. */
+int vif_no_device(struct vif_ctx *c);
+
 /* Set c->err from a netlink error. Returns -1. */
 int vif_net_error(struct vif_ctx *c, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

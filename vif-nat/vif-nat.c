@@ -140,7 +140,7 @@ static int online(struct nat_vif *n)
 	if (vif_rename(c) < 0)
 		return -1;
 	if (!c->dev_exists)
-		return vif_error(c, "device %s does not exist", c->dev);
+		return vif_no_device(c);
 	if (n->dhcp.kind != DHCP_NO && !(c->mac && *c->mac))
 		return vif_error(c, "dhcp=%s needs the guest's MAC address, and %s/mac is not set",
 				 dhcp_kind_name(n->dhcp.kind), c->backend);

@@ -90,7 +90,7 @@ static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev)
  */
 static int check_not_host(struct vif_ctx *c, struct in_addr host, const char *netdev)
 {
-	char entry[64], text[INET_ADDRSTRLEN], guest[INET_ADDRSTRLEN];
+	char entry[64], text[INET_ADDRSTRLEN], guest[INET_ADDRSTRLEN], shown[96];
 	for (size_t i = 0; i < c->n_ips; i++) {
 		const struct ip_prefix *p = &c->ips[i];
 		if (p->family != AF_INET)
@@ -105,7 +105,7 @@ static int check_not_host(struct vif_ctx *c, struct in_addr host, const char *ne
 				 "invalid ip '%s': the entry %s holds the host's own address %s "
 				 "(of %s); list only the guest's own addresses and prefixes "
 				 "(%s rather than %s)",
-				 c->ip, entry, text, netdev,
+				 printable(c->ip, shown, sizeof(shown)), entry, text, netdev,
 				 p->len == 32 ? "another address" : guest, entry);
 	}
 	return 0;
@@ -122,7 +122,7 @@ static int online(struct vif_ctx *c)
 	    vif_rename(c) < 0)
 		return -1;
 	if (!c->dev_exists)
-		return vif_error(c, "device %s does not exist", c->dev);
+		return vif_no_device(c);
 	inet_ntop(AF_INET, &host, text, sizeof(text));
 
 	if (vif_set_mtu(c) < 0)

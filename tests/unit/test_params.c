@@ -432,6 +432,13 @@ static void test_ifname_invalid(void **state)
 	    "a\fb",
 	    "eth0/",
 	    "xenbr0;reboot ",
+	    "-eth0",
+	    "a%d",
+	    "$(x)",
+	    "`x`",
+	    "a;b",
+	    "a|b",
+	    "a\xff",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -519,6 +526,9 @@ static void test_mac_invalid(void **state)
 	    "00:16:3e::02:03",
 	    "+0:16:3e:01:02:03",
 	    "0x:16:3e:01:02:03",
+	    "01:00:5e:00:00:01",
+	    "ff:ff:ff:ff:ff:ff",
+	    "00:00:00:00:00:00",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
