@@ -279,8 +279,8 @@ static void bootstrap(struct nft *n)
  * transaction, so that a failure leaves nothing of ours behind, not even the table.  EEXIST
  * then means another run made them meanwhile (or a real clash): once more without.
  */
-static int commit_with_bootstrap(struct nft *n, void (*fill)(struct nft *, const void *),
-				 const void *arg)
+static int commit_with_bootstrap(struct nft *n, void (*boot)(struct nft *),
+				 void (*fill)(struct nft *, const void *), const void *arg)
 {
 	nft_begin(n);
 	fill(n, arg);
@@ -288,7 +288,7 @@ static int commit_with_bootstrap(struct nft *n, void (*fill)(struct nft *, const
 	if (err != -ENOENT)
 		return err;
 	nft_begin(n);
-	bootstrap(n);
+	boot(n);
 	fill(n, arg);
 	if ((err = nft_commit(n)) != -EEXIST)
 		return err;
@@ -816,10 +816,10 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 		return exists;
 	if (family == NFPROTO_BRIDGE) {
 		struct bridged_add a = {v, exists == 0};
-		return commit_with_bootstrap(n, fill_bridged, &a);
+		return commit_with_bootstrap(n, bootstrap, fill_bridged, &a);
 	}
 	if (!exists)
-		return commit_with_bootstrap(n, fill_routed, v);
+		return commit_with_bootstrap(n, bootstrap, fill_routed, v);
 	rev_chain_name(rev, sizeof(rev), v->dev);
 	if ((err = dump_guests(n, &d)) < 0)
 		return err;
@@ -873,15 +873,10 @@ static void record_name(const char *dev, char *buf, size_t len)
 	snprintf(buf, len, "xen-hotplug-iptables/%s", dev);
 }
 
-/* Delete the recorded rules (each as recorded: "-I FORWARD ..." becomes "-D FORWARD ..."). */
-static int iptables_remove_recorded(const char *dev)
+/* Delete the rules of a record's text (each "-I FORWARD ..." as "-D FORWARD ..."). */
+static int iptables_delete_rules(char *text)
 {
-	char name[64], text[8192];
-	record_name(dev, name, sizeof(name));
-	int err = statefile_read(name, text, sizeof(text));
-	if (err < 0)
-		return err == -ENOENT ? 0 : err;
-	int result = 0;
+	int err, result = 0;
 	char *save_line = NULL;
 	for (char *line = strtok_r(text, "\n", &save_line); line;
 	     line = strtok_r(NULL, "\n", &save_line)) {
@@ -899,6 +894,18 @@ static int iptables_remove_recorded(const char *dev)
 		if (err < 0 && err != -EIO && !result)
 			result = err;
 	}
+	return result;
+}
+
+/* Delete the recorded rules, then the record. */
+static int iptables_remove_recorded(const char *dev)
+{
+	char name[64], text[8192];
+	record_name(dev, name, sizeof(name));
+	int err = statefile_read(name, text, sizeof(text));
+	if (err < 0)
+		return err == -ENOENT ? 0 : err;
+	int result = iptables_delete_rules(text);
 	if (result == 0)
 		statefile_remove(name);
 	return result;
@@ -980,7 +987,10 @@ static int iptables_vif(bool add, const struct fw_vif *v)
 		int werr = write_record(v->dev, &lg);
 		if (!err)
 			err = werr;
-		if (err)
+		/* Without a record, from what this run noted: nothing it inserted stays. */
+		if (err && werr)
+			iptables_delete_rules(lg.text);
+		else if (err)
 			iptables_remove_recorded(v->dev);
 	}
 	lock_release(&lk);
@@ -988,9 +998,8 @@ static int iptables_vif(bool add, const struct fw_vif *v)
 }
 
 /* network-nat's masquerade: one set of uplinks, one rule, made once. */
-static int bootstrap_nat(struct nft *n)
+static void bootstrap_nat(struct nft *n)
 {
-	nft_begin(n);
 	nft_table_add(n);
 	nft_set_add(n, SET_MASQ, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
 	nft_chain_add(n, CHAIN_POSTROUTING, NF_INET_POST_ROUTING, 100, "nat", true);
@@ -1002,8 +1011,11 @@ static int bootstrap_nat(struct nft *n)
 	rule_lookup(r, SET_MASQ, false, false);
 	rule_masq(r);
 	nft_rule_add(n, r);
-	int err = nft_commit(n);
-	return err == -EEXIST ? 0 : err;
+}
+
+static void fill_masquerade(struct nft *n, const void *key)
+{
+	nft_elem(n, true, SET_MASQ, key, IFNAMSIZ, 0, NULL);
 }
 
 static int nft_masquerade(struct fw *fw, bool add, const char *netdev)
@@ -1014,8 +1026,9 @@ static int nft_masquerade(struct fw *fw, bool add, const char *netdev)
 	if (err < 0)
 		return err;
 	ifname_key(key, netdev);
-	if (add && (err = bootstrap_nat(n)) < 0)
-		return err;
+	/* The set and its rule in the same transaction as the element: all or nothing. */
+	if (add)
+		return commit_with_bootstrap(n, bootstrap_nat, fill_masquerade, key);
 	nft_begin(n);
 	nft_elem(n, add, SET_MASQ, key, IFNAMSIZ, 0, NULL);
 	err = nft_commit(n);

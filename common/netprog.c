@@ -245,8 +245,10 @@ static bool restore_line(const char *line, void *arg)
 			sysctl_name(key, name), now, set);
 		return false;
 	}
+	/* With its inverse journaled: a stop that fails later leaves the setting as it was. */
+	int changed;
 	if (netprog_step(np, "set %s back to %s", sysctl_name(key, name), old) &&
-	    (err = sysctl_put(key, old)) < 0) {
+	    (err = sysctl_set(&np->undo, key, old, NULL, &changed)) < 0) {
 		log_msg(&np->log, LOG_ERR, "cannot set /proc/sys/net/ipv4/%s back to %s: %s", key,
 			old, strerror(-err));
 		r->failed++;

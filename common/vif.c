@@ -545,6 +545,31 @@ int vif_take_down(struct vif_ctx *c)
 	return 0;
 }
 
+/* The frontend's mtu node as it was, to put back if a later step fails. */
+struct frontend_mtu {
+	char path[256];
+	char *value; /* NULL: there was none */
+};
+
+static void release_frontend_mtu(const void *arg)
+{
+	struct frontend_mtu *old;
+	memcpy(&old, arg, sizeof(old));
+	free(old->value);
+	free(old);
+}
+
+static int undo_frontend_mtu(void *ctx, const void *arg)
+{
+	struct vif_ctx *c = (struct vif_ctx *)((char *)ctx - offsetof(struct vif_ctx, net));
+	struct frontend_mtu *old;
+	memcpy(&old, arg, sizeof(old));
+	int err = old->value ? store_write(c->xs, old->path, "mtu", old->value)
+			     : store_rm(c->xs, old->path, "mtu");
+	release_frontend_mtu(arg);
+	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
+}
+
 /* <frontend>/mtu: from the backend's frontend node, else the conventional path. */
 static int write_frontend_mtu(struct vif_ctx *c)
 {
@@ -556,9 +581,26 @@ static int write_frontend_mtu(struct vif_ctx *c)
 	snprintf(value, sizeof(value), "%u", c->mtu_value);
 	if (!vif_step(c, "write %s/mtu = %s", path, value))
 		return 0;
-	int err = store_write(c->xs, path, "mtu", value);
-	if (err < 0)
+	struct frontend_mtu *old = calloc(1, sizeof(*old));
+	if (!old)
+		return vif_error(c, "out of memory");
+	snprintf(old->path, sizeof(old->path), "%s", path);
+	int err = store_read(c->xs, path, "mtu", &old->value);
+	if (err < 0 && err != -ENOENT) {
+		free(old);
+		return vif_error(c, "cannot read %s/mtu from xenstore: %s", path, strerror(-err));
+	}
+	err = store_write(c->xs, path, "mtu", value);
+	if (err < 0) {
+		release_frontend_mtu(&old);
 		return vif_error(c, "cannot write %s/mtu to xenstore: %s", path, strerror(-err));
+	}
+	if (undo_push_ref(&c->undo, undo_frontend_mtu, release_frontend_mtu, &old, sizeof(old),
+			  "frontend MTU")) {
+		undo_frontend_mtu(&c->net, &old);
+		release_frontend_mtu(&old);
+		return vif_error(c, "too many changes to undo");
+	}
 	return 0;
 }
 
@@ -585,6 +627,15 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 {
 	if (c->up && !c->tap && c->mtu_value && write_frontend_mtu(c) < 0)
 		return -1;
+	/* Reported before the changes are kept: if the report cannot be written, they are
+	 * undone, and the toolstack does not wait for a device that seems half there. */
+	if (c->command == VIF_ONLINE &&
+	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
+		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
+		if (err < 0)
+			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
+					 strerror(-err));
+	}
 	undo_commit(&c->undo);
 	lock_release(&c->lock);
 
@@ -600,13 +651,6 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 		    {"XENBUS_PATH", c->backend},
 		};
 		hooks_run(&c->log, "vif-post", vars, sizeof(vars) / sizeof(vars[0]));
-	}
-	if (c->command == VIF_ONLINE &&
-	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
-		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
-		if (err < 0)
-			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
-					 strerror(-err));
 	}
 	log_msg(&c->log, LOG_DEBUG, "successful %s %s for %s%s%s", c->prog->name, c->params.command,
 		c->dev, bridge ? ", bridge " : "", bridge ? bridge : "");

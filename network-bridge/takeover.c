@@ -391,12 +391,18 @@ int nb_stop(struct nb *nb)
 		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
 			goto fail;
 	}
+	/* The last step, still undoable: a state file left would say the bridge holds it. */
+	char name[64];
+	state_name_of(nb->bridge, name, sizeof(name));
+	step = progress(nb, "remove the state file");
+	int gone = statefile_remove(name);
+	if (gone < 0) {
+		err = -nl_syserr2nlerr(-gone);
+		goto fail;
+	}
 	free(ports);
 	netconf_free(&conf);
 	undo_commit(&nb->undo);
-	char name[64];
-	state_name_of(nb->bridge, name, sizeof(name));
-	statefile_remove(name);
 	log_msg(&nb->log, LOG_INFO, "%s gave the network back to %s", nb->bridge, nb->netdev);
 	return 0;
 fail:

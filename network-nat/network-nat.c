@@ -81,6 +81,27 @@ static int undo_subnet(void *ctx, const void *arg)
 	return r < 0 ? -NLE_FAILURE : 0;
 }
 
+/* A stop that fails after taking the masquerade or the subnet away gives them back. */
+static int undo_masquerade_del(void *ctx, const void *arg)
+{
+	(void)arg;
+	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+	char err[256];
+	return fw_masquerade_add(&n->fw, n->np.netdev, err, sizeof(err)) < 0 ? -NLE_FAILURE : 0;
+}
+
+static int undo_subnet_taken(void *ctx, const void *arg)
+{
+	(void)arg;
+	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+	char err[512];
+	bool changed;
+	int r = dhcp_serve_subnet(&n->dhcp, true, &changed, &n->np.log, err, sizeof(err));
+	if (r < 0)
+		log_msg(&n->np.log, LOG_ERR, "%s", err);
+	return r < 0 ? -NLE_FAILURE : 0;
+}
+
 /* Every value is judged before anything is done, whatever the command (SPEC §1). */
 static int check_params(struct nat *n)
 {
@@ -170,18 +191,23 @@ static int stop(struct nat *n)
 	/* The reverse order of start; the state file stays until everything is undone. */
 	if (recorded_dhcp(n, &changed) && changed &&
 	    netprog_step(np, "take 10.0.0.0/16 back from the DHCP server")) {
-		bool ignored;
-		if (dhcp_serve_subnet(&n->dhcp, false, &ignored, &np->log, np->err,
-				      sizeof(np->err)) < 0)
+		bool taken;
+		if (dhcp_serve_subnet(&n->dhcp, false, &taken, &np->log, np->err, sizeof(np->err)) <
+		    0)
 			return -1;
+		if (taken && undo_push(&np->undo, undo_subnet_taken, NULL, 0, "the DHCP subnet"))
+			return netprog_fail(np, "out of memory");
 	}
 	if (netprog_recorded(np, "masquerade", backend, sizeof(backend))) {
 		if (open_firewall(n, backend) < 0)
 			return -1;
 		if (netprog_step(np, "stop masquerading what leaves %s (%s)", np->netdev,
-				 backend) &&
-		    fw_masquerade_del(&n->fw, np->netdev, err, sizeof(err)) < 0)
-			return netprog_fail(np, "%s", err);
+				 backend)) {
+			if (fw_masquerade_del(&n->fw, np->netdev, err, sizeof(err)) < 0)
+				return netprog_fail(np, "%s", err);
+			if (undo_push(&np->undo, undo_masquerade_del, NULL, 0, "the masquerade"))
+				return netprog_fail(np, "out of memory");
+		}
 	}
 	if (netprog_restore(np) < 0)
 		return -1;

@@ -207,9 +207,10 @@ static int offline(struct nat_vif *n)
 		if (dhcp_host(&n->dhcp, &h, false, &c->log, c->err, sizeof(c->err)) < 0)
 			offline_failed(c, first, sizeof(first));
 	}
+	/* A vif still up keeps its rules: never a moment unfiltered (SPEC §6). */
 	if (vif_take_down(c) < 0)
 		offline_failed(c, first, sizeof(first));
-	if (vif_firewall(c, true) < 0)
+	else if (vif_firewall(c, true) < 0)
 		offline_failed(c, first, sizeof(first));
 	if (!first[0])
 		return 0;
