@@ -9,10 +9,11 @@
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../fault-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../fault-lib.sh"
 
 NIC_MAC=02:00:00:00:0e:10
 NIC_MTU=1400
-NLFAIL=$BUILD/tests/nlfail.so
 LAN=
 
 # ---------------------------------------------------------------- network
@@ -170,14 +171,6 @@ reach() {
 		ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
 	done
 	return 1
-}
-
-# The LD_PRELOAD value for the shim; an ASan-built program needs its runtime
-# loaded first.
-preload() {
-	local asan
-	asan=$(ldd "$BUILD/network-bridge" 2>/dev/null | awk '/libasan/ {print $3; exit}')
-	echo "${asan:+$asan }$NLFAIL"
 }
 
 # ---------------------------------------------------------------- assertions
@@ -475,93 +468,30 @@ test_bridge_null_noop() {
 
 # ---------------------------------------------------------------- failures
 
-# One run with step N of COMMAND failed (shim mode MODE); prints what is
-# wrong with the outcome (nothing when all is right): the run must fail, say
-# that everything was put back and nothing failed to be undone, and leave the
-# host as the dump BEFORE.
-fault_outcome() { # BEFORE N MODE
-	local step
-	step=$(sed -n 's/^[0-9]* \([0-9]*\) failed$/\1/p' "$SB/nlfail.log" 2>/dev/null)
-	case $step in
-	16) step=RTM_NEWLINK ;; 17) step=RTM_DELLINK ;; 19) step=RTM_SETLINK ;;
-	20) step=RTM_NEWADDR ;; 21) step=RTM_DELADDR ;;
-	24) step=RTM_NEWROUTE ;; 25) step=RTM_DELROUTE ;;
-	'') step="none: the shim failed nothing" ;;
-	esac
-	local what="step $2 ($step)" after
-	after=$(net_dump)
-	if [[ $after != "$1" ]]; then
-		echo "$what: the state differs (< before, > after):"
-		diff <(printf '%s\n' "$1") <(printf '%s\n' "$after") | grep '^[<>]'
-		echo "program said (exit $RC): $OUT"
-	elif [[ $RC -eq 0 ]]; then
-		echo "$what: exit 0"
-	elif [[ $OUT != *"put back"* ]]; then
-		echo "$what: the message does not say it was put back (the host is as before): $OUT"
-	elif [[ $OUT == *"could not"* || $OUT == *Sanitizer* ]]; then
-		echo "$what: the undo reported a problem (yet the host is as before): $OUT"
-	fi
-}
-
-# Fails each mutating netlink step of COMMAND in turn: whatever step fails,
-# the host ends up as it was before the run. Cheaply: a run that left the host
-# as it was (as it must) leaves the next one a host in the same state (for
-# stop: still started); after a wrong outcome the next step starts afresh.
-fault_loop() { # COMMAND LAYOUT MODE
-	local cmd=$1 mode=$3 total n before why bad=() first='' fresh=1
-	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
+# Fails each step of COMMAND in turn (tests/fault-lib.sh): whatever step fails,
+# the run fails with a message and the host ends up as it was before the run.
+nb_fault_loop() { # COMMAND LAYOUT
+	CMD=$1
 	use_layout "$2"
-	local -a pre=("LD_PRELOAD=$(preload)")
-	# A clean run under the shim counts the steps.
-	fresh_net
-	if [[ $cmd == stop ]]; then
-		nb start "${ARGS[@]}"
-		assert_eq 0 "$RC" "start before the counting stop ($OUT)"
-	fi
-	RUN_ENV=("${pre[@]}" "NLFAIL_COUNT=$SB/nlfail.count")
-	nb "$cmd" "${ARGS[@]}"
-	RUN_ENV=()
-	assert_eq 0 "$RC" "$cmd under the shim, nothing failed ($OUT)"
-	total=$(cat "$SB/nlfail.count" 2>/dev/null)
-	[[ $total =~ ^[1-9][0-9]*$ ]] || fail "the shim counted no mutating request ('$total')"
-	note "$cmd, $2 layout: $total mutating netlink steps"
-	for ((n = 1; n <= total; n++)); do
-		if ((fresh)); then
-			fresh_net
-			if [[ $cmd == stop ]]; then
-				nb start "${ARGS[@]}"
-				assert_eq 0 "$RC" "start before stop with step $n failed ($OUT)"
-			fi
-			before=$(net_dump)
-			fresh=0
+	fault_setup() {
+		fresh_net
+		if [[ $CMD == stop ]]; then
+			nb start "${ARGS[@]}"
+			assert_eq 0 "$RC" "start before stop ($OUT)"
 		fi
-		rm -f "$SB/nlfail.log"
-		RUN_ENV=("${pre[@]}" "NLFAIL_AT=$n" "NLFAIL_MODE=$mode" "NLFAIL_LOG=$SB/nlfail.log")
-		nb "$cmd" "${ARGS[@]}"
-		RUN_ENV=()
-		why=$(fault_outcome "$before" "$n" "$mode")
-		if [[ -n $why ]]; then
-			bad+=("$n")
-			[[ -n $first ]] || first=$why
-			fresh=1
-		fi
-	done
-	((${#bad[@]} == 0)) || fail "$cmd ($2 layout, $mode): wrong outcome when step N of $total" \
-		"failed, for N in: ${bad[*]}; the first:
-$first"
+	}
+	fault_run() { nb "$CMD" "${ARGS[@]}"; }
+	# A link made again gets another index: not a difference.
+	fault_snapshot() { net_dump | sed 's/"ifindex":[0-9]*,//'; }
+	fault_loop "$CMD, $2 layout"
 }
 
-# The kernel refuses step N (an NLMSG_ERROR answer): the common failure.
-test_fault_start_classic() { fault_loop start classic nack; }
-test_fault_start_rename() { fault_loop start rename nack; }
-test_fault_stop_classic() { fault_loop stop classic nack; }
-test_fault_stop_rename() { fault_loop stop rename nack; }
-# Sending step N fails (the socket call returns EIO): the request never
-# reached the kernel, and the program must still put everything back.
-test_sendfail_start_classic() { fault_loop start classic send; }
-test_sendfail_start_rename() { fault_loop start rename send; }
-test_sendfail_stop_classic() { fault_loop stop classic send; }
-test_sendfail_stop_rename() { fault_loop stop rename send; }
+# Each step fails both ways: the kernel refuses it (an NLMSG_ERROR answer),
+# and the send fails (the request never reached the kernel).
+test_fault_start_classic() { nb_fault_loop start classic; }
+test_fault_start_rename() { nb_fault_loop start rename; }
+test_fault_stop_classic() { nb_fault_loop stop classic; }
+test_fault_stop_rename() { nb_fault_loop stop rename; }
 
 # ---------------------------------------------------------------- refusals
 

@@ -11,6 +11,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 # shellcheck source=SCRIPTDIR/../pkt-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
+# shellcheck source=SCRIPTDIR/../fault-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../fault-lib.sh"
 
 BE=/local/domain/0/backend/vif/1/0
 FE=/local/domain/1/device/vif/0
@@ -20,7 +22,6 @@ HOST_IP=192.0.2.2
 GUEST_IP=192.0.2.10
 # A second NIC, eth1, on another network (lan_setup eth1).
 HOST_IP1=198.51.100.2
-NLFAIL=$BUILD/tests/nlfail.so
 LAN=
 G=
 
@@ -743,88 +744,34 @@ test_help_and_version() {
 
 # ---------------------------------------------------------------- faults
 
-# LD_PRELOAD for the shim; with an ASan build its runtime must come first.
-preload() {
-	local asan
-	asan=$(ldd "$BUILD/vif-route" 2>/dev/null | awk '/libasan/ {print $3; exit}')
-	echo "${asan:+$asan }$NLFAIL"
-}
-
 # A vif as netback makes it: the old one (renamed or not) deleted, a new
-# veth vif1.0 into a new guest namespace, the store's reports removed.
+# veth vif1.0 (with a fixed MAC) into a new guest namespace.
 fresh_vif() {
 	inh ip link del guest0 2>/dev/null
 	inh ip link del vif1.0 2>/dev/null
 	vif_add 1 0 || fail "cannot make vif1.0 again"
-	xs_rm $BE/hotplug-status
-	xs_rm $BE/hotplug-error
+	inh ip link set dev vif1.0 address 02:00:00:00:01:01
 }
 
-# Why the run with step N failed is wrong, or nothing when it is right: a
-# failure, reported in xenstore, the host exactly as BEFORE.
-fault_outcome() { # BEFORE N
-	local after
-	after=$(host_state)
-	if [[ $after != "$1" ]]; then
-		echo "step $2: the state differs (< before, > after):"
-		diff <(printf '%s\n' "$1") <(printf '%s\n' "$after") | grep '^[<>]'
-		echo "program said (exit $RC): $OUT"
-	elif [[ $RC -ne 1 ]]; then
-		echo "step $2: exit $RC"
-	elif ! xs_exists $BE/hotplug-error || [[ $(xs_read $BE/hotplug-status) != error ]]; then
-		echo "step $2: no hotplug-error / hotplug-status error in xenstore"
-	elif [[ $OUT == *"could not"* || $OUT == *Sanitizer* ]]; then
-		echo "step $2: the undo reported a problem (yet the host is as before): $OUT"
-	fi
-}
-
-# Fails each mutating netlink step of online in turn (rename, MTU, address,
-# up, routes): whatever step fails, the host ends up as it was.
-fault_loop() { # MODE
-	local mode=$1 total n before why bad=() first='' fresh=1
-	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
-	lan_setup
-	guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64" mtu=1400 vifname=guest0
-	local -a pre=("LD_PRELOAD=$(preload)")
-	# A clean run under the shim counts the steps (and makes the nft table,
-	# so that every run below starts with it).
-	RUN_ENV=("${pre[@]}" "NLFAIL_COUNT=$SB/nlfail.count")
-	run_xl vif-route 1 0 online
-	RUN_ENV=()
-	assert_eq 0 "$RC" "online under the shim, nothing failed ($OUT)"
+# Fails each step of online in turn (tests/fault-lib.sh: rename, MTU, rules,
+# address, proxy ARP, up, routes, xenstore): whatever step fails, the host
+# ends up as it was, and the failure is reported in xenstore.
+test_fault_online() {
+	fault_setup() {
+		if [[ -z $LAN ]]; then
+			lan_setup
+			guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64" mtu=1400 vifname=guest0
+			# Every run starts with the owned table, as after any first guest.
+			run_xl vif-route 1 0 online
+		fi
+		run_xl vif-route 1 0 offline
+		fresh_vif
+	}
+	fault_run() { run_xl vif-route 1 0 online; }
+	fault_snapshot() { host_state; }
+	FAULT_BACKEND=$BE
+	fault_loop online
 	assert_online_state guest0 2
-	total=$(cat "$SB/nlfail.count" 2>/dev/null)
-	[[ $total =~ ^[1-9][0-9]*$ ]] || fail "the shim counted no mutating request ('$total')"
-	note "online: $total mutating netlink steps"
-	run_xl vif-route 1 0 offline
-	assert_eq 0 "$RC" "offline ($OUT)"
-	for ((n = 1; n <= total; n++)); do
-		if ((fresh)); then
-			fresh_vif
-			before=$(host_state)
-			fresh=0
-		fi
-		RUN_ENV=("${pre[@]}" "NLFAIL_AT=$n" "NLFAIL_MODE=$mode")
-		run_xl vif-route 1 0 online
-		RUN_ENV=()
-		why=$(fault_outcome "$before" "$n")
-		if [[ -n $why ]]; then
-			bad+=("$n")
-			[[ -n $first ]] || first=$why
-			fresh=1
-		fi
-		xs_rm $BE/hotplug-status
-		xs_rm $BE/hotplug-error
-	done
-	((${#bad[@]} == 0)) || fail "online ($mode): wrong outcome when step N of $total failed," \
-		"for N in: ${bad[*]}; the first:
-$first"
 }
-
-# The kernel refuses step N.
-test_fault_online_nack() { fault_loop nack; }
-# Sending step N fails: the request never reached the kernel.
-test_fault_online_send() { fault_loop send; }
-
 
 run_tests "$@"
