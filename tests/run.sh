@@ -1,6 +1,7 @@
 #!/bin/bash
-# The whole test suite, as `make check` runs it: unit, stand-in self test, integration (twice:
-# the normal build and the ASan/UBSan build), with one total line at the end.
+# The whole test suite, as `make check` runs it: unit, stand-in self test, the fuzz targets
+# (FUZZ_TIME seconds each, 45 by default), integration (twice: the normal build and the
+# ASan/UBSan build), with one total line at the end.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -35,6 +36,7 @@ for t in "$BUILD"/tests/unit/*; do
 	[[ -x $t ]] && suite "unit: $(basename "$t")" "$t"
 done
 suite "xenstored stand-in" bash "$ROOT/tests/xenstored/selftest.sh" "$BUILD/xenstored-stub"
+suite "fuzz" env FUZZ_TIME="${FUZZ_TIME:-45}" bash "$ROOT/tests/fuzz/run.sh"
 suite "integration" env BUILD="$BUILD" bash "$ROOT/tests/run-integration.sh"
 if [[ -x $ASAN_BUILD/vif-bridge ]]; then
 	suite "integration (ASan/UBSan build)" env BUILD="$ASAN_BUILD" \
