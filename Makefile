@@ -4,6 +4,8 @@ DESTDIR ?=
 XEN_SCRIPT_DIR ?= /etc/xen/scripts
 MANDIR ?= $(PREFIX)/share/man/man8
 DOCDIR ?= $(PREFIX)/share/doc/xen-net-hooks
+# Where the programs themselves go; XEN_SCRIPT_DIR gets a symlink to each.
+LIBEXECDIR ?= $(PREFIX)/libexec/xen-net-hooks
 BUILD ?= build
 
 CC ?= cc
@@ -27,7 +29,7 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 BINS := $(PROGRAMS:%=$(BUILD)/%)
 
-.PHONY: all check unit demo bench install uninstall clean format format-check deps fuzz fuzz-build
+.PHONY: all check unit demo bench install uninstall deb clean format format-check deps fuzz fuzz-build
 all: $(BINS) $(BUILD)/xenstored-stub $(BUILD)/tests/fwtool $(if $(wildcard tests/tools/nlfail.c),$(BUILD)/tests/nlfail.so)
 
 $(BUILD)/obj/%.o: %.c
@@ -125,17 +127,36 @@ BENCHES := vif-bridge firewall $(filter-out vif-bridge firewall,$(basename $(not
 bench: deps all $(BUILD)/bench
 	@for b in $(BENCHES); do BUILD=$(BUILD) bash tests/bench/$$b.sh || exit 1; done
 
+# The programs go to LIBEXECDIR and XEN_SCRIPT_DIR gets a symlink to each, under the name xend,
+# xl and udev call, replacing what is there (LIBEXECDIR=$(XEN_SCRIPT_DIR): the programs
+# themselves). The Debian package (make deb) is this layout, with Xen's scripts diverted.
+SCRIPT_LINKS := $(if $(filter $(abspath $(LIBEXECDIR)),$(abspath $(XEN_SCRIPT_DIR))),,yes)
 install: $(BINS)
-	install -d $(DESTDIR)$(XEN_SCRIPT_DIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(BINS) $(DESTDIR)$(XEN_SCRIPT_DIR)/
-	for p in $(PROGRAMS); do \
-		if [ -f man/$$p.8 ]; then install -m 0644 man/$$p.8 $(DESTDIR)$(MANDIR)/; fi; \
-	done
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(XEN_SCRIPT_DIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(LIBEXECDIR)/
+	$(if $(SCRIPT_LINKS),for p in $(PROGRAMS); do ln -sfn $(LIBEXECDIR)/$$p $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p || exit 1; done)
+	install -m 0644 $(PROGRAMS:%=man/%.8) $(DESTDIR)$(MANDIR)/
 	install -m 0644 xend-config.sxp.example README.md $(DESTDIR)$(DOCDIR)/
 
+# Removes what install put in place; a script of the same name that is not our symlink (Xen's
+# own, put back since) stays.
 uninstall:
-	for p in $(PROGRAMS); do rm -f $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p $(DESTDIR)$(MANDIR)/$$p.8; done
-	rm -rf $(DESTDIR)$(DOCDIR)
+	$(if $(SCRIPT_LINKS),for p in $(PROGRAMS); do \
+		if [ "$$(readlink $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p)" = $(LIBEXECDIR)/$$p ]; then \
+			rm -f $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p || exit 1; \
+		fi; \
+	done)
+	rm -f $(PROGRAMS:%=$(DESTDIR)$(LIBEXECDIR)/%) $(PROGRAMS:%=$(DESTDIR)$(MANDIR)/%.8)
+	rm -f $(DESTDIR)$(DOCDIR)/xend-config.sxp.example $(DESTDIR)$(DOCDIR)/README.md
+	for d in $(DESTDIR)$(DOCDIR) $(if $(SCRIPT_LINKS),$(DESTDIR)$(LIBEXECDIR)); do \
+		if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d || exit 1; fi; \
+	done
+
+# The Debian package, built in DEB_BUILD from an optimised build with Debian's hardening flags
+# (never a sanitizer build): packaging/deb/build.sh.
+DEB_BUILD ?= $(BUILD)-deb
+deb: deps
+	@DEB_BUILD=$(DEB_BUILD) MAKE="$(MAKE)" bash packaging/deb/build.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -144,6 +165,6 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan $(FUZZ_BUILD)
+	rm -rf build build-asan build-deb $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD) $(if $(filter fuzz%,$(MAKECMDGOALS)),$(FUZZ_BUILD)) -name '*.d' 2>/dev/null)
