@@ -112,6 +112,9 @@ test_install_directories() {
 	pmake install DESTDIR="$d" PREFIX=/usr LIBEXECDIR=$SCRIPTS || fail "make install flat failed"
 	assert_same "$(expected_install /usr $SCRIPTS $SCRIPTS)" "$(listing "$d")" \
 		"tree for LIBEXECDIR=XEN_SCRIPT_DIR"
+	pmake uninstall DESTDIR="$d" PREFIX=/usr LIBEXECDIR=$SCRIPTS || fail "make uninstall flat failed"
+	assert_eq "" "$(find "$d" ! -type d)" "files left by the flat uninstall"
+	[[ -d $d$SCRIPTS ]] || fail "the flat uninstall removed the script directory"
 
 	d=$SB/mandir
 	pmake install DESTDIR="$d" PREFIX=/usr MANDIR=/usr/man/man8 DOCDIR=/usr/doc/xnh ||
@@ -144,8 +147,13 @@ test_uninstall_symmetric() {
 
 test_deb_builds() {
 	need_deb
-	assert_contains "$(cat "$PKG_TMP/deb.log")" "built $(deb_file)" "make deb's report"
-	local p f
+	local log p f
+	log=$(cat "$PKG_TMP/deb.log")
+	assert_contains "$log" "built $(deb_file)" "make deb's report"
+	# Compiled with -O2 and Debian's flags, never with a sanitizer.
+	assert_contains "$log" "-O2 -ffile-prefix-map=$ROOT=. -fstack-protector-strong" "CFLAGS"
+	assert_contains "$log" "-D_FORTIFY_SOURCE=2" "CPPFLAGS"
+	assert_not_contains "$log" "-fsanitize" "sanitizer flags"
 	for p in "${PROGS[@]}"; do
 		f=$PKG_TMP/deb/stage$LIBEXEC/$p
 		# Optimised and hardened the Debian way, stripped, and no sanitizer.
