@@ -1,0 +1,890 @@
+#!/bin/bash
+# shellcheck disable=SC2034 # RUN_ENV is read by lib.sh's run_* helpers
+# Burst tests (issue 6, SPEC.md section 7 "Concurrent invocations"): what udev
+# does when many guests boot or shut down at once. Every program of a burst
+# is its own process, started the way udev or xend starts it, and all of them
+# are let go at the same instant (they wait at a gate, a file this shell
+# holds locked, until every one of them is there). Afterwards the kernel's,
+# nftables', xenstore's and the DHCP files' state is read back for every vif,
+# and guests send real packets.
+#
+# The programs serialise with the flock-based locks of Xen's locking.sh
+# (common/lock.c): they never time out and never steal a lock. That is shown
+# here by the results the locks protect being exact (every DHCP entry once,
+# the network-forwarding state file, the bridge takeover never seen half
+# done), by no program saying anything about a timeout or a stolen lock, and
+# by a shell holding a lock with the real locking.sh (claim_lock) while a
+# burst arrives: every program waits in flock, none goes ahead, until it lets
+# go. The time each burst took is printed as information, never judged.
+
+# Each burst takes longer than a single program's test, most of all with the
+# ASan build; TEST_TIMEOUT still overrides.
+: "${TEST_TIMEOUT:=170}"
+
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../dhcp-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../dhcp-lib.sh"
+
+# Vifs in the bridged burst (at most 130: their addresses are 192.0.2.101...
+# and the 20 guests that boot during the offlines follow them), in the NAT
+# bursts with dnsmasq and with ISC dhcpd (at most 254: guest D is 10.0.D.1)
+# and in the routed one.
+BRIDGED_N=${BURST_BRIDGED_N:-100}
+NAT_N=${BURST_NAT_N:-100}
+# With ISC dhcpd each online restarts the server, under the lock (as the Xen
+# scripts did): a few tenths of a second each, so fewer guests.
+ISC_N=${BURST_ISC_N:-20}
+ROUTED_N=${BURST_ROUTED_N:-30}
+# Guests that boot while the bridged burst's guests shut down.
+BOOTING_N=20
+LOCKING_SH=${LOCKING_SH:-/etc/xen/scripts/locking.sh}
+DUMMY_MAC=fe:ff:ff:ff:ff:ff
+LAN=
+
+declare -A G=() # guest namespaces by domid
+
+# ---------------------------------------------------------------- bursts
+
+BURST=
+BURSTS=0
+GATE=
+JOBS=()
+JOB_PIDS=()
+
+# burst_new: prepares a burst: jobs added with job wait at the gate
+# ($BURST/gate, locked here) until burst_fire.
+burst_new() {
+	BURSTS=$((BURSTS + 1))
+	BURST=$SB/burst.$BURSTS
+	mkdir -p "$BURST" || fail "cannot create $BURST"
+	JOBS=()
+	JOB_PIDS=()
+	exec {GATE}>"$BURST/gate"
+	flock -x "$GATE" || fail "cannot lock the gate"
+}
+
+# job NAME CMD...: one process of the burst: CMD (run_udev, run_env... which
+# set RC and OUT) runs once the gate opens; its exit status and end time go
+# to $BURST/NAME.rc, its output to $BURST/NAME.out.
+job() {
+	local name=$1
+	shift
+	(
+		exec {GATE}>&-
+		flock -s "$BURST/gate" true
+		"$@"
+		printf '%s\n' "$OUT" >"$BURST/$name.out"
+		echo "$RC $EPOCHREALTIME" >"$BURST/$name.rc"
+	) &
+	JOBS+=("$name")
+	JOB_PIDS+=($!)
+}
+
+# lock_waiters FILE: how many flock requests wait for FILE (from /proc/locks,
+# where a blocked request is a "->" line naming the file's inode).
+lock_waiters() {
+	local ino
+	ino=$(stat -c %i "$1" 2>/dev/null) || {
+		echo 0
+		return
+	}
+	grep -cE -- "-> FLOCK +ADVISORY +[A-Z]+ +[0-9]+ +[0-9a-f]+:[0-9a-f]+:$ino " /proc/locks
+}
+
+# await_waiters FILE COUNT WHAT: until COUNT requests wait for FILE (bounded:
+# starting a hundred ASan-built processes on a busy machine takes a while).
+await_waiters() {
+	local i n=0
+	for ((i = 0; i < 1200; i++)); do
+		n=$(lock_waiters "$1")
+		((n >= $2)) && return 0
+		sleep 0.05
+	done
+	fail "$3: $n of $2 wait for the lock ${1##*/}"
+}
+
+# burst_fire: when every job waits at the gate, opens it; T0 is that instant.
+burst_fire() {
+	await_waiters "$BURST/gate" "${#JOBS[@]}" "jobs at the gate"
+	T0=$EPOCHREALTIME
+	flock -u "$GATE"
+	exec {GATE}>&-
+}
+
+# usecs TIME: an $EPOCHREALTIME value in microseconds.
+usecs() {
+	local t=${1//[.,]/}
+	echo $((10#$t))
+}
+
+# burst_wait: waits for every job of the burst; BURST_MS gets the time from
+# T0 (burst_fire's, or set by the caller) to the end of the last job.
+burst_wait() {
+	local name rc t last
+	wait "${JOB_PIDS[@]}"
+	last=$(usecs "$T0")
+	for name in "${JOBS[@]}"; do
+		rc=
+		[[ -s $BURST/$name.rc ]] && read -r rc t <"$BURST/$name.rc"
+		[[ -n $rc ]] || fail "job $name left no result"
+		t=$(usecs "$t")
+		((t > last)) && last=$t
+	done
+	BURST_MS=$(((last - $(usecs "$T0")) / 1000))
+}
+
+job_rc() { cut -d' ' -f1 "$BURST/$1.rc"; }
+job_out() { cat "$BURST/$1.out"; }
+
+# assert_jobs_ok NAME...: each of these jobs exited 0 (the first failure is
+# shown with its output).
+assert_jobs_ok() {
+	local name bad=()
+	for name in "$@"; do
+		[[ $(job_rc "$name") == 0 ]] || bad+=("$name")
+	done
+	[[ ${#bad[@]} -eq 0 ]] ||
+		fail "${#bad[@]} job(s) failed: ${bad[*]}; ${bad[0]} said: $(job_out "${bad[0]}")"
+}
+
+# assert_nothing_alarming: no program of any burst, nor the hotplug log,
+# mentions a lock timeout, a stolen lock or a sanitizer report.
+assert_nothing_alarming() {
+	local hits
+	hits=$(cat "$SB"/burst.*/*.out "$XEN_LOG_DIR"/* 2>/dev/null |
+		grep -iE 'steal|stole|timed? ?out|sanitizer|runtime error|leak' | head -n 5)
+	assert_eq "" "$hits" "alarming messages"
+}
+
+# assert_no_lock_files: every program released its locks (a released lock
+# file is unlinked, as locking.sh's release_lock does).
+assert_no_lock_files() {
+	assert_eq "" "$(ls -A "$XEN_LOCK_DIR")" "files left in the lock directory"
+}
+
+# hold_lock NAME: a shell takes the lock NAME as Xen's scripts take it
+# (claim_lock of the real locking.sh, on the sandbox's lock directory) and
+# keeps it until release_held.
+hold_lock() {
+	[[ -r $LOCKING_SH ]] || fail "$LOCKING_SH missing (package xen-utils-common)"
+	rm -f "$SB/held" "$SB/release"
+	(
+		set +u
+		# shellcheck source=/dev/null
+		source "$LOCKING_SH"
+		LOCK_BASEDIR=$XEN_LOCK_DIR
+		claim_lock "$1"
+		touch "$SB/held"
+		while [[ ! -e $SB/release ]]; do
+			sleep 0.02
+		done
+		release_lock "$1"
+	) &
+	HOLDER=$!
+	echo "$HOLDER" >>"$SB/pids"
+	local i
+	for ((i = 0; i < 500; i++)); do
+		[[ -e $SB/held ]] && break
+		sleep 0.01
+	done
+	[[ -e $SB/held ]] || fail "locking.sh's claim_lock $1 did not return"
+}
+
+# release_held: the holder lets go (release_lock, then it exits); T0 is then.
+release_held() {
+	T0=$EPOCHREALTIME
+	touch "$SB/release"
+	wait "$HOLDER"
+}
+
+# jobs_done: how many jobs of the burst have ended.
+jobs_done() {
+	local f n=0
+	for f in "$BURST"/*.rc; do
+		[[ -e $f ]] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# ---------------------------------------------------------------- host state
+
+nft_h() { ip netns exec "$HOST" nft "$@"; }
+
+# fw_lines FAMILY: the per-vif part of our nft table of FAMILY, one canonical
+# line per chain (its rules as JSON) and per set or map element.
+fw_lines() {
+	nft_h -j list table "$1" xen_hotplug 2>/dev/null | jq -r '.nftables as $all
+		| ([$all[] | .rule // empty | select(.chain | test("^(vif|rev)-"))]
+			| group_by(.chain)[] | "rules \(.[0].chain) \([.[].expr] | tojson)"),
+		  ($all[] | .chain // empty | select(.name | test("^(vif|rev)-")) | "chain \(.name)"),
+		  ($all[] | (.set // .map // empty) | .name as $n | .elem[]? | "elem \($n) \(tojson)")' |
+		LC_ALL=C sort
+}
+
+# expected_fw REF_LINES REF_DEV REF_ADDR REF_MAC D ADDR...: the lines fw_lines
+# must show for the vifs vif<D>.0 with address ADDR (pairs): those of the
+# reference vif, each with its own name, address and MAC.
+expected_fw() {
+	local ref=$1 rdev=$2 raddr=$3 rmac=$4 d addr mac lines out=""
+	shift 4
+	while [[ $# -gt 0 ]]; do
+		d=$1 addr=$2
+		shift 2
+		printf -v mac '00:16:3e:%02x:%02x:00' $(((d >> 8) & 255)) $((d & 255))
+		lines=${ref//$rdev/vif$d.0}
+		lines=${lines//\"$raddr\"/\"$addr\"}
+		out+=${lines//$rmac/$mac}$'\n'
+	done
+	printf '%s' "$out" | sed '/^$/d' | LC_ALL=C sort
+}
+
+# vif_links: "name master up|down mac mtu" of every host link vif<D>.<I>.
+vif_links() {
+	ip -n "$HOST" -j link show | jq -r '.[] | select(.ifname | test("^vif[0-9]+\\.[0-9]+$"))
+		| "\(.ifname) \(.master // "-") \(if (.flags | index("UP")) then "up" else "down" end)"
+		+ " \(.address) \(.mtu)"' | LC_ALL=C sort
+}
+
+# xs_values KEY D...: the value of KEY under each vif<D>.0's backend, a line
+# each ("-" when missing), from one xenstore-read per vif group.
+xs_values() {
+	local key=$1 d
+	shift
+	for d in "$@"; do
+		xenstore-read "$(xs_backend "$d" 0)/$key" 2>/dev/null || echo -
+	done
+}
+
+# reach_all GATEWAY_OF D...: every guest D pings the address `GATEWAY_OF D`
+# prints, all at once, a few tries each; prints the domids that could not.
+reach_all() {
+	local of=$1 d gw pids=()
+	shift
+	: >"$SB/unreached"
+	for d in "$@"; do
+		gw=$("$of" "$d")
+		(
+			for _ in 1 2 3; do
+				ip netns exec "${G[$d]}" ping -c 1 -W 1 "$gw" >/dev/null 2>&1 && exit 0
+			done
+			echo "$d" >>"$SB/unreached"
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	sort -n "$SB/unreached" | tr '\n' ' ' | sed 's/ $//'
+}
+
+# assert_ruleset_forgets D...: no table of the host's ruleset names vif<D>.0.
+assert_ruleset_forgets() {
+	local rs d
+	rs=$(nft_h list ruleset)
+	for d in "$@"; do
+		[[ $rs =~ vif$d\.0([^0-9]|$) ]] && fail "the ruleset still names vif$d.0"
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- bridged
+
+# nb ARGS...: network-bridge as xend runs it; the NFS-root check reads the
+# sandbox's mount table and command line (a local root), never the real ones.
+nb() {
+	[[ -e $SB/mounts ]] || echo "/dev/vda1 / ext4 rw,relatime 0 0" >"$SB/mounts"
+	[[ -e $SB/cmdline ]] || echo "root=/dev/vda1 ro quiet" >"$SB/cmdline"
+	run_env network-bridge "NETWORK_BRIDGE_MOUNTS=$SB/mounts" \
+		"NETWORK_BRIDGE_CMDLINE=$SB/cmdline" -- "$@"
+}
+
+# A Xen host as xend leaves it at boot: eth0 (lan_new: 192.0.2.2/24 and the
+# default route, the LAN's router 192.0.2.1) already taken into xenbr0 by
+# network-bridge start. A second NIC eth1 with jumbo frames (MTU 9000) on
+# 198.51.100.0/24 (its LAN end lan1, 198.51.100.1, in the same LAN
+# namespace) carries 198.51.100.2/24, a route to 203.0.113.0/24 and a
+# default route in table 100; it is not bridged yet.
+bridged_host() {
+	lan_new 192.0.2.2
+	inh sysctl -qw net.ipv4.conf.all.rp_filter=0
+	nb start netdev=eth0 bridge=xenbr0
+	assert_eq 0 "$RC" "network-bridge start of eth0: $OUT"
+	ip -n "$HOST" link add eth1 mtu 9000 type veth peer name lan1 mtu 9000 netns "$LAN" ||
+		fail "cannot create eth1"
+	ip -n "$LAN" -batch - <<-EOF || fail "cannot configure lan1"
+		link set lan1 up
+		addr add 198.51.100.1/24 dev lan1
+	EOF
+	ip -n "$HOST" -batch - <<-EOF || fail "cannot configure eth1"
+		link set eth1 up
+		addr add 198.51.100.2/24 dev eth1
+		route add 203.0.113.0/24 via 198.51.100.1 dev eth1
+		route add default via 198.51.100.1 dev eth1 table 100
+	EOF
+}
+
+# Which bridge guest D's vif is configured for: that of every tenth guest
+# of the first burst is xenbr1, the bridge network-bridge start makes during
+# it; the others' (and those of the guests that boot later) xenbr0.
+on_xenbr1() { (($1 <= BRIDGED_N && $1 % 10 == 0)); }
+bridge_of() { if on_xenbr1 "$1"; then echo xenbr1; else echo xenbr0; fi; }
+# Guest D's address on its bridge's LAN, that LAN's router, the bridge's MTU.
+baddr_of() { if on_xenbr1 "$1"; then echo "198.51.100.$((100 + $1))"; else echo "192.0.2.$((100 + $1))"; fi; }
+bgw_of() { if on_xenbr1 "$1"; then echo 198.51.100.1; else echo 192.0.2.1; fi; }
+bmtu_of() { if on_xenbr1 "$1"; then echo 9000; else echo 1500; fi; }
+
+# bguest D: guest D behind vif<D>.0, the store seeded by the toolstack with
+# its bridge and address, which its eth0 carries.
+bguest() {
+	local d=$1 addr
+	addr=$(baddr_of "$d")
+	vif_add "$d" 0 || fail "cannot create vif$d.0"
+	G[$d]=$GUEST
+	xs_vif_seed "$d" 0 "bridge=$(bridge_of "$d")" "ip=$addr" || fail "cannot seed vif$d.0"
+	ip -n "$GUEST" addr add "$addr/24" dev eth0 || fail "cannot give guest $d $addr"
+}
+
+# The addresses and routes (IPv4, all tables) of a host link: what
+# network-bridge moves to the bridge and back.
+nic_state() {
+	ip -n "$HOST" -4 -j addr show dev "$1" | jq -c '.[0].addr_info[] | {local, prefixlen, scope}'
+	ip -n "$HOST" -4 -j route show table all dev "$1" | jq -S -c '.[] | del(.dev)' | LC_ALL=C sort
+}
+
+# The per-vif lines of the bridge table for vifs D... (pairs D ADDR for expected_fw).
+bridged_expected_fw() {
+	local d pairs=()
+	for d in "$@"; do
+		pairs+=("$d" "$(baddr_of "$d")")
+	done
+	expected_fw "$REF_FW" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "${pairs[@]}"
+}
+
+# assert_bridged_online D...: each vif<D>.0 is a port of its bridge, up, with
+# the dummy MAC and its bridge's MTU, reported connected with that MTU in its
+# frontend, and has exactly its own chain and set elements.
+assert_bridged_online() {
+	local d want="" st=() fe=() w
+	for d in "$@"; do
+		want+="vif$d.0 $(bridge_of "$d") up $DUMMY_MAC $(bmtu_of "$d")"$'\n'
+	done
+	w=$(grep -E "^vif($(IFS='|' && echo "$*"))\.0 " <<<"$(vif_links)")
+	assert_same "$(LC_ALL=C sort <<<"${want%$'\n'}")" "$w" "the vifs' links"
+	mapfile -t st < <(xs_values hotplug-status "$@")
+	want=""
+	for d in "$@"; do
+		want+="vif$d.0 connected $(bmtu_of "$d")"$'\n'
+		fe+=("$(xenstore-read "$(xs_frontend "$d" 0)/mtu" 2>/dev/null || echo -)")
+	done
+	w=""
+	local k=0
+	for d in "$@"; do
+		w+="vif$d.0 ${st[$k]} ${fe[$k]}"$'\n'
+		k=$((k + 1))
+	done
+	assert_same "${want%$'\n'}" "${w%$'\n'}" "hotplug-status and frontend MTU of the vifs"
+}
+
+# network-bridge start for eth1 ran to its end: eth1 in xenbr1, the bridge
+# with eth1's MAC and MTU, up, and eth1's addresses and routes on it.
+assert_eth1_taken_over() { # NIC_STATE_BEFORE
+	assert_eq xenbr1 "$(link_master eth1)" "master of eth1"
+	assert_eq "$(link_mac eth1)" "$(link_mac xenbr1)" "MAC of xenbr1"
+	assert_eq 9000 "$(link_mtu xenbr1)" "MTU of xenbr1"
+	assert_ok link_is_up xenbr1
+	assert_same "$1" "$(nic_state xenbr1)" "addresses and routes of xenbr1 (those of eth1)"
+	assert_eq "" "$(ip -n "$HOST" -4 -j addr show dev eth1 | jq -r '.[0].addr_info[]?.local')" \
+		"addresses left on eth1"
+}
+
+# 100 vifs brought online at once, as udev does when the guests of a host
+# boot together, while xend's network-bridge start takes a second NIC (eth1)
+# into a new bridge xenbr1; then the guests shut down at once while others
+# boot and the administrator stops that bridge.
+#
+# What the vifs see. Nine in ten are for xenbr0, which exists: all of them
+# must end attached and connected. Every tenth is for xenbr1, which
+# network-bridge start is making at that moment. vif-bridge and
+# network-bridge share the lock network-bridge, so such a vif either runs
+# before the start (xenbr1 does not exist yet: it is refused with a
+# hotplug-error naming the bridge, exit 1, and nothing changed) or after
+# it, and then it finds the takeover complete: the bridge with eth1 in it
+# and eth1's MTU of 9000, which the vif takes on. Never a bridge half made
+# (a bridge of MTU 1500 without eth1). A toolstack retries a failed
+# hotplug (xl network-attach, or the guest's restart): the refused ones are
+# fired once more and must then end like the others. Every vif ends
+# attached and up on its bridge with the bridge's MTU, its own chain with
+# its own address and MAC and nothing else, hotplug-status connected, and
+# its guest reaches its LAN's router while a forged source does not.
+#
+# The offlines: the guests shut down at once while 20 others boot (onlines
+# for xenbr0) and the administrator stops xenbr1 with force=yes (the
+# guests on it are leaving anyway; stop releases whatever ports remain). A
+# shell holds the lock network-bridge with locking.sh while they all
+# arrive: every one of them waits. Afterwards nothing of the old vifs is
+# left (no chain, no element, no rule, not a port, down), eth1 has its
+# addresses and routes back, xenbr1 and its state file are gone, and the
+# lock directory is empty.
+test_bridged_burst() {
+	local n=$BRIDGED_N d i ids=() ids1=() before1 refused=() lost
+	((n <= 130)) || fail "BURST_BRIDGED_N=$n: at most 130"
+	bridged_host
+	before1=$(nic_state eth1)
+	local run_before
+	run_before=$(ls "$XEN_RUN_DIR")
+	# The reference: one vif alone, online then offline: its chain and set
+	# elements are what every vif's must be, and nothing is left after.
+	vif_add 999 0 || fail "cannot create vif999.0"
+	xs_vif_seed 999 0 bridge=xenbr0 ip=192.0.2.99 || fail "cannot seed vif999.0"
+	run_udev vif-bridge 999 0 online
+	assert_eq 0 "$RC" "online of the reference vif: $OUT"
+	REF_FW=$(fw_lines bridge)
+	assert_contains "$REF_FW" "rules vif-vif999.0" "the reference vif's chain"
+	assert_contains "$REF_FW" '"192.0.2.99"' "the reference vif's chain"
+	run_udev vif-bridge 999 0 offline
+	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
+	assert_eq "" "$(fw_lines bridge)" "vif lines after the reference's offline"
+
+	for ((d = 1; d <= n; d++)); do
+		bguest "$d"
+		ids+=("$d")
+		on_xenbr1 "$d" && ids1+=("$d")
+	done
+
+	# The onlines and network-bridge start for eth1, at the same instant.
+	burst_new
+	for d in "${ids[@]}"; do
+		job "on$d" run_udev vif-bridge "$d" 0 online
+	done
+	job start nb start netdev=eth1 bridge=xenbr1
+	burst_fire
+	burst_wait
+	local on_ms=$BURST_MS
+	assert_jobs_ok start
+	assert_eth1_taken_over "$before1"
+	local xenbr0_ids=()
+	for d in "${ids[@]}"; do
+		if ! on_xenbr1 "$d"; then
+			xenbr0_ids+=("on$d")
+		elif [[ $(job_rc "on$d") != 0 ]]; then
+			refused+=("$d")
+		fi
+	done
+	assert_jobs_ok "${xenbr0_ids[@]}"
+	# A refused vif said why, and nothing of it was changed.
+	for d in "${refused[@]}"; do
+		assert_eq error "$(xs_read "$(xs_backend "$d" 0)/hotplug-status")" \
+			"hotplug-status of refused vif$d.0"
+		assert_contains "$(xs_read "$(xs_backend "$d" 0)/hotplug-error")" \
+			"bridge xenbr1 does not exist" "hotplug-error of vif$d.0"
+	done
+	if [[ ${#refused[@]} -gt 0 ]]; then
+		local links
+		links=$(vif_links)
+		for d in "${refused[@]}"; do
+			assert_contains "$links" "vif$d.0 - down " "vif$d.0 after its refusal"
+			assert_not_contains "$(fw_lines bridge)" "vif$d.0\"" "rules of refused vif$d.0"
+		done
+		# The toolstack's retry.
+		burst_new
+		for d in "${refused[@]}"; do
+			job "retry$d" run_udev vif-bridge "$d" 0 online
+		done
+		burst_fire
+		burst_wait
+		for d in "${refused[@]}"; do
+			assert_jobs_ok "retry$d"
+		done
+	fi
+	note "bridged: $n vif-bridge onlines and network-bridge start fired at once: all" \
+		"done in $on_ms ms; ${#refused[@]} of the ${#ids1[@]} vifs for xenbr1 came" \
+		"before the bridge and were refused cleanly, then retried"
+	assert_bridged_online "${ids[@]}"
+	assert_same "$(bridged_expected_fw "${ids[@]}")" "$(fw_lines bridge)" \
+		"the vifs' chains and set elements"
+	# Every vif of xenbr1 a port beside eth1, forwarding (network-bridge status).
+	nb status netdev=eth1 bridge=xenbr1 --json
+	assert_eq 0 "$RC" "network-bridge status"
+	local want_ports="eth1 forwarding"$'\n'
+	for d in "${ids1[@]}"; do
+		want_ports+="vif$d.0 forwarding"$'\n'
+	done
+	assert_same "$(LC_ALL=C sort <<<"${want_ports%$'\n'}")" \
+		"$(jq -r '.ports[] | "\(.name) \(.state)"' <<<"$OUT" | LC_ALL=C sort)" \
+		"the ports of xenbr1 (network-bridge status)"
+	# Real packets: every guest reaches its LAN's router.
+	lost=$(reach_all bgw_of "${ids[@]}")
+	assert_eq "" "$lost" "guests that could not reach their LAN's router"
+	# A forged source is dropped, on either bridge (the same guests' own
+	# address just passed).
+	local forged
+	for d in 1 "${ids1[0]}"; do
+		forged=192.0.2.250
+		on_xenbr1 "$d" && forged=198.51.100.250
+		ip -n "${G[$d]}" addr add "$forged/32" dev eth0
+		assert_fail ip netns exec "${G[$d]}" ping -c 1 -W 1 -I "$forged" "$(bgw_of "$d")"
+		ip -n "${G[$d]}" addr del "$forged/32" dev eth0
+	done
+	assert_no_lock_files
+	assert_nothing_alarming
+
+	# The offlines, while 20 guests boot and xenbr1 is stopped; all of them
+	# arrive while a shell holds the lock.
+	local booting=()
+	for ((d = n + 1; d <= n + BOOTING_N; d++)); do
+		bguest "$d"
+		booting+=("$d")
+	done
+	local links_before fw_before
+	links_before=$(vif_links)
+	fw_before=$(fw_lines bridge)
+	hold_lock network-bridge
+	burst_new
+	for d in "${ids[@]}"; do
+		job "off$d" run_udev vif-bridge "$d" 0 offline
+	done
+	for d in "${booting[@]}"; do
+		job "on$d" run_xl vif-bridge "$d" 0 online
+	done
+	job stop nb stop netdev=eth1 bridge=xenbr1 force=yes
+	burst_fire
+	await_waiters "$XEN_LOCK_DIR/network-bridge" "${#JOBS[@]}" "programs waiting for the lock"
+	# All of them wait; not one went ahead.
+	assert_eq 0 "$(jobs_done)" "programs that ended while the lock was held"
+	assert_same "$links_before" "$(vif_links)" "the vifs while the lock is held"
+	assert_same "$fw_before" "$(fw_lines bridge)" "the rules while the lock is held"
+	assert_eq xenbr1 "$(link_master eth1)" "master of eth1 while the lock is held"
+	release_held
+	burst_wait
+	local off_ms=$BURST_MS
+	assert_jobs_ok "${JOBS[@]}"
+	note "bridged: $n vif-bridge offlines, $BOOTING_N onlines and network-bridge stop," \
+		"all waiting for the lock a shell held: all done in $off_ms ms after it let go"
+
+	# Nothing left of the old vifs: not a port, down, no chain, element or rule.
+	local want_links=""
+	for d in "${ids[@]}"; do
+		want_links+="vif$d.0 - down $DUMMY_MAC $(bmtu_of "$d")"$'\n'
+	done
+	assert_same "$(LC_ALL=C sort <<<"${want_links%$'\n'}")" \
+		"$(grep -E "^vif($(IFS='|' && echo "${ids[*]}"))\.0 " <<<"$(vif_links)")" \
+		"the old vifs after the offlines"
+	assert_same "$(bridged_expected_fw "${booting[@]}")" "$(fw_lines bridge)" \
+		"chains and set elements after the offlines (the booted guests' only)"
+	assert_ruleset_forgets "${ids[@]}"
+	# The booted guests are attached and connected, and reach the LAN.
+	assert_bridged_online "${booting[@]}"
+	lost=$(reach_all bgw_of "${booting[@]}")
+	assert_eq "" "$lost" "booted guests that could not reach the LAN"
+	# xenbr1 is gone, eth1 has its own again.
+	assert_fail link_exists xenbr1
+	assert_eq "" "$(link_master eth1)" "master of eth1 after stop"
+	assert_same "$before1" "$(nic_state eth1)" "addresses and routes of eth1 after stop"
+	assert_eq "$run_before" "$(ls "$XEN_RUN_DIR")" "state files after stop"
+	assert_no_lock_files
+	assert_nothing_alarming
+}
+
+# ---------------------------------------------------------------- NAT
+
+# A file's bytes, owner and mode, to compare before and after.
+file_state() {
+	stat -c '%u:%g %a' "$1"
+	md5sum <"$1"
+}
+
+# nguest D: guest D behind vif<D>.0 with the store as the toolstack seeds it
+# (no ip: vif-nat gives it 10.0.D.1, router 10.0.D.128).
+nguest() {
+	vif_add "$1" 0 || fail "cannot create vif$1.0"
+	G[$1]=$GUEST
+	xs_vif_seed "$1" 0 || fail "cannot seed vif$1.0"
+}
+
+# dhcp_lines KIND D...: the entry of each guest D, as vif-nat writes it for
+# ISC dhcpd (isc) or dnsmasq, sorted.
+dhcp_lines() {
+	local kind=$1 d mac
+	shift
+	for d in "$@"; do
+		mac=$(vif_mac "$d" 0)
+		if [[ $kind == isc ]]; then
+			echo "host dom$d { hardware ethernet $mac; fixed-address 10.0.$d.1;" \
+				"option routers 10.0.$d.128; option host-name \"dom$d\"; }"
+		else
+			echo "$mac,10.0.$d.1,dom$d"
+		fi
+	done | LC_ALL=C sort
+}
+
+# added_lines FILE ORIGINAL: the lines of FILE that ORIGINAL (a text) does not
+# have, sorted; and fails unless ORIGINAL's lines are all still there, in
+# their order (the file is the original with lines added).
+added_lines() {
+	local added
+	added=$(grep -vxF -f <(printf '%s\n' "$2") "$1" | LC_ALL=C sort)
+	assert_same "$2" "$(grep -vxF -f <(printf '%s\n' "$added") "$1")" \
+		"the administrator's lines of $1"
+	printf '%s\n' "$added"
+}
+
+# lease NS: "<address> <router>" of the lease a DHCP client in NS gets.
+lease() { dhcp_client "$1" eth0 10 2>/dev/null; }
+
+# NAT guests booting at once, with DHCP by ISC dhcpd (KIND isc: the real
+# server, restarted by each online as vif-nat does it) or by dnsmasq (KIND
+# dnsmasq: the real one, told to reread by each online), while xend's
+# network-nat start runs for eth0 with the same DHCP server: every one of
+# them edits the same files under the lock vif-nat-dhcp. A shell holds that
+# lock with locking.sh while they arrive: every program waits and the files
+# stay untouched until it lets go. Then every guest's entry is there exactly
+# once (a lost update would drop one), and network-nat's subnet
+# declaration (ISC) once; the server runs and hands two sampled guests their
+# lease, and one of them, configured by it, reaches the LAN through the
+# masquerade. Then all guests shut down at once while network-nat stops:
+# no entry is left, the administrator's files are byte for byte, owner and
+# mode what they were, no chain, element or route of a vif, forwarding off
+# again, no state file, no lock file.
+nat_burst() {
+	local kind=$1 n=$NAT_N d ids=() env=() files=() states=() f
+	[[ $kind == isc ]] && n=$ISC_N
+	((n <= 254)) || fail "BURST_NAT_N=$n: at most 254"
+	lan_new 192.0.2.2
+	if [[ $kind == isc ]]; then
+		dhcpd_sandbox "$SB/isc"
+		env=("${DHCPD_ENV[@]}")
+		files=("$SB/isc/dhcpd.conf" "$SB/isc/isc-dhcp-server")
+	else
+		dnsmasq_sandbox "$SB/dm"
+		env=("${DNSMASQ_ENV[@]}")
+		files=("$SB/dm/dnsmasq.hosts")
+	fi
+	local -A orig=()
+	for f in "${files[@]}"; do
+		states+=("$(file_state "$f")")
+		orig[$f]=$(cat "$f")
+	done
+	local fwd_before
+	fwd_before=$(inh cat /proc/sys/net/ipv4/ip_forward)
+	# The reference vif: its chains are what each vif's must be (dhcp=no:
+	# it leaves the files alone).
+	vif_add 999 0 || fail "cannot create vif999.0"
+	xs_vif_seed 999 0 || fail "cannot seed vif999.0"
+	run_udev vif-nat 999 0 online dhcp=no
+	assert_eq 0 "$RC" "online of the reference vif: $OUT"
+	local ref
+	ref=$(fw_lines inet)
+	assert_contains "$ref" '"10.3.231.1"' "the reference vif's rules"
+	run_udev vif-nat 999 0 offline dhcp=no
+	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
+	assert_eq "" "$(fw_lines inet)" "vif lines after the reference's offline"
+	for ((d = 1; d <= n; d++)); do
+		nguest "$d"
+		ids+=("$d")
+	done
+
+	hold_lock vif-nat-dhcp
+	burst_new
+	for d in "${ids[@]}"; do
+		job "on$d" run_udev vif-nat "$d" 0 online "${env[@]}"
+	done
+	job start run_env network-nat -- start netdev=eth0 "${env[@]}"
+	burst_fire
+	await_waiters "$XEN_LOCK_DIR/vif-nat-dhcp" "${#JOBS[@]}" "programs waiting for vif-nat-dhcp"
+	assert_eq 0 "$(jobs_done)" "programs that ended while the lock was held"
+	local k=0
+	for f in "${files[@]}"; do
+		assert_eq "${states[$k]}" "$(file_state "$f")" "$f while the lock is held"
+		k=$((k + 1))
+	done
+	release_held
+	burst_wait
+	assert_jobs_ok "${JOBS[@]}"
+	note "NAT ($kind): $n vif-nat onlines and network-nat start, all waiting for the" \
+		"lock a shell held: all done in $BURST_MS ms after it let go"
+	local st=()
+	mapfile -t st < <(xs_values hotplug-status "${ids[@]}")
+	assert_eq "$n connected" "$(printf '%s\n' "${st[@]}" | uniq -c | sed 's/^ *//')" \
+		"hotplug-status of the vifs"
+
+	# Every entry exactly once, nothing else touched.
+	local want
+	want=$(dhcp_lines "$kind" "${ids[@]}")
+	if [[ $kind == isc ]]; then
+		want=$(printf '%s\n%s\n' "$want" 'subnet 10.0.0.0 netmask 255.255.0.0 {}' | LC_ALL=C sort)
+		assert_same "$want" "$(added_lines "${files[0]}" "${orig[${files[0]}]}")" \
+			"the lines added to dhcpd.conf"
+		local ifs=""
+		for d in "${ids[@]}"; do
+			ifs+="vif$d.0"$'\n'
+		done
+		assert_same "$(LC_ALL=C sort <<<"${ifs%$'\n'}")" \
+			"$(sed -n 's/^INTERFACESv4="\(.*\)"$/\1/p' "${files[1]}" | tr ' ' '\n' |
+				LC_ALL=C sort)" "the interfaces dhcpd serves (INTERFACESv4)"
+		assert_same "$(grep -v '^INTERFACESv4=' <<<"${orig[${files[1]}]}")" \
+			"$(grep -v '^INTERFACESv4=' "${files[1]}")" "the rest of the defaults file"
+		assert_ok dhcp_alive "$(cat "$SB/isc/dhcpd.pid")"
+	else
+		assert_same "$want" "$(added_lines "${files[0]}" "${orig[${files[0]}]}")" \
+			"the lines added to the hosts file"
+		assert_ok dhcp_alive "$(cat "$SB/dm/dnsmasq.pid")"
+	fi
+	# The vifs' chains and map elements, and network-nat's masquerade.
+	local pairs=()
+	for d in "${ids[@]}"; do
+		pairs+=("$d" "10.0.$d.1")
+	done
+	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$ref" vif999.0 10.3.231.1 \
+		"$(vif_mac 999 0)" "${pairs[@]}")" 'elem masquerade "eth0"' | LC_ALL=C sort)" \
+		"$(fw_lines inet)" "the vifs' chains and elements"
+	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
+	# Real packets: the server gives two guests their lease, and the guest
+	# configured by it reaches the LAN, masqueraded.
+	local last=${ids[-1]}
+	assert_eq "10.0.1.1 10.0.1.128" "$(lease "${G[1]}")" "guest 1's lease"
+	assert_eq "10.0.$last.1 10.0.$last.128" "$(lease "${G[$last]}")" "guest $last's lease"
+	ip -n "${G[$last]}" addr add "10.0.$last.1/16" dev eth0
+	ip -n "${G[$last]}" route add default via "10.0.$last.128"
+	assert_ok ip netns exec "${G[$last]}" ping -c 1 -W 2 192.0.2.1
+	assert_no_lock_files
+
+	# All shut down, while network-nat stops.
+	burst_new
+	for d in "${ids[@]}"; do
+		job "off$d" run_udev vif-nat "$d" 0 offline "${env[@]}"
+	done
+	job stop run_env network-nat -- stop netdev=eth0
+	burst_fire
+	burst_wait
+	assert_jobs_ok "${JOBS[@]}"
+	note "NAT ($kind): $n vif-nat offlines and network-nat stop fired at once: all" \
+		"done in $BURST_MS ms"
+	k=0
+	for f in "${files[@]}"; do
+		assert_eq "${states[$k]}" "$(file_state "$f")" "$f after the offlines"
+		k=$((k + 1))
+	done
+	assert_eq "" "$(fw_lines inet)" "chains and elements left"
+	assert_ruleset_forgets "${ids[@]}"
+	assert_eq "" "$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
+		| "\(.dst) dev \(.dev)"')" "routes through vifs"
+	assert_eq "$fwd_before" "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after stop"
+	assert_eq "" "$(ls -A "$XEN_RUN_DIR")" "state files after stop"
+	if [[ $kind == isc ]]; then
+		assert_fail dhcp_alive "$(cat "$SB/isc/dhcpd.pid" 2>/dev/null || echo 0)"
+	else
+		assert_fail test -e "$SB/dm/dnsmasq.conf"
+	fi
+	assert_no_lock_files
+	assert_nothing_alarming
+}
+
+test_nat_burst_isc_dhcpd() { nat_burst isc; }
+test_nat_burst_dnsmasq() { nat_burst dnsmasq; }
+
+# ---------------------------------------------------------------- routed
+
+# Routed guests booting at once while xend starts network-route and
+# network-nat (both turn IPv4 forwarding on and record what they changed, in
+# their state files, under the lock network-forwarding), then shutting down
+# at once while both stop. Each vif ends up with the host's address, up,
+# proxy ARP on, its route, its own chains and interval, connected; its guest
+# reaches the LAN through proxy ARP. Forwarding was turned on and recorded
+# by exactly one of the two starts; after the stops it is off again, both
+# state files are gone and nothing of a vif is left.
+test_routed_burst() {
+	local n=$ROUTED_N d ids=()
+	lan_new 192.0.2.2
+	# The LAN's neighbour requests for a guest get the host's proxy answer at once.
+	inh sysctl -qw net.ipv4.neigh.eth0.proxy_delay=0
+	vif_add 999 0 || fail "cannot create vif999.0"
+	xs_vif_seed 999 0 ip=192.0.2.99 || fail "cannot seed vif999.0"
+	run_udev vif-route 999 0 online
+	assert_eq 0 "$RC" "online of the reference vif: $OUT"
+	local ref
+	ref=$(fw_lines inet)
+	assert_contains "$ref" '"192.0.2.99"' "the reference vif's rules"
+	run_udev vif-route 999 0 offline
+	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
+	assert_eq "" "$(fw_lines inet)" "vif lines after the reference's offline"
+	for ((d = 1; d <= n; d++)); do
+		vif_add "$d" 0 || fail "cannot create vif$d.0"
+		G[$d]=$GUEST
+		xs_vif_seed "$d" 0 "ip=192.0.2.$((100 + d))" || fail "cannot seed vif$d.0"
+		ip -n "$GUEST" addr add "192.0.2.$((100 + d))/24" dev eth0
+		ids+=("$d")
+	done
+
+	burst_new
+	for d in "${ids[@]}"; do
+		job "on$d" run_udev vif-route "$d" 0 online
+	done
+	job route run_env network-route -- start netdev=eth0
+	job nat run_env network-nat -- start netdev=eth0 dhcp=no
+	burst_fire
+	burst_wait
+	assert_jobs_ok "${JOBS[@]}"
+	note "routed: $n vif-route onlines, network-route and network-nat start fired at" \
+		"once: all done in $BURST_MS ms"
+	local st=()
+	mapfile -t st < <(xs_values hotplug-status "${ids[@]}")
+	assert_eq "$n connected" "$(printf '%s\n' "${st[@]}" | uniq -c | sed 's/^ *//')" \
+		"hotplug-status of the vifs"
+	local want="" pairs=()
+	for d in "${ids[@]}"; do
+		want+="192.0.2.$((100 + d)) vif$d.0 192.0.2.2 2"$'\n'
+		pairs+=("$d" "192.0.2.$((100 + d))")
+	done
+	assert_same "$(LC_ALL=C sort <<<"${want%$'\n'}")" \
+		"$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
+			| "\(.dst) \(.dev) \(.prefsrc) \(.metric)"' | LC_ALL=C sort)" "routes through the vifs"
+	want=""
+	for d in "${ids[@]}"; do
+		want+="vif$d.0 192.0.2.2/32 1"$'\n'
+	done
+	assert_same "$(LC_ALL=C sort <<<"${want%$'\n'}")" "$(for d in "${ids[@]}"; do
+		echo "vif$d.0 $(link_addrs "vif$d.0" | grep -v '^fe80' | tr '\n' ' ')$(inh cat \
+			"/proc/sys/net/ipv4/conf/vif$d.0/proxy_arp")"
+	done | LC_ALL=C sort)" "address and proxy ARP of the vifs"
+	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$ref" vif999.0 192.0.2.99 \
+		"$(vif_mac 999 0)" "${pairs[@]}")" 'elem masquerade "eth0"' | LC_ALL=C sort)" \
+		"$(fw_lines inet)" "the vifs' chains and elements"
+	# Forwarding: on, and recorded (as it was off before) by exactly one start.
+	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
+	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/conf/eth0/proxy_arp)" "proxy_arp of eth0"
+	assert_eq 1 "$(cat "$XEN_RUN_DIR"/network-route.eth0 "$XEN_RUN_DIR"/network-nat.eth0 |
+		grep -cx 'sysctl ip_forward 0 1')" "records of the forwarding change"
+	assert_eq 1 "$(grep -cx 'sysctl conf/eth0/proxy_arp 0 1' "$XEN_RUN_DIR/network-route.eth0")" \
+		"network-route's record of proxy ARP"
+	assert_eq 1 "$(grep -cx 'masquerade nft' "$XEN_RUN_DIR/network-nat.eth0")" \
+		"network-nat's record of the masquerade"
+	local lost
+	lost=$(reach_all rgw_of "${ids[@]}")
+	assert_eq "" "$lost" "guests that could not reach the LAN"
+	assert_no_lock_files
+
+	burst_new
+	for d in "${ids[@]}"; do
+		job "off$d" run_udev vif-route "$d" 0 offline
+	done
+	job route run_env network-route -- stop netdev=eth0
+	job nat run_env network-nat -- stop netdev=eth0
+	burst_fire
+	burst_wait
+	assert_jobs_ok "${JOBS[@]}"
+	note "routed: $n vif-route offlines, network-route and network-nat stop fired at" \
+		"once: all done in $BURST_MS ms"
+	assert_eq "" "$(fw_lines inet)" "chains and elements left"
+	assert_ruleset_forgets "${ids[@]}"
+	assert_eq "" "$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
+		| "\(.dst) dev \(.dev)"')" "routes through vifs"
+	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after the stops"
+	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/conf/eth0/proxy_arp)" "proxy_arp of eth0"
+	assert_eq "" "$(ls -A "$XEN_RUN_DIR")" "state files after the stops"
+	assert_no_lock_files
+	assert_nothing_alarming
+}
+
+rgw_of() { echo 192.0.2.1; }
+
+
+run_tests "$@"
