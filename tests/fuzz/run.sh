@@ -25,8 +25,15 @@ mkdir -p "$artifacts"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-targets=${FUZZ_TARGETS:-$(cd "$src" && ls -- *.c | sed 's/\.c$//')}
-for t in $targets; do
+if [[ -n ${FUZZ_TARGETS:-} ]]; then
+	read -ra targets <<<"$FUZZ_TARGETS"
+else
+	targets=()
+	for f in "$src"/*.c; do
+		targets+=("$(basename "$f" .c)")
+	done
+fi
+for t in "${targets[@]}"; do
 	bin=$FUZZ_BUILD/$t
 	new=$work/$t
 	log=$work/$t.log
@@ -45,9 +52,9 @@ for t in $targets; do
 	cov=$(sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\).*/cov: \1 ft: \2/p' <<<"$done_line")
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-	summary="${runs:-?} runs in ${FUZZ_TIME}s, ${speed:-?} exec/s, ${cov:-no coverage line}"
+	summary="${runs:-?} runs, ${speed:-?} exec/s, ${cov:-no coverage line}"
 	if [[ $rc -eq 0 ]] && ! grep -aqE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|property violated' "$log"; then
-		echo "ok - fuzz $t: $summary"
+		echo "ok - fuzz $t: ${FUZZ_TIME}s, $summary"
 		passed=$((passed + 1))
 	else
 		echo "not ok - fuzz $t (exit $rc): $summary"
@@ -55,7 +62,7 @@ for t in $targets; do
 		grep -a -A25 -E 'ERROR: |property violated' "$log" | grep -a -E '^ +#[0-9]+ .* in ' |
 			grep -av -E "libFuzzer|fuzzer::|libc\.so|libc_start|_start |__sanitizer|abort|raise|pthread_kill| in main " |
 			head -8 | sed 's/^/#   /'
-		for a in $(sed -n "s/.*Test unit written to \(.*\)/\1/p" "$log"); do
+		sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | while read -r a; do
 			echo "#   input kept: $a"
 			echo "#   replay it:  $bin $a"
 		done
