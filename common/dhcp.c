@@ -94,6 +94,25 @@ static int check_program(const char *key, const char *path, char *err, size_t er
 	return 0;
 }
 
+static int check_file(const char *key, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return fail(err, errlen, "%s %s: %s", key, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(err, errlen, "%s %s: not a regular file", key, path);
+	return 0;
+}
+
+int dhcp_check_files(const struct dhcp *d, char *err, size_t errlen)
+{
+	if (d->kind != DHCP_ISC)
+		return 0;
+	if (check_file("dhcpd_conf", d->conf, err, errlen) < 0)
+		return -1;
+	return d->defaults[0] ? check_file("dhcpd_defaults", d->defaults, err, errlen) : 0;
+}
+
 static const char *const path_keys[] = {
     "dhcpd_conf",  "dhcpd_defaults", "dhcpd_init",   "dnsmasq_hosts",
     "dnsmasq_pid", "dnsmasq_conf",   "dnsmasq_init", NULL};

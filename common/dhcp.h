@@ -41,6 +41,13 @@ int dhcp_setup(struct dhcp *d, const struct params *p, bool network, char *err, 
  */
 int dhcp_check(const struct params *p, char *err, size_t errlen);
 
+/*
+ * Before anything is changed (network-nat start, vif-nat online): the files edited in place
+ * exist (ISC: dhcpd_conf, and the defaults file when one is used).  0, or -1 with a message in
+ * err naming the parameter.
+ */
+int dhcp_check_files(const struct dhcp *d, char *err, size_t errlen);
+
 const char *dhcp_kind_name(enum dhcp_kind k);
 
 /* One guest's entry. */

@@ -123,6 +123,7 @@ static int start(struct nat *n)
 		return 0;
 	}
 	if (dhcp_setup(&n->dhcp, &np->params, true, np->err, sizeof(np->err)) < 0 ||
+	    dhcp_check_files(&n->dhcp, np->err, sizeof(np->err)) < 0 ||
 	    open_firewall(n, params_get(&np->params, "firewall")) < 0)
 		return -1;
 	if (n->fw.backend == FW_NONE)

@@ -137,7 +137,7 @@ static int online(struct nat_vif *n)
 	struct vif_ctx *c = &n->c;
 	int err;
 
-	if (vif_rename(c) < 0)
+	if (dhcp_check_files(&n->dhcp, c->err, sizeof(c->err)) < 0 || vif_rename(c) < 0)
 		return -1;
 	if (!c->dev_exists)
 		return vif_no_device(c);

@@ -8,7 +8,8 @@
 #   command  the command, optionally preceded by key=value settings the case needs
 #            (e.g. "dhcp=yes online"); they go before it, the case's own value after it
 #   via      arg (key=value after the command), env (environment), xs (the vif's backend
-#            node), cmd (the value is the command), raw (the value is one argument as is)
+#            node), cmd (the value is the command), raw (the value is one argument as is),
+#            unset (the variable is taken out of the environment every call has; value -)
 #   value    printf %b escapes (\n, \t, \x01, \xff, \x20 for a blank at either end) and
 #            macros: @C the canary file (relative, in the program's working directory),
 #            @SB the sandbox, @100K 100 KB of 'a', @4K 4000 of them (a xenstore node's
@@ -93,6 +94,7 @@ network-nat    | dhcp=yes start | env | dhcpd_init | *path
 network-nat    | dhcp=yes start | arg | dhcpd_init | @SB/dhcp/init-notroot | owned by root
 network-nat    | dhcp=yes start | arg | dhcpd_init | @SB/dhcp/init-writable | owned by root
 network-nat    | dhcp=yes start | arg | dhcpd_init | @SB/dhcp             | not an executable file
+network-nat    | dhcp=yes start | arg | dhcpd_conf | @SB/nosuch.conf      | No such file
 network-nat    | start  | cmd | command    | `touch @C`           | valid commands are start, stop and status
 network-nat    | start  | arg | netdev     | abcdefghijklmno      | OK
 network-nat    | start  | arg | firewall   | none                 | network-nat needs nftables or iptables
@@ -121,6 +123,10 @@ vif-bridge     | online | arg | firewall   | *word
 vif-bridge     | online | env | firewall   | bogus                | nft, iptables or none
 vif-bridge     | online | env | vif        | *ifname
 vif-bridge     | online | env | vif        |                      | vif is not set
+vif-bridge     | online | unset | vif      | -                    | vif is not set
+vif-bridge     | online | unset | XENBUS_PATH | -                 | XENBUS_PATH is not set | none
+vif-route      | online | unset | vif      | -                    | vif is not set
+vif-nat        | online | unset | XENBUS_PATH | -                 | XENBUS_PATH is not set | none
 vif-bridge     | online | arg | vif        | vif1.0;touch @C      | an interface name
 vif-bridge     | online | env | vif        | nosuch0              | does not exist
 vif-bridge     | online | env | XENBUS_PATH | *xbpath
@@ -176,6 +182,8 @@ vif-nat        | dhcp=yes online | arg | dhcpd_defaults | *path
 vif-nat        | dhcp=yes online | arg | dhcpd_init | *path
 vif-nat        | dhcp=yes online | arg | dhcpd_init | @SB/dhcp/init-notroot | owned by root
 vif-nat        | dhcp=yes online | env | dhcpd_init | @SB/dhcp/init-writable | owned by root
+vif-nat        | dhcp=yes online | arg | dhcpd_conf | @SB/nosuch.conf     | No such file
+vif-nat        | dhcp=yes online | arg | dhcpd_defaults | @SB/nosuch      | No such file
 vif-nat        | online | arg | firewall   | bogus                | nft, iptables or none
 vif-nat        | online | env | vif        | *ifname
 vif-nat        | online | env | XENBUS_PATH | *xbpath
@@ -375,42 +383,43 @@ setup_program() {
 
 # ---------------------------------------------------------------- snapshot
 
-# Everything a refused call must leave alone, as text.
+# Everything a refused call must leave alone, as text: one shell in the host namespace, few
+# processes (it runs after every case).
 snapshot() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	inh bash -c '
-		# (bridge timers tick: left out)
-		echo "== links"; ip -d -o link show | sed -E "s/^[0-9]+: //; s/[a-z_]+_timer +[0-9.]+//g"
-		# (a new IPv6 link-local address stops being tentative: that flag left out)
-		echo "== addresses"; ip -o addr show | sed -E "s/^[0-9]+: //; s/ tentative//"
-		# (the local route of a link-local address comes when the address is ready)
-		echo "== routes"; ip -4 route show table all
-		ip -6 route show table all | grep -v "^local fe80:"
+		# (bridge timers tick, a new IPv6 link-local address stops being tentative and
+		# gets its local route when ready: left out)
+		echo "== links and addresses"
+		{ ip -d -o link show; ip -o addr show; } |
+			sed -E "s/[a-z_]+_timer +[0-9.]+//g; s/ tentative//"
+		echo "== routes"
+		{ ip -4 route show table all; ip -6 route show table all; } | grep -v "^local fe80:"
 		echo "== nft"; nft list ruleset 2>&1
 		echo "== iptables"
-		{ iptables-save; ip6tables-save; } 2>&1 | grep -v "^#" | sed "s/\[[0-9]*:[0-9]*\]//"
+		{ iptables-save; ip6tables-save; } 2>&1 | sed -E "/^#/d; s/\[[0-9]+:[0-9]+\]//"
 		echo "== sysctl"
 		cd /proc/sys/net || exit 1
 		for f in ipv4/ip_forward ipv6/conf/all/forwarding ipv4/conf/*/proxy_arp \
 			ipv4/conf/*/forwarding; do
 			echo "$f=$(<"$f")"
-		done'
-	echo "== files"
-	find "$SB/lock" "$SB/run" "$SB/cwd" "$SB/scripts" ${DHCP_DIR:+"$DHCP_DIR"} \
-		-printf '%p %M %U %s\n' 2>&1 | sort
-	find "$SB/run" "$SB/cwd" ${DHCP_DIR:+"$DHCP_DIR"} -type f -exec md5sum {} + 2>&1 | sort
-	# The host's own DHCP configuration, which no call here may touch.
-	md5sum /etc/dhcp/dhcpd.conf /etc/default/isc-dhcp-server /var/lib/xen/dnsmasq-hosts \
-		/etc/dnsmasq.d/xen-nat 2>&1
-	echo "== store"
-	# (sorted: a node written again moves to the end of its directory's list)
-	xenstore-ls -f / 2>&1 | grep -Ev '/hotplug-(error|status) = ' | sort
+		done
+		echo "== files"
+		find "$@" -printf "%p %M %U %s\n" -type f -exec md5sum {} + 2>&1 | sort
+		# The host'"'"'s own DHCP configuration, which no call here may touch.
+		md5sum /etc/dhcp/dhcpd.conf /etc/default/isc-dhcp-server \
+			/var/lib/xen/dnsmasq-hosts /etc/dnsmasq.d/xen-nat 2>&1
+		echo "== store"
+		# (sorted: a node written again moves to the end of its directory'"'"'s list)
+		xenstore-ls -f / 2>&1 | grep -Ev "/hotplug-(error|status) = " | sort
+	' snapshot "$SB/lock" "$SB/run" "$SB/cwd" "$SB/scripts" ${DHCP_DIR:+"$DHCP_DIR"}
 }
 
 # ---------------------------------------------------------------- one case
 
-# call ENV... -- ARGS...: $BUILD/$PROG in the host namespace, in $SB/cwd, stdin /dev/null;
-# sets RC, and $SB/out and $SB/err.
+# call ENV... -- ARGS...: $BUILD/$PROG in the host namespace, in $SB/cwd, stdin /dev/null,
+# with ENV0 (but the variable UNSET) and ENV...; sets RC, and $SB/out and $SB/err.
+UNSET=
 call() {
 	local -a envs=()
 	while [[ $1 != -- ]]; do
@@ -419,7 +428,12 @@ call() {
 	done
 	shift
 	_base_env
-	(cd "$SB/cwd" && exec ip netns exec "$HOST" env -i "${BASE_ENV[@]}" "${ENV0[@]}" \
+	local -a env0=()
+	local e
+	for e in "${ENV0[@]}"; do
+		[[ -n $UNSET && $e == "$UNSET="* ]] || env0+=("$e")
+	done
+	(cd "$SB/cwd" && exec ip netns exec "$HOST" env -i "${BASE_ENV[@]}" "${env0[@]}" \
 		"${envs[@]}" "$BUILD/$PROG" "$@" </dev/null >"$SB/out" 2>"$SB/err")
 	RC=$?
 	{
@@ -492,8 +506,10 @@ run_case() {
 	env) envs+=("$key=$value") args+=("$cmd") ;;
 	cmd) args+=("$value") ;;
 	raw) args+=("$cmd" "$value") ;;
-	xs) args+=("$cmd") ;;
+	xs | unset) args+=("$cmd") ;;
 	esac
+	UNSET=
+	[[ $via == unset ]] && UNSET=$key value=
 	# A backend node wins over arguments and environment: the case's key has none but its own.
 	if $vif_prog && [[ $key =~ ^(bridge|ip|mac|mtu|vifname|handle|frontend-id)$ ]]; then
 		if old_xs=$(xenstore-read "$BE/$key" 2>/dev/null); then had_xs=true; fi
@@ -647,7 +663,8 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 programs=(network-bridge network-route network-nat vif-bridge vif-route vif-nat)
 running=0
-for p in "${programs[@]}"; do
+# The programs with the most cases first: the last to start then end soonest.
+for p in vif-bridge vif-nat vif-route network-nat network-bridge network-route; do
 	while ((running >= TEST_JOBS)); do
 		wait -n
 		running=$((running - 1))
