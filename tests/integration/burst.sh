@@ -149,12 +149,15 @@ assert_jobs_ok() {
 }
 
 # assert_nothing_alarming: no program of any burst, nor the hotplug log,
-# mentions a lock timeout, a stolen lock or a sanitizer report.
+# mentions a lock timeout, a stolen lock or a sanitizer report; and the
+# programs' lines in the hotplug log, appended by many at once, are whole.
 assert_nothing_alarming() {
 	local hits
 	hits=$(cat "$SB"/burst.*/*.out "$XEN_LOG_DIR"/* 2>/dev/null |
 		grep -iE 'steal|stole|timed? ?out|sanitizer|runtime error|leak' | head -n 5)
 	assert_eq "" "$hits" "alarming messages"
+	hits=$(grep -vE '^(vif-bridge|vif-route|vif-nat|network-bridge|network-route|network-nat): ' 		"$XEN_LOG_DIR/xen-hotplug.log" 2>/dev/null | head -n 5)
+	assert_eq "" "$hits" "broken lines in the hotplug log"
 }
 
 # assert_no_lock_files: every program released its locks (a released lock
@@ -207,6 +210,24 @@ jobs_done() {
 	echo "$n"
 }
 
+# await_jobs COUNT WHAT: until COUNT jobs of the burst have ended (bounded);
+# LAST_END gets the latest end time among them, in microseconds.
+await_jobs() {
+	local i f rc t
+	for ((i = 0; i < 1200; i++)); do
+		(($(jobs_done) >= $1)) && break
+		sleep 0.05
+	done
+	(($(jobs_done) >= $1)) || fail "$2: $(jobs_done) of $1 ended"
+	LAST_END=0
+	for f in "$BURST"/*.rc; do
+		read -r rc t <"$f"
+		t=$(usecs "$t")
+		((t > LAST_END)) && LAST_END=$t
+	done
+	return 0
+}
+
 # ---------------------------------------------------------------- host state
 
 nft_h() { ip netns exec "$HOST" nft "$@"; }
@@ -237,6 +258,12 @@ expected_fw() {
 		out+=${lines//$rmac/$mac}$'\n'
 	done
 	printf '%s' "$out" | sed '/^$/d' | LC_ALL=C sort
+}
+
+# forget_table FAMILY: deletes our table of FAMILY, which the reference vif
+# made: as after a reboot, the burst's programs find none and race to make it.
+forget_table() {
+	nft_h delete table "$1" xen_hotplug || fail "cannot delete table $1 xen_hotplug"
 }
 
 # vif_links: "name master up|down mac mtu" of every host link vif<D>.<I>.
@@ -443,6 +470,7 @@ test_bridged_burst() {
 	run_udev vif-bridge 999 0 offline
 	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
 	assert_eq "" "$(fw_lines bridge)" "vif lines after the reference's offline"
+	forget_table bridge
 
 	for ((d = 1; d <= n; d++)); do
 		bguest "$d"
@@ -677,6 +705,7 @@ nat_burst() {
 	run_udev vif-nat 999 0 offline dhcp=no
 	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
 	assert_eq "" "$(fw_lines inet)" "vif lines after the reference's offline"
+	forget_table inet
 	for ((d = 1; d <= n; d++)); do
 		nguest "$d"
 		ids+=("$d")
@@ -806,6 +835,7 @@ test_routed_burst() {
 	run_udev vif-route 999 0 offline
 	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
 	assert_eq "" "$(fw_lines inet)" "vif lines after the reference's offline"
+	forget_table inet
 	for ((d = 1; d <= n; d++)); do
 		vif_add "$d" 0 || fail "cannot create vif$d.0"
 		G[$d]=$GUEST
@@ -814,6 +844,8 @@ test_routed_burst() {
 		ids+=("$d")
 	done
 
+	# The two starts wait for the shell's lock; the vifs, which need none, do not.
+	hold_lock network-forwarding
 	burst_new
 	for d in "${ids[@]}"; do
 		job "on$d" run_udev vif-route "$d" 0 online
@@ -821,10 +853,18 @@ test_routed_burst() {
 	job route run_env network-route -- start netdev=eth0
 	job nat run_env network-nat -- start netdev=eth0 dhcp=no
 	burst_fire
+	await_waiters "$XEN_LOCK_DIR/network-forwarding" 2 "starts waiting for network-forwarding"
+	await_jobs "$n" "vif-route onlines while network-forwarding is held"
+	local vif_ms
+	vif_ms=$(((LAST_END - $(usecs "$T0")) / 1000))
+	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward while the lock is held"
+	assert_eq "" "$(ls -A "$XEN_RUN_DIR")" "state files while the lock is held"
+	release_held
 	burst_wait
 	assert_jobs_ok "${JOBS[@]}"
-	note "routed: $n vif-route onlines, network-route and network-nat start fired at" \
-		"once: all done in $BURST_MS ms"
+	note "routed: $n vif-route onlines fired at once with network-route and network-nat" \
+		"start, these two waiting for the lock a shell held: the vifs were done in" \
+		"$vif_ms ms, the starts $BURST_MS ms after the shell let go"
 	local st=()
 	mapfile -t st < <(xs_values hotplug-status "${ids[@]}")
 	assert_eq "$n connected" "$(printf '%s\n' "${st[@]}" | uniq -c | sed 's/^ *//')" \
