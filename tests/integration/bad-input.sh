@@ -195,6 +195,7 @@ vif-nat        | online | xs  | vifname    | abcdefghijklmno      | OK
 EOF
 )
 
+# shellcheck disable=SC2016 # the values are meant literally: nothing may expand them
 # class_values NAME VIA: the values of a class, one "value<US>expect<US>node" a line (the
 # same escapes and macros as the table). Long values are 100 KB, or 4000 bytes in xenstore.
 class_values() {
@@ -293,10 +294,10 @@ expand_value() {
 
 # shown VALUE: the start of VALUE as the programs show values (params.c printable()).
 shown() {
-	local s=$1 out= c i
+	local s=$1 out='' c i
 	for ((i = 0; i < ${#s} && ${#out} < 40; i++)); do
 		c=${s:i:1}
-		if [[ $c == [[:print:]] && $c != '\' ]]; then
+		if [[ $c == [[:print:]] && $c != "\\" ]]; then
 			out+=$c
 		else
 			printf -v c '\\x%02x' "'$c"
@@ -319,9 +320,9 @@ dhcp_files() {
 	printf 'INTERFACESv4=""\n' >"$DHCP_DIR/defaults"
 	: >"$DHCP_DIR/hosts"
 	# An init script that reads the defaults file as Debian's does (it is shell), so that
-	# anything the programs write there that the shell would run, runs.
-	printf '#!/bin/sh\n. %s/defaults\necho "$INTERFACESv4" >/dev/null\n' "$DHCP_DIR" \
-		>"$DHCP_DIR/init"
+	# anything the programs write there that the shell would run, runs, where the canary is
+	# looked for.
+	printf '#!/bin/sh\ncd %s/cwd || exit 1\n. %s/defaults\n' "$SB" "$DHCP_DIR" >"$DHCP_DIR/init"
 	chmod 0755 "$DHCP_DIR/init"
 	cp "$DHCP_DIR/init" "$DHCP_DIR/init-notroot"
 	chown 65534 "$DHCP_DIR/init-notroot"
@@ -338,6 +339,7 @@ vif_setup() {
 	vif_add 1 0 || return 1
 	xs_vif_seed 1 0 || return 1
 	ip -n "$HOST" link add guest2 type veth peer name guest2-peer
+	VIF_INDEX=$(ip -n "$HOST" -j link show dev vif1.0 | jq '.[0].ifindex')
 	ENV0=(vif=vif1.0 XENBUS_PATH=backend/vif/1/0 XENBUS_TYPE=vif)
 	UNDO=offline
 }
@@ -345,7 +347,7 @@ vif_setup() {
 setup_program() {
 	case $PROG in
 	network-bridge)
-		lan_new
+		lan_new 192.0.2.2
 		: >"$SB/mounts"
 		: >"$SB/cmdline"
 		ENV0=(netdev=eth0 bridge=xenbr0 "NETWORK_BRIDGE_MOUNTS=$SB/mounts"
@@ -353,13 +355,13 @@ setup_program() {
 		UNDO=stop
 		;;
 	network-route)
-		lan_new
+		lan_new 192.0.2.2
 		ip -n "$HOST" link add abcdefghijklmno type veth peer name abc-peer
 		ENV0=(netdev=eth0)
 		UNDO=stop
 		;;
 	network-nat)
-		lan_new
+		lan_new 192.0.2.2
 		ip -n "$HOST" link add abcdefghijklmno type veth peer name abc-peer
 		dhcp_files
 		ENV0=(netdev=eth0 "${DHCP_ENV[@]}")
@@ -370,7 +372,7 @@ setup_program() {
 		vif_setup
 		;;
 	vif-route)
-		lan_new
+		lan_new 192.0.2.2
 		vif_setup
 		;;
 	vif-nat)
@@ -481,6 +483,18 @@ abs_node() {
 	if [[ $1 == /* ]]; then echo "$1"; else echo "/local/domain/0/$1"; fi
 }
 
+# vif_back: a vifname and an MTU stay after offline: the vif gets its name and MTU back for
+# the next case (an MTU under 1280 would turn IPv6 off on it).
+vif_back() {
+	[[ $PROG == vif-* ]] || return 0
+	local name
+	if ! link_exists vif1.0; then
+		name=$(ip -n "$HOST" -j link show | jq -r ".[] | select(.ifindex == $VIF_INDEX) | .ifname")
+		[[ -n $name ]] && inh ip link set dev "$name" name vif1.0
+	fi
+	inh ip link set dev vif1.0 mtu 1500
+}
+
 # undo_call: the call of run_case again, with the command that takes its work back.
 undo_call() {
 	local -a undo=("${args[@]}")
@@ -495,7 +509,7 @@ BASELINE=
 # run_case NAME PREFIX CMD VIA KEY VALUE EXPECT NODE
 run_case() {
 	local name=$1 prefix=$2 cmd=$3 via=$4 key=$5 value=$6 expect=$7 node=$8
-	local -a envs=() args=() xs_saved=()
+	local -a envs=() args=()
 	local vif_prog=false logn=0 had_xs=false old_xs=
 	[[ $PROG == vif-* ]] && vif_prog=true
 	PROBLEMS=()
@@ -544,17 +558,13 @@ run_case() {
 		fi
 		undo_call
 		[[ $RC -eq 0 ]] || problem "$UNDO after it failed (exit $RC): $(<"$SB/err")"
-		# A vifname and an MTU stay: the vif gets its name and MTU back for the next case
-		# (an MTU under 1280 would turn IPv6 off on it).
-		if $vif_prog && ! link_exists vif1.0 && [[ $key == vifname ]] && link_exists "$value"; then
-			inh ip link set dev "$value" name vif1.0
-		fi
-		$vif_prog && inh ip link set dev vif1.0 mtu 1500
+		vif_back
 	else
 		if [[ $RC -eq 0 ]]; then
 			problem "accepted (exit 0)"
 			# Take its work back, or it spoils the cases after it.
 			[[ $cmd =~ ^(start|online)$ ]] && undo_call
+			vif_back
 		fi
 		check_message stderr "$err" "$key" "$value" "$expect"
 		check_message xen-hotplug.log "$log" "$key" "$value" "$expect"
