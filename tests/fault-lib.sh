@@ -1,6 +1,7 @@
 # fault-lib.sh: fault injection for the integration tests, one loop for every program.
 # Source it after lib.sh.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # RUN_ENV is read by lib.sh's run_* helpers
 #
 # The shim tests/tools/nlfail.c (LD_PRELOAD) counts the steps a program takes that change the
 # system (netlink changes, nf_tables batches, conntrack deletions, /proc/sys writes, file

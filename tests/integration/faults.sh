@@ -1,5 +1,6 @@
 #!/bin/bash
 # shellcheck disable=SC2034 # FAULT_* and RUN_ENV are read by fault-lib.sh and lib.sh
+# shellcheck disable=SC2317 # the fault_* functions are called by fault-lib.sh
 # Fault injection across the programs (SPEC §7, "Nothing lost"): every step that changes the
 # system (netlink changes, nf_tables batches, conntrack deletions, sysctl writes, file
 # replacements, xenstore writes, programs started, signals: see tests/tools/nlfail.c) fails in
@@ -42,7 +43,7 @@ host_fresh() {
 	done < <(tac "$SB/namespaces")
 	: >"$SB/namespaces"
 	ns_new HOST
-	lan_new
+	lan_new 192.0.2.2
 	inh ip link set dev eth0 address 02:00:00:00:0e:10
 	inh sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	xs_rm /local/domain

@@ -481,6 +481,7 @@ nb_fault_loop() { # COMMAND LAYOUT
 		fi
 	}
 	fault_run() { nb "$CMD" "${ARGS[@]}"; }
+	# shellcheck disable=SC2317 # called by fault-lib.sh
 	# A link made again gets another index: not a difference.
 	fault_snapshot() { net_dump | sed 's/"ifindex":[0-9]*,//'; }
 	fault_loop "$CMD, $2 layout"

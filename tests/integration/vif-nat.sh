@@ -520,6 +520,7 @@ test_fault_online() {
 		FIRST=
 	}
 	fault_run() { run_udev vif-nat 1 0 online "${ISC[@]}"; }
+	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_snapshot() {
 		host_state
 		cat "$conf" "$defaults"

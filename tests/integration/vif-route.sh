@@ -768,6 +768,7 @@ test_fault_online() {
 		fresh_vif
 	}
 	fault_run() { run_xl vif-route 1 0 online; }
+	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_snapshot() { host_state; }
 	FAULT_BACKEND=$BE
 	fault_loop online
