@@ -175,8 +175,32 @@ static bool take_first(const char *name, void *arg)
 	return true;
 }
 
-/* Append a record line to another instance's state file. */
-static int hand_over(const char *other, const char *line)
+/* Another instance's state file as it was before a hand-over, to put back if stop fails. */
+struct handed {
+	char name[64];
+	size_t len;
+	char text[];
+};
+
+static void release_handed(const void *arg)
+{
+	struct handed *h;
+	memcpy(&h, arg, sizeof(h));
+	free(h);
+}
+
+static int undo_hand_over(void *ctx, const void *arg)
+{
+	(void)ctx;
+	struct handed *h;
+	memcpy(&h, arg, sizeof(h));
+	int err = statefile_write(h->name, h->text, h->len);
+	free(h);
+	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
+}
+
+/* Append a record line to another instance's state file (journaled in u). */
+static int hand_over(struct undo *u, const char *other, const char *line)
 {
 	char buf[4096];
 	int err = statefile_read(other, buf, sizeof(buf));
@@ -185,8 +209,22 @@ static int hand_over(const char *other, const char *line)
 	size_t len = strlen(buf);
 	if (len + strlen(line) + 2 > sizeof(buf))
 		return -ENOSPC;
+	struct handed *h = malloc(sizeof(*h) + len + 1);
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->name, sizeof(h->name), "%s", other);
+	h->len = len;
+	memcpy(h->text, buf, len + 1);
 	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s\n", line);
-	return statefile_write(other, buf, len);
+	if ((err = statefile_write(other, buf, len)) < 0) {
+		free(h);
+		return err;
+	}
+	if (undo_push_ref(u, undo_hand_over, release_handed, &h, sizeof(h), other)) {
+		undo_hand_over(NULL, &h);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 struct restore {
@@ -228,11 +266,14 @@ static bool restore_line(const char *line, void *arg)
 		return false;
 	const char *key = e.key, *old = e.old, *set = e.set;
 	if (!strcmp(key, "ip_forward") && each_instance(np->state, take_first, other)) {
+		/* Without the record, nobody would ever turn forwarding off: a failure. */
+		int err;
 		if (netprog_step(np, "leave IPv4 forwarding on: %s still needs it", other) &&
-		    hand_over(other, line) < 0) {
-			log_msg(&np->log, LOG_WARNING,
-				"cannot pass the record of IPv4 forwarding to %s: it stays on",
-				other);
+		    (err = hand_over(&np->undo, other, line)) < 0) {
+			log_msg(&np->log, LOG_ERR,
+				"cannot pass the record of IPv4 forwarding to %s: %s", other,
+				strerror(-err));
+			r->failed++;
 		}
 		return false;
 	}

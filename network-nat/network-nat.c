@@ -5,9 +5,12 @@
 #include "netprog.h"
 #include "paths.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <netlink/errno.h>
 
@@ -102,6 +105,17 @@ static int undo_subnet_taken(void *ctx, const void *arg)
 	return r < 0 ? -NLE_FAILURE : 0;
 }
 
+/* The hosts file a failed start made: removed while it holds nothing. */
+static int undo_hosts_file(void *ctx, const void *arg)
+{
+	(void)arg;
+	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+	struct stat st;
+	if (stat(n->dhcp.hosts, &st) < 0 || st.st_size > 0)
+		return 0;
+	return unlink(n->dhcp.hosts) < 0 && errno != ENOENT ? -nl_syserr2nlerr(errno) : 0;
+}
+
 /* Every value is judged before anything is done, whatever the command (SPEC §1). */
 static int check_params(struct nat *n)
 {
@@ -147,6 +161,13 @@ static int start(struct nat *n)
 	    netprog_step(np, "make the DHCP server (%s) serve 10.0.0.0/16",
 			 n->dhcp.kind == DHCP_ISC ? "ISC dhcpd" : "dnsmasq")) {
 		bool changed;
+		/* dnsmasq needs vif-nat's hosts file to exist: made here if missing, and
+		 * taken away again if start fails, from this step on. */
+		struct stat st;
+		if (n->dhcp.kind == DHCP_DNSMASQ && stat(n->dhcp.hosts, &st) < 0 &&
+		    errno == ENOENT &&
+		    undo_push(&np->undo, undo_hosts_file, NULL, 0, "the DHCP hosts file"))
+			return netprog_fail(np, "out of memory");
 		if (dhcp_serve_subnet(&n->dhcp, true, &changed, &np->log, np->err,
 				      sizeof(np->err)) < 0)
 			return -1;

@@ -205,6 +205,21 @@ test_network_route_stop() {
 	fault_loop "network-route stop"
 }
 
+# network-route stop while network-nat still needs forwarding: the record of it is handed
+# over to network-nat's state file, a step of its own.
+test_network_route_stop_hand_over() {
+	fault_setup() {
+		host_fresh
+		inh sysctl -qw net.ipv4.ip_forward=0
+		run_env network-route -- start netdev=eth0
+		assert_eq 0 "$RC" "network-route start ($OUT)"
+		run_env network-nat -- start netdev=eth0 dhcp=no
+		assert_eq 0 "$RC" "network-nat start ($OUT)"
+	}
+	fault_run() { run_env network-route -- stop netdev=eth0; }
+	fault_loop "network-route stop (forwarding handed over)"
+}
+
 # ---------------------------------------------------------------- NAT
 
 # The DHCP files of ISC dhcpd (the init script /bin/true: what is judged is the files; the
@@ -277,10 +292,8 @@ check_network_nat() { # start|stop ISC|DNSMASQ
 			isc_files
 			DHCP=("${ISC[@]}")
 		else
-			# vif-nat's hosts file exists (a failed start would leave the one it
-			# creates: see the report of this test's commit).
-			rm -f "$SB/dnsmasq.conf"
-			echo "00:11:22:33:44:55,192.168.77.10,labprinter" >"$SB/dnsmasq.hosts"
+			# No hosts file yet: start makes it (empty) for dnsmasq.
+			rm -f "$SB/dnsmasq.conf" "$SB/dnsmasq.hosts"
 			DHCP=(dhcp=dnsmasq "dnsmasq_conf=$SB/dnsmasq.conf"
 				"dnsmasq_hosts=$SB/dnsmasq.hosts" dnsmasq_init=/bin/true)
 			FAULT_FILES=("$SB/dnsmasq.conf" "$SB/dnsmasq.hosts")
