@@ -1045,13 +1045,34 @@ static int iptables_masquerade(bool add, const char *netdev)
 
 /* ---------------------------------------------------------------- entry points */
 
+/*
+ * The lock of the routed card dev belongs to.  Its two devices share the card's reverse chain
+ * and intervals, and each keeps or removes them by whether the other has rules: udev's offline
+ * of the vif and libxl's remove of its tap run at once when an HVM guest stops, and without
+ * the lock each can see the other's chain still there, so that neither removes the card's
+ * claims (and the next guest with its addresses is refused).  0 when taken, 1 when dev can
+ * have no twin (nothing taken), or a negative errno.
+ */
+static int card_lock(struct lock *lk, const char *dev)
+{
+	char base[IFNAMSIZ], twin[IFNAMSIZ], name[IFNAMSIZ + 16];
+	if (!card_names(dev, base, twin))
+		return 1;
+	snprintf(name, sizeof(name), "vif-card-%s", base);
+	return lock_take(lk, name);
+}
+
 static int vif_rules(struct fw *fw, int family, bool add, const struct fw_vif *v, char *err,
 		     size_t errlen)
 {
-	int r = fw->backend == FW_NFT
-		    ? (add ? nft_vif_add(fw, family, v) : nft_vif_del(fw, family, v))
-		: fw->backend == FW_IPTABLES ? iptables_vif(add, v)
-					     : 0;
+	struct lock card = {.fd = -1};
+	int r = fw->backend == FW_NFT && family != NFPROTO_BRIDGE ? card_lock(&card, v->dev) : 0;
+	if (r < 0)
+		return report(r, err, errlen, add ? "install" : "remove", v->dev);
+	r = fw->backend == FW_NFT ? (add ? nft_vif_add(fw, family, v) : nft_vif_del(fw, family, v))
+	    : fw->backend == FW_IPTABLES ? iptables_vif(add, v)
+					 : 0;
+	lock_release(&card);
 	/* The routed intervals clash: another card's list overlaps this one's. */
 	if (r == -EEXIST && add && family != NFPROTO_BRIDGE && fw->backend == FW_NFT) {
 		snprintf(err, errlen,
