@@ -233,10 +233,14 @@ await_jobs() {
 nft_h() { ip netns exec "$HOST" nft "$@"; }
 
 # fw_lines FAMILY: the per-vif part of our nft table of FAMILY, one canonical
-# line per chain (its rules as JSON) and per set or map element.
+# line per chain (its rules as JSON) and per set or map element. The matches
+# of a card's reverse rule (not the vif, not its tap) come in the order of
+# whichever of the two devices wrote it last: sorted.
 fw_lines() {
 	nft_h -j list table "$1" xen_hotplug 2>/dev/null | jq -r '.nftables as $all
-		| ([$all[] | .rule // empty | select(.chain | test("^(vif|rev)-"))]
+		| ([$all[] | .rule // empty | select(.chain | test("^(vif|rev)-"))
+			| if (.chain | startswith("rev-")) then .expr = (([.expr[] | select(.match)]
+				| sort_by(tojson)) + [.expr[] | select(.match | not)]) else . end]
 			| group_by(.chain)[] | "rules \(.[0].chain) \([.[].expr] | tojson)"),
 		  ($all[] | .chain // empty | select(.name | test("^(vif|rev)-")) | "chain \(.name)"),
 		  ($all[] | (.set // .map // empty) | .name as $n | .elem[]? | "elem \($n) \(tojson)")' |
@@ -812,49 +816,86 @@ test_nat_burst_dnsmasq() { nat_burst dnsmasq; }
 
 # ---------------------------------------------------------------- routed
 
-# Routed guests booting at once while xend starts network-route and
-# network-nat (both turn IPv4 forwarding on and record what they changed, in
-# their state files, under the lock network-forwarding), then shutting down
-# at once while both stop. Each vif ends up with the host's address, up,
-# proxy ARP on, its route, its own chains and interval, connected; its guest
-# reaches the LAN through proxy ARP. Forwarding was turned on and recorded
-# by exactly one of the two starts; after the stops it is off again, both
-# state files are gone and nothing of a vif is left.
+# hvm_guest D [ADDR]: an HVM guest with address ADDR (default
+# 192.0.2.(100+D)): its namespace
+# (G[D]) holds eth0 behind netback's vif<D>.0 and eth1 behind the emulated
+# card's tap vif<D>.0-emu, both with the guest's MAC; the store seeded with
+# its ip list.
+hvm_guest() {
+	local d=$1 addr=${2:-192.0.2.$((100 + $1))}
+	vif_add "$d" 0 || fail "cannot create vif$d.0"
+	G[$d]=$GUEST
+	ip -n "$HOST" link add "vif$d.0-emu" type veth peer name eth1 netns "$GUEST" ||
+		fail "cannot create vif$d.0-emu"
+	ip -n "$GUEST" link set eth1 address "$(vif_mac "$d" 0)" up
+	ip -n "$GUEST" addr add "$addr/24" dev eth0
+	xs_vif_seed "$d" 0 "ip=$addr" || fail "cannot seed vif$d.0"
+}
+
+# hvm_jobs WHAT D...: each guest D's two hotplug runs as jobs of the burst:
+# udev's vif-route online|offline of vif<D>.0 and libxl's add|remove
+# (type_if=tap) of vif<D>.0-emu.
+hvm_jobs() {
+	local what=$1 d
+	shift
+	for d in "$@"; do
+		if [[ $what == up ]]; then
+			job "on$d" run_udev vif-route "$d" 0 online
+			job "add$d" run_xl vif-route "$d" 0 add type_if=tap
+		else
+			job "off$d" run_udev vif-route "$d" 0 offline
+			job "remove$d" run_xl vif-route "$d" 0 remove type_if=tap
+		fi
+	done
+}
+
+# HVM guests in routed mode booting at once while xend starts network-route
+# and network-nat (both turn IPv4 forwarding on and record what they
+# changed, in their state files, under the lock network-forwarding), then
+# shutting down at once while both stop. An HVM guest's card is two
+# devices, netback's vif (udev's online) and the emulated card's tap
+# (libxl's add), which share the card's reverse rule and address claims:
+# both hotplug runs of a guest come in the same burst. Each device ends up
+# with the host's address, up, proxy ARP on, its route (metric 2 for the
+# vif, 1 for the tap), its chain, the card's reverse chain and interval once;
+# the guest reaches the LAN through proxy ARP. Forwarding was turned on and
+# recorded by exactly one of the two starts; after the stops it is off
+# again, both state files are gone, and nothing of a card is left: an
+# address claim left behind would refuse the next guest with that address.
 test_routed_burst() {
 	local n=$ROUTED_N d ids=()
 	lan_new 192.0.2.2
 	# The LAN's neighbour requests for a guest get the host's proxy answer at once.
 	inh sysctl -qw net.ipv4.neigh.eth0.proxy_delay=0
-	vif_add 999 0 || fail "cannot create vif999.0"
-	xs_vif_seed 999 0 ip=192.0.2.99 || fail "cannot seed vif999.0"
+	hvm_guest 999 192.0.2.99
 	run_udev vif-route 999 0 online
 	assert_eq 0 "$RC" "online of the reference vif: $OUT"
+	run_xl vif-route 999 0 add type_if=tap
+	assert_eq 0 "$RC" "add of the reference tap: $OUT"
 	local ref
 	ref=$(fw_lines inet)
-	assert_contains "$ref" '"192.0.2.99"' "the reference vif's rules"
+	assert_contains "$ref" '"192.0.2.99"' "the reference card's rules"
+	assert_contains "$ref" 'rules vif-vif999.0-emu ' "the reference card's rules"
 	run_udev vif-route 999 0 offline
 	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
+	run_xl vif-route 999 0 remove type_if=tap
+	assert_eq 0 "$RC" "remove of the reference tap: $OUT"
 	assert_eq "" "$(fw_lines inet)" "vif lines after the reference's offline"
 	forget_table inet
 	for ((d = 1; d <= n; d++)); do
-		vif_add "$d" 0 || fail "cannot create vif$d.0"
-		G[$d]=$GUEST
-		xs_vif_seed "$d" 0 "ip=192.0.2.$((100 + d))" || fail "cannot seed vif$d.0"
-		ip -n "$GUEST" addr add "192.0.2.$((100 + d))/24" dev eth0
+		hvm_guest "$d"
 		ids+=("$d")
 	done
 
 	# The two starts wait for the shell's lock; the vifs, which need none, do not.
 	hold_lock network-forwarding
 	burst_new
-	for d in "${ids[@]}"; do
-		job "on$d" run_udev vif-route "$d" 0 online
-	done
+	hvm_jobs up "${ids[@]}"
 	job route run_env network-route -- start netdev=eth0
 	job nat run_env network-nat -- start netdev=eth0 dhcp=no
 	burst_fire
 	await_waiters "$XEN_LOCK_DIR/network-forwarding" 2 "starts waiting for network-forwarding"
-	await_jobs "$n" "vif-route onlines while network-forwarding is held"
+	await_jobs $((2 * n)) "vif-route runs while network-forwarding is held"
 	local vif_ms
 	vif_ms=$(((LAST_END - $(usecs "$T0")) / 1000))
 	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward while the lock is held"
@@ -862,32 +903,33 @@ test_routed_burst() {
 	release_held
 	burst_wait
 	assert_jobs_ok "${JOBS[@]}"
-	note "routed: $n vif-route onlines fired at once with network-route and network-nat" \
-		"start, these two waiting for the lock a shell held: the vifs were done in" \
-		"$vif_ms ms, the starts $BURST_MS ms after the shell let go"
+	note "routed: $n HVM guests' vif-route online and add (type_if=tap) fired at once with" \
+		"network-route and network-nat start, these two waiting for the lock a shell" \
+		"held: the vifs were done in $vif_ms ms, the starts $BURST_MS ms after the shell" \
+		"let go"
 	local st=()
 	mapfile -t st < <(xs_values hotplug-status "${ids[@]}")
 	assert_eq "$n connected" "$(printf '%s\n' "${st[@]}" | uniq -c | sed 's/^ *//')" \
 		"hotplug-status of the vifs"
-	local want="" pairs=()
+	local want="" addrs="" pairs=()
 	for d in "${ids[@]}"; do
 		want+="192.0.2.$((100 + d)) vif$d.0 192.0.2.2 2"$'\n'
+		want+="192.0.2.$((100 + d)) vif$d.0-emu 192.0.2.2 1"$'\n'
+		addrs+="vif$d.0 192.0.2.2/32 1"$'\n'"vif$d.0-emu 192.0.2.2/32 1"$'\n'
 		pairs+=("$d" "192.0.2.$((100 + d))")
 	done
 	assert_same "$(LC_ALL=C sort <<<"${want%$'\n'}")" \
 		"$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
 			| "\(.dst) \(.dev) \(.prefsrc) \(.metric)"' | LC_ALL=C sort)" "routes through the vifs"
-	want=""
-	for d in "${ids[@]}"; do
-		want+="vif$d.0 192.0.2.2/32 1"$'\n'
-	done
-	assert_same "$(LC_ALL=C sort <<<"${want%$'\n'}")" "$(for d in "${ids[@]}"; do
-		echo "vif$d.0 $(link_addrs "vif$d.0" | grep -v '^fe80' | tr '\n' ' ')$(inh cat \
-			"/proc/sys/net/ipv4/conf/vif$d.0/proxy_arp")"
-	done | LC_ALL=C sort)" "address and proxy ARP of the vifs"
+	assert_same "$(LC_ALL=C sort <<<"${addrs%$'\n'}")" "$(for d in "${ids[@]}"; do
+		for dev in "vif$d.0" "vif$d.0-emu"; do
+			echo "$dev $(link_addrs "$dev" | grep -v '^fe80' | tr '\n' ' ')$(inh cat \
+				"/proc/sys/net/ipv4/conf/$dev/proxy_arp")"
+		done
+	done | LC_ALL=C sort)" "address and proxy ARP of the vifs and taps"
 	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$ref" vif999.0 192.0.2.99 \
 		"$(vif_mac 999 0)" "${pairs[@]}")" 'elem masquerade "eth0"' | LC_ALL=C sort)" \
-		"$(fw_lines inet)" "the vifs' chains and elements"
+		"$(fw_lines inet)" "the cards' chains and elements"
 	# Forwarding: on, and recorded (as it was off before) by exactly one start.
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/conf/eth0/proxy_arp)" "proxy_arp of eth0"
@@ -903,16 +945,14 @@ test_routed_burst() {
 	assert_no_lock_files
 
 	burst_new
-	for d in "${ids[@]}"; do
-		job "off$d" run_udev vif-route "$d" 0 offline
-	done
+	hvm_jobs down "${ids[@]}"
 	job route run_env network-route -- stop netdev=eth0
 	job nat run_env network-nat -- stop netdev=eth0
 	burst_fire
 	burst_wait
 	assert_jobs_ok "${JOBS[@]}"
-	note "routed: $n vif-route offlines, network-route and network-nat stop fired at" \
-		"once: all done in $BURST_MS ms"
+	note "routed: $n HVM guests' vif-route offline and remove, network-route and" \
+		"network-nat stop fired at once: all done in $BURST_MS ms"
 	assert_eq "" "$(fw_lines inet)" "chains and elements left"
 	assert_ruleset_forgets "${ids[@]}"
 	assert_eq "" "$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
