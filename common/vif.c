@@ -627,18 +627,8 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 {
 	if (c->up && !c->tap && c->mtu_value && write_frontend_mtu(c) < 0)
 		return -1;
-	/* Reported before the changes are kept: if the report cannot be written, they are
-	 * undone, and the toolstack does not wait for a device that seems half there. */
-	if (c->command == VIF_ONLINE &&
-	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
-		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
-		if (err < 0)
-			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
-					 strerror(-err));
-	}
-	undo_commit(&c->undo);
-	lock_release(&c->lock);
-
+	/* The hooks run before the report, as the Xen scripts ran them: what a hook adds (a
+	 * rule, a shaper) is in place before the toolstack lets the guest's traffic flow. */
 	if (!c->no_hooks && vif_step(c, "run the vif-post.d hooks")) {
 		const struct hook_var vars[] = {
 		    {"command", c->params.command},
@@ -652,6 +642,16 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 		};
 		hooks_run(&c->log, "vif-post", vars, sizeof(vars) / sizeof(vars[0]));
 	}
+	/* Reported before the changes are kept: if the report cannot be written, they are
+	 * undone, and the toolstack does not wait for a device that seems half there. */
+	if (c->command == VIF_ONLINE &&
+	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
+		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
+		if (err < 0)
+			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
+					 strerror(-err));
+	}
+	undo_commit(&c->undo);
 	log_msg(&c->log, LOG_DEBUG, "successful %s %s for %s%s%s", c->prog->name, c->params.command,
 		c->dev, bridge ? ", bridge " : "", bridge ? bridge : "");
 	release(c);

@@ -507,6 +507,9 @@ test_hooks_run_in_order() {
 	# [[ ]] and ${BASH_VERSION} prove the hook is run by bash.
 	hook_add 20-second.hook 0755 "[[ -n \$BASH_VERSION ]] && echo \"20 \$command|\$dev|\$vif|\$bridge|\$ip|\$mac|\$type_if|\$XENBUS_PATH\" >>$out"
 	hook_add 10-first.hook 0755 "echo \"10 \$command|\$dev\" >>$out"
+	# As in the Xen scripts, the hooks run before the toolstack is told: the guest's
+	# traffic must not flow before what a hook sets up is in place.
+	hook_add 05-status.hook 0755 "[[ \$command == online ]] && echo \"status \$(xenstore-read \$XENBUS_PATH/hotplug-status 2>&1)\" >$SB/hook-status"
 	hook_add 30-not-executable.hook 0644 "echo 30 >>$out"
 	hook_add 15-not-a-hook.sh 0755 "echo 15 >>$out"
 	run_udev vif-bridge 1 0 online
@@ -531,6 +534,9 @@ test_hooks_run_in_order() {
 	assert_eq "10 offline|vif1.0" "$l3" "third hook line"
 	assert_contains "$l4" "20 offline|vif1.0" "fourth hook line"
 	assert_eq 4 "$(wc -l <"$out")" "hook lines"
+	assert_contains "$(cat "$SB/hook-status" 2>/dev/null)" "status " "the hook read the store"
+	assert_not_contains "$(cat "$SB/hook-status" 2>/dev/null)" connected \
+		"hotplug-status is written after the hooks"
 }
 
 test_insecure_hooks_skipped() {
