@@ -304,7 +304,9 @@ test_bad_values_refused() {
 }
 
 # A start that fails half-way puts back what it had done.
-test_failed_start_put_back() {
+# A missing dhcpd.conf is found before anything changes. (A start that fails half-way is
+# undone: faults.sh fails each of its steps in turn.)
+test_missing_dhcpd_conf_refused_first() {
 	net_setup
 	local before
 	before=$(net_state)
