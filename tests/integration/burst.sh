@@ -850,7 +850,7 @@ hvm_jobs() {
 }
 
 # HVM guests in routed mode booting at once while xend starts network-route
-# and network-nat (both turn IPv4 forwarding on and record what they
+# and network-nat for eth0 (both turn IPv4 forwarding on and record what they
 # changed, in their state files, under the lock network-forwarding), then
 # shutting down at once while both stop. An HVM guest's card is two
 # devices, netback's vif (udev's online) and the emulated card's tap
@@ -859,9 +859,11 @@ hvm_jobs() {
 # with the host's address, up, proxy ARP on, its route (metric 2 for the
 # vif, 1 for the tap), its chain, the card's reverse chain and interval once;
 # the guest reaches the LAN through proxy ARP. Forwarding was turned on and
-# recorded by exactly one of the two starts; after the stops it is off
-# again, both state files are gone, and nothing of a card is left: an
-# address claim left behind would refuse the next guest with that address.
+# recorded by exactly one of the two starts. Then the guests shut down at
+# once while network-route stops: nothing of a card is left (an address
+# claim left behind would refuse the next guest with that address), and
+# forwarding stays on for network-nat, whose state file now holds its
+# record, until network-nat stops too.
 test_routed_burst() {
 	local n=$ROUTED_N d ids=()
 	lan_new 192.0.2.2
@@ -947,18 +949,25 @@ test_routed_burst() {
 	burst_new
 	hvm_jobs down "${ids[@]}"
 	job route run_env network-route -- stop netdev=eth0
-	job nat run_env network-nat -- stop netdev=eth0
 	burst_fire
 	burst_wait
 	assert_jobs_ok "${JOBS[@]}"
-	note "routed: $n HVM guests' vif-route offline and remove, network-route and" \
-		"network-nat stop fired at once: all done in $BURST_MS ms"
-	assert_eq "" "$(fw_lines inet)" "chains and elements left"
+	note "routed: $n HVM guests' vif-route offline and remove and network-route stop" \
+		"fired at once: all done in $BURST_MS ms"
+	assert_eq 'elem masquerade "eth0"' "$(fw_lines inet)" "chains and elements left"
 	assert_ruleset_forgets "${ids[@]}"
 	assert_eq "" "$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
 		| "\(.dst) dev \(.dev)"')" "routes through vifs"
-	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after the stops"
+	# network-nat still runs: forwarding stays on, its record now with network-nat.
+	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after network-route stop"
 	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/conf/eth0/proxy_arp)" "proxy_arp of eth0"
+	assert_eq network-nat.eth0 "$(ls -A "$XEN_RUN_DIR")" "state files after network-route stop"
+	assert_eq 1 "$(grep -cx 'sysctl ip_forward 0 1' "$XEN_RUN_DIR/network-nat.eth0")" \
+		"network-nat's record of the forwarding change"
+	run_env network-nat -- stop netdev=eth0
+	assert_eq 0 "$RC" "network-nat stop: $OUT"
+	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after the stops"
+	assert_eq "" "$(fw_lines inet)" "elements left after network-nat stop"
 	assert_eq "" "$(ls -A "$XEN_RUN_DIR")" "state files after the stops"
 	assert_no_lock_files
 	assert_nothing_alarming
