@@ -36,6 +36,7 @@ NAT_N=${BURST_NAT_N:-100}
 # scripts did): a few tenths of a second each, so fewer guests.
 ISC_N=${BURST_ISC_N:-20}
 ROUTED_N=${BURST_ROUTED_N:-30}
+IPTABLES_N=${BURST_IPTABLES_N:-30}
 # Guests that boot while the bridged burst's guests shut down.
 BOOTING_N=20
 LOCKING_SH=${LOCKING_SH:-/etc/xen/scripts/locking.sh}
@@ -248,8 +249,8 @@ fw_lines() {
 }
 
 # expected_fw REF_LINES REF_DEV REF_ADDR REF_MAC D ADDR...: the lines fw_lines
-# must show for the vifs vif<D>.0 with address ADDR (pairs): those of the
-# reference vif, each with its own name, address and MAC.
+# (or ipt_lines) must show for the vifs vif<D>.0 with address ADDR (pairs):
+# those of the reference vif, each with its own name, address and MAC.
 expected_fw() {
 	local ref=$1 rdev=$2 raddr=$3 rmac=$4 d addr mac lines out=""
 	shift 4
@@ -258,7 +259,7 @@ expected_fw() {
 		shift 2
 		printf -v mac '00:16:3e:%02x:%02x:00' $(((d >> 8) & 255)) $((d & 255))
 		lines=${ref//$rdev/vif$d.0}
-		lines=${lines//\"$raddr\"/\"$addr\"}
+		lines=${lines//$raddr/$addr}
 		out+=${lines//$rmac/$mac}$'\n'
 	done
 	printf '%s' "$out" | sed '/^$/d' | LC_ALL=C sort
@@ -974,6 +975,66 @@ test_routed_burst() {
 }
 
 rgw_of() { echo 192.0.2.1; }
+
+# ---------------------------------------------------------------- iptables
+
+# ipt_lines: the rules of the host's FORWARD chain (iptables -S, no policy), sorted.
+ipt_lines() {
+	inh iptables -w -S FORWARD | grep -v '^-P ' | LC_ALL=C sort
+}
+
+# With firewall=iptables the programs insert the Xen 4.x scripts' FORWARD
+# rules and keep a record of them per vif (XEN_RUN_DIR), serialised by the
+# lock iptables as the scripts' calls were; vif-route takes no other lock,
+# so its runs contend for that one. Routed guests come up at once: each
+# vif's rules are there once (those of a reference vif, with its own name
+# and address); then they go at once: FORWARD is empty again, and no record
+# or lock file is left.
+test_iptables_burst() {
+	local n=$IPTABLES_N d ids=() pairs=() ref
+	lan_new 192.0.2.2
+	RUN_ENV=(firewall=iptables)
+	vif_add 999 0 || fail "cannot create vif999.0"
+	xs_vif_seed 999 0 ip=192.0.2.99 || fail "cannot seed vif999.0"
+	run_udev vif-route 999 0 online
+	assert_eq 0 "$RC" "online of the reference vif: $OUT"
+	ref=$(ipt_lines)
+	assert_contains "$ref" "192.0.2.99/32" "the reference vif's rules"
+	run_udev vif-route 999 0 offline
+	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
+	assert_eq "" "$(ipt_lines)" "FORWARD after the reference's offline"
+	for ((d = 1; d <= n; d++)); do
+		vif_add "$d" 0 || fail "cannot create vif$d.0"
+		xs_vif_seed "$d" 0 "ip=192.0.2.$((100 + d))" || fail "cannot seed vif$d.0"
+		ids+=("$d")
+		pairs+=("$d" "192.0.2.$((100 + d))")
+	done
+	burst_new
+	for d in "${ids[@]}"; do
+		job "on$d" run_udev vif-route "$d" 0 online
+	done
+	burst_fire
+	burst_wait
+	assert_jobs_ok "${JOBS[@]}"
+	note "iptables: $n vif-route onlines fired at once: all done in $BURST_MS ms"
+	assert_same "$(expected_fw "$ref" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "${pairs[@]}")" \
+		"$(ipt_lines)" "the vifs' FORWARD rules"
+	assert_not_contains "$(nft_h list tables)" xen_hotplug "nft tables with firewall=iptables"
+	assert_no_lock_files
+	burst_new
+	for d in "${ids[@]}"; do
+		job "off$d" run_udev vif-route "$d" 0 offline
+	done
+	burst_fire
+	burst_wait
+	assert_jobs_ok "${JOBS[@]}"
+	RUN_ENV=()
+	note "iptables: $n vif-route offlines fired at once: all done in $BURST_MS ms"
+	assert_eq "" "$(ipt_lines)" "FORWARD after the offlines"
+	assert_eq "" "$(find "$XEN_RUN_DIR" -type f)" "records left"
+	assert_no_lock_files
+	assert_nothing_alarming
+}
 
 
 run_tests "$@"
