@@ -271,6 +271,47 @@ forget_table() {
 	nft_h delete table "$1" xen_hotplug || fail "cannot delete table $1 xen_hotplug"
 }
 
+# rule_lines KIND: the per-vif rules of KIND: fw_lines bridge|inet, or
+# ipt_lines for iptables.
+rule_lines() {
+	if [[ $1 == iptables ]]; then ipt_lines; else fw_lines "$1"; fi
+}
+
+# reference PROG KIND ADDR [tap] [ARGS...]: the reference vif vif999.0 (made
+# and seeded by the caller), whose rules every vif's must equal but for its
+# name, address and MAC: PROG brings it up alone (and its tap, with tap);
+# REF gets its rule_lines of KIND, which must name ADDR; then PROG takes it
+# down again, after which nothing of it is left. An nft table is deleted
+# then (forget_table): the burst's programs race to make it.
+reference() {
+	local prog=$1 kind=$2 addr=$3 tap=${4:-}
+	shift 4
+	run_udev "$prog" 999 0 online "$@"
+	assert_eq 0 "$RC" "online of the reference vif: $OUT"
+	if [[ $tap == tap ]]; then
+		run_xl "$prog" 999 0 add type_if=tap
+		assert_eq 0 "$RC" "add of the reference tap: $OUT"
+	fi
+	REF=$(rule_lines "$kind")
+	assert_contains "$REF" "$addr" "the reference vif's rules"
+	run_udev "$prog" 999 0 offline "$@"
+	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
+	if [[ $tap == tap ]]; then
+		run_xl "$prog" 999 0 remove type_if=tap
+		assert_eq 0 "$RC" "remove of the reference tap: $OUT"
+	fi
+	assert_eq "" "$(rule_lines "$kind")" "rules left after the reference's offline"
+	[[ $kind == iptables ]] || forget_table "$kind"
+}
+
+# assert_connected D...: hotplug-status of every vif<D>.0 is connected.
+assert_connected() {
+	local st=()
+	mapfile -t st < <(xs_values hotplug-status "$@")
+	assert_eq "$# connected" "$(printf '%s\n' "${st[@]}" | uniq -c | sed 's/^ *//')" \
+		"hotplug-status of the vifs"
+}
+
 # vif_links: "name master up|down mac mtu" of every host link vif<D>.<I>.
 vif_links() {
 	ip -n "$HOST" -j link show | jq -r '.[] | select(.ifname | test("^vif[0-9]+\\.[0-9]+$"))
@@ -388,7 +429,7 @@ bridged_expected_fw() {
 	for d in "$@"; do
 		pairs+=("$d" "$(baddr_of "$d")")
 	done
-	expected_fw "$REF_FW" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "${pairs[@]}"
+	expected_fw "$REF" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "${pairs[@]}"
 }
 
 # assert_bridged_online D...: each vif<D>.0 is a port of its bridge, up, with
@@ -463,19 +504,10 @@ test_bridged_burst() {
 	before1=$(nic_state eth1)
 	local run_before
 	run_before=$(ls "$XEN_RUN_DIR")
-	# The reference: one vif alone, online then offline: its chain and set
-	# elements are what every vif's must be, and nothing is left after.
 	vif_add 999 0 || fail "cannot create vif999.0"
 	xs_vif_seed 999 0 bridge=xenbr0 ip=192.0.2.99 || fail "cannot seed vif999.0"
-	run_udev vif-bridge 999 0 online
-	assert_eq 0 "$RC" "online of the reference vif: $OUT"
-	REF_FW=$(fw_lines bridge)
-	assert_contains "$REF_FW" "rules vif-vif999.0" "the reference vif's chain"
-	assert_contains "$REF_FW" '"192.0.2.99"' "the reference vif's chain"
-	run_udev vif-bridge 999 0 offline
-	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
-	assert_eq "" "$(fw_lines bridge)" "vif lines after the reference's offline"
-	forget_table bridge
+	reference vif-bridge bridge '"192.0.2.99"' ''
+	assert_contains "$REF" "rules vif-vif999.0" "the reference vif's chain"
 
 	for ((d = 1; d <= n; d++)); do
 		bguest "$d"
@@ -698,19 +730,10 @@ nat_burst() {
 	done
 	local fwd_before
 	fwd_before=$(inh cat /proc/sys/net/ipv4/ip_forward)
-	# The reference vif: its chains are what each vif's must be (dhcp=no:
-	# it leaves the files alone).
+	# The reference (dhcp=no: it leaves the files alone).
 	vif_add 999 0 || fail "cannot create vif999.0"
 	xs_vif_seed 999 0 || fail "cannot seed vif999.0"
-	run_udev vif-nat 999 0 online dhcp=no
-	assert_eq 0 "$RC" "online of the reference vif: $OUT"
-	local ref
-	ref=$(fw_lines inet)
-	assert_contains "$ref" '"10.3.231.1"' "the reference vif's rules"
-	run_udev vif-nat 999 0 offline dhcp=no
-	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
-	assert_eq "" "$(fw_lines inet)" "vif lines after the reference's offline"
-	forget_table inet
+	reference vif-nat inet '"10.3.231.1"' '' dhcp=no
 	for ((d = 1; d <= n; d++)); do
 		nguest "$d"
 		ids+=("$d")
@@ -735,10 +758,7 @@ nat_burst() {
 	assert_jobs_ok "${JOBS[@]}"
 	note "NAT ($kind): $n vif-nat onlines and network-nat start, all waiting for the" \
 		"lock a shell held: all done in $BURST_MS ms after it let go"
-	local st=()
-	mapfile -t st < <(xs_values hotplug-status "${ids[@]}")
-	assert_eq "$n connected" "$(printf '%s\n' "${st[@]}" | uniq -c | sed 's/^ *//')" \
-		"hotplug-status of the vifs"
+	assert_connected "${ids[@]}"
 
 	# Every entry exactly once, nothing else touched.
 	local want
@@ -767,7 +787,7 @@ nat_burst() {
 	for d in "${ids[@]}"; do
 		pairs+=("$d" "10.0.$d.1")
 	done
-	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$ref" vif999.0 10.3.231.1 \
+	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$REF" vif999.0 10.3.231.1 \
 		"$(vif_mac 999 0)" "${pairs[@]}")" 'elem masquerade "eth0"' | LC_ALL=C sort)" \
 		"$(fw_lines inet)" "the vifs' chains and elements"
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
@@ -871,20 +891,8 @@ test_routed_burst() {
 	# The LAN's neighbour requests for a guest get the host's proxy answer at once.
 	inh sysctl -qw net.ipv4.neigh.eth0.proxy_delay=0
 	hvm_guest 999 192.0.2.99
-	run_udev vif-route 999 0 online
-	assert_eq 0 "$RC" "online of the reference vif: $OUT"
-	run_xl vif-route 999 0 add type_if=tap
-	assert_eq 0 "$RC" "add of the reference tap: $OUT"
-	local ref
-	ref=$(fw_lines inet)
-	assert_contains "$ref" '"192.0.2.99"' "the reference card's rules"
-	assert_contains "$ref" 'rules vif-vif999.0-emu ' "the reference card's rules"
-	run_udev vif-route 999 0 offline
-	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
-	run_xl vif-route 999 0 remove type_if=tap
-	assert_eq 0 "$RC" "remove of the reference tap: $OUT"
-	assert_eq "" "$(fw_lines inet)" "vif lines after the reference's offline"
-	forget_table inet
+	reference vif-route inet '"192.0.2.99"' tap
+	assert_contains "$REF" 'rules vif-vif999.0-emu ' "the reference card's rules"
 	for ((d = 1; d <= n; d++)); do
 		hvm_guest "$d"
 		ids+=("$d")
@@ -910,10 +918,7 @@ test_routed_burst() {
 		"network-route and network-nat start, these two waiting for the lock a shell" \
 		"held: the vifs were done in $vif_ms ms, the starts $BURST_MS ms after the shell" \
 		"let go"
-	local st=()
-	mapfile -t st < <(xs_values hotplug-status "${ids[@]}")
-	assert_eq "$n connected" "$(printf '%s\n' "${st[@]}" | uniq -c | sed 's/^ *//')" \
-		"hotplug-status of the vifs"
+	assert_connected "${ids[@]}"
 	local want="" addrs="" pairs=()
 	for d in "${ids[@]}"; do
 		want+="192.0.2.$((100 + d)) vif$d.0 192.0.2.2 2"$'\n'
@@ -930,7 +935,7 @@ test_routed_burst() {
 				"/proc/sys/net/ipv4/conf/$dev/proxy_arp")"
 		done
 	done | LC_ALL=C sort)" "address and proxy ARP of the vifs and taps"
-	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$ref" vif999.0 192.0.2.99 \
+	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$REF" vif999.0 192.0.2.99 \
 		"$(vif_mac 999 0)" "${pairs[@]}")" 'elem masquerade "eth0"' | LC_ALL=C sort)" \
 		"$(fw_lines inet)" "the cards' chains and elements"
 	# Forwarding: on, and recorded (as it was off before) by exactly one start.
@@ -991,18 +996,12 @@ ipt_lines() {
 # and address); then they go at once: FORWARD is empty again, and no record
 # or lock file is left.
 test_iptables_burst() {
-	local n=$IPTABLES_N d ids=() pairs=() ref
+	local n=$IPTABLES_N d ids=() pairs=()
 	lan_new 192.0.2.2
 	RUN_ENV=(firewall=iptables)
 	vif_add 999 0 || fail "cannot create vif999.0"
 	xs_vif_seed 999 0 ip=192.0.2.99 || fail "cannot seed vif999.0"
-	run_udev vif-route 999 0 online
-	assert_eq 0 "$RC" "online of the reference vif: $OUT"
-	ref=$(ipt_lines)
-	assert_contains "$ref" "192.0.2.99/32" "the reference vif's rules"
-	run_udev vif-route 999 0 offline
-	assert_eq 0 "$RC" "offline of the reference vif: $OUT"
-	assert_eq "" "$(ipt_lines)" "FORWARD after the reference's offline"
+	reference vif-route iptables 192.0.2.99/32 ''
 	for ((d = 1; d <= n; d++)); do
 		vif_add "$d" 0 || fail "cannot create vif$d.0"
 		xs_vif_seed "$d" 0 "ip=192.0.2.$((100 + d))" || fail "cannot seed vif$d.0"
@@ -1017,7 +1016,7 @@ test_iptables_burst() {
 	burst_wait
 	assert_jobs_ok "${JOBS[@]}"
 	note "iptables: $n vif-route onlines fired at once: all done in $BURST_MS ms"
-	assert_same "$(expected_fw "$ref" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "${pairs[@]}")" \
+	assert_same "$(expected_fw "$REF" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "${pairs[@]}")" \
 		"$(ipt_lines)" "the vifs' FORWARD rules"
 	assert_not_contains "$(nft_h list tables)" xen_hotplug "nft tables with firewall=iptables"
 	assert_no_lock_files
