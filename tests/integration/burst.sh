@@ -67,13 +67,15 @@ burst_new() {
 
 # job NAME CMD...: one process of the burst: CMD (run_udev, run_env... which
 # set RC and OUT) runs once the gate opens; its exit status and end time go
-# to $BURST/NAME.rc, its output to $BURST/NAME.out.
+# to $BURST/NAME.rc, its output to $BURST/NAME.out. A gate that opens
+# because the test ended (it failed before burst_fire) runs nothing.
 job() {
 	local name=$1
 	shift
 	(
 		exec {GATE}>&-
 		flock -s "$BURST/gate" true
+		[[ -e $BURST/fired ]] || exit 0
 		"$@"
 		printf '%s\n' "$OUT" >"$BURST/$name.out"
 		echo "$RC $EPOCHREALTIME" >"$BURST/$name.rc"
@@ -108,6 +110,7 @@ await_waiters() {
 # burst_fire: when every job waits at the gate, opens it; T0 is that instant.
 burst_fire() {
 	await_waiters "$BURST/gate" "${#JOBS[@]}" "jobs at the gate"
+	: >"$BURST/fired"
 	T0=$EPOCHREALTIME
 	flock -u "$GATE"
 	exec {GATE}>&-
