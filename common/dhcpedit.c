@@ -1,5 +1,6 @@
 /* Pure text edits of the DHCP servers' files (dhcpd.conf, its defaults file, dnsmasq's hosts). */
 #include "dhcpedit.h"
+#include "params.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -413,27 +414,16 @@ static const char *rewrite_iface(struct out *o, const char *line, const char *va
 }
 
 /* The file is sourced by the init script's shell: a name must mean itself inside quotes. */
-static bool iface_name_ok(const char *dev)
-{
-	if (!*dev)
-		return false;
-	for (const char *c = dev; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || strchr("._-+@%=,", *c)))
-			return false;
-	return true;
-}
-
 char *dhcpedit_iface(const char *text, const char *dev, bool add, const char **why)
 {
 	struct out o = {0};
 	struct line l;
 	const char *val;
 
-	if (!iface_name_ok(dev))
-		return fail(&o, why,
-			    "an interface name of letters, digits and . _ - + @ % = , only (the "
-			    "defaults file is read by a shell)");
+	/* The defaults file is read by a shell: the programs' one rule for names keeps it safe. */
+	const char *expected = check_ifname(dev);
+	if (expected)
+		return fail(&o, why, expected);
 	/* Which variable takes the device: the first of the list the file assigns. */
 	int target = -1;
 	for (const char *cur = text; next_line(&cur, &l);) {

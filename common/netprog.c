@@ -271,8 +271,9 @@ static bool restore_line(const char *line, void *arg)
 		if (netprog_step(np, "leave IPv4 forwarding on: %s still needs it", other) &&
 		    (err = hand_over(&np->undo, other, line)) < 0) {
 			log_msg(&np->log, LOG_ERR,
-				"cannot pass the record of IPv4 forwarding to %s: %s", other,
-				strerror(-err));
+				"cannot pass the record of IPv4 forwarding to %s: %s (make its "
+				"state file writable, or stop it first)",
+				other, strerror(-err));
 			r->failed++;
 		}
 		return false;

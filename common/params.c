@@ -171,24 +171,30 @@ const char *parse_id(const char *s, unsigned max, unsigned *id)
 	return NULL;
 }
 
-const char *parse_mac(const char *s, uint8_t mac[6])
-{
-	static const char expected[] =
-	    "a unicast MAC address of six hex bytes, like 00:16:3e:01:02:03";
+static const char mac_expected[] = "a unicast MAC address of six hex bytes, like 00:16:3e:01:02:03";
 
+const char *parse_mac_syntax(const char *s, uint8_t mac[6])
+{
 	for (int i = 0; i < 6; i++) {
 		const char *b = s + i * 3;
 		if (!isxdigit((unsigned char)b[0]) || !isxdigit((unsigned char)b[1]))
-			return expected;
+			return mac_expected;
 		if (b[2] != (i == 5 ? '\0' : ':'))
-			return expected;
+			return mac_expected;
 		char hex[3] = {b[0], b[1], '\0'};
 		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
 	}
+	return NULL;
+}
+
+const char *parse_mac(const char *s, uint8_t mac[6])
+{
+	if (parse_mac_syntax(s, mac))
+		return mac_expected;
 	/* A multicast (broadcast included) or all-zero source address is no card's: bridges
 	 * drop frames sent from it. */
 	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
-		return expected;
+		return mac_expected;
 	return NULL;
 }
 

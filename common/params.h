@@ -54,6 +54,8 @@ struct ip_prefix {
 const char *check_ifname(const char *s);
 const char *parse_mtu(const char *s, unsigned *mtu);
 const char *parse_mac(const char *s, uint8_t mac[6]);
+/* The six hex bytes only, multicast and all-zero addresses too. */
+const char *parse_mac_syntax(const char *s, uint8_t mac[6]);
 const char *parse_id(const char *s, unsigned max, unsigned *id);
 const char *parse_ip_prefix(const char *s, struct ip_prefix *out);
 const char *parse_ip_list(const char *s, struct ip_prefix *out, size_t max, size_t *n);

@@ -154,8 +154,14 @@ int vif_check_values(struct vif_ctx *c)
 		return invalid(c, "bridge", c->bridge, expected);
 	if (c->ip && (expected = parse_ip_list(c->ip, c->ips, IP_LIST_MAX, &c->n_ips)))
 		return invalid(c, "ip", c->ip, expected);
-	if (c->mac && *c->mac && (expected = parse_mac(c->mac, c->mac_bytes)))
-		return invalid(c, "mac", c->mac, expected);
+	if (c->mac && *c->mac && (expected = parse_mac(c->mac, c->mac_bytes))) {
+		/* Earlier versions took any MAC: the guest's rules and entries must still go. */
+		bool cleanup = c->command == VIF_OFFLINE || c->command == VIF_REMOVE;
+		if (!cleanup || parse_mac_syntax(c->mac, c->mac_bytes))
+			return invalid(c, "mac", c->mac, expected);
+		log_msg(&c->log, LOG_WARNING, "mac=%s is not a unicast address; cleaning up anyway",
+			c->mac);
+	}
 	if (c->mtu && *c->mtu && (expected = parse_mtu(c->mtu, &c->mtu_value)))
 		return invalid(c, "mtu", c->mtu, expected);
 	if (c->vifname && *c->vifname) {
@@ -597,8 +603,7 @@ static int write_frontend_mtu(struct vif_ctx *c)
 	}
 	if (undo_push_ref(&c->undo, undo_frontend_mtu, release_frontend_mtu, &old, sizeof(old),
 			  "frontend MTU")) {
-		undo_frontend_mtu(&c->net, &old);
-		release_frontend_mtu(&old);
+		undo_frontend_mtu(&c->net, &old); /* frees old */
 		return vif_error(c, "too many changes to undo");
 	}
 	return 0;
@@ -627,6 +632,9 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 {
 	if (c->up && !c->tap && c->mtu_value && write_frontend_mtu(c) < 0)
 		return -1;
+	/* The lock is not held while the hooks run, as the Xen scripts held none: a slow hook
+	 * must not hold up every other vif and network-bridge. */
+	lock_release(&c->lock);
 	/* The hooks run before the report, as the Xen scripts ran them: what a hook adds (a
 	 * rule, a shaper) is in place before the toolstack lets the guest's traffic flow. */
 	if (!c->no_hooks && vif_step(c, "run the vif-post.d hooks")) {
@@ -643,13 +651,18 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 		hooks_run(&c->log, "vif-post", vars, sizeof(vars) / sizeof(vars[0]));
 	}
 	/* Reported before the changes are kept: if the report cannot be written, they are
-	 * undone, and the toolstack does not wait for a device that seems half there. */
+	 * undone (under the lock again), and the toolstack does not wait for a device that
+	 * seems half there. */
 	if (c->command == VIF_ONLINE &&
 	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
 		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
-		if (err < 0)
+		if (err < 0) {
+			if (c->prog->lock && lock_take(&c->lock, c->prog->lock) < 0)
+				log_msg(&c->log, LOG_ERR, "cannot take the lock %s again to undo",
+					c->prog->lock);
 			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
 					 strerror(-err));
+		}
 	}
 	undo_commit(&c->undo);
 	log_msg(&c->log, LOG_DEBUG, "successful %s %s for %s%s%s", c->prog->name, c->params.command,

@@ -165,11 +165,12 @@ _fault_judge() {
 	fi
 }
 
-# _fault_settled STATE: the state is STATE, within a second (the kernel finishes some changes,
-# e.g. a new link's carrier, after the command that made them returned).
+# _fault_settled STATE: the state is STATE within five seconds (the kernel finishes some
+# changes, e.g. a new link's carrier, after the command that made them returned; a loaded
+# machine can take a while). Only a run whose state differs waits.
 _fault_settled() {
 	local i
-	for ((i = 0; i < 10; i++)); do
+	for ((i = 0; i < 50; i++)); do
 		[[ $(_fault_snap) == "$1" ]] && return 0
 		sleep 0.1
 	done

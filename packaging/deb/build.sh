@@ -107,5 +107,9 @@ dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
 echo "built $deb"
 if command -v lintian >/dev/null; then
 	echo "lintian $deb:"
-	lintian --info "$deb" || true
+	# The package must be lintian clean: an error or warning fails the build.
+	if ! lintian --info --fail-on error,warning "$deb"; then
+		echo "make deb: lintian found errors or warnings in $deb" >&2
+		exit 1
+	fi
 fi

@@ -218,9 +218,11 @@ static bool iface_line(const char *l, const void *arg)
 	return assignment(l, value, sizeof(value)) != NULL;
 }
 
+/* The property, not the library's rule: a name outside the characters a shell takes as part of
+ * a plain word (and one starting with '-', an option) never reaches the defaults file. */
 static bool dev_ok(const char *dev)
 {
-	if (!*dev)
+	if (!*dev || *dev == '-')
 		return false;
 	for (const char *c = dev; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||

@@ -370,6 +370,29 @@ test_admin_rules_untouched() {
 
 # ---------------------------------------------------------------- removal
 
+# A guest brought up by an earlier version with a MAC now refused (multicast): online
+# refuses it, but its offline still takes its rules away, with a warning.
+test_offline_cleans_up_after_a_refused_mac() {
+	bridge_add br0
+	vif_add 1 0
+	xs_vif_seed 1 0 bridge=br0 ip=10.1.0.1
+	online 1 0
+	# What an earlier version left: the store's MAC, and the rules made from it.
+	local be mac
+	be=$(xs_backend 1 0)
+	mac=$(xs_read "$be/mac")
+	xs_write "$be/mac" 01:00:5e:00:00:01
+	nft_h delete element bridge xen_hotplug macs "{ vif1.0 . $mac }"
+	nft_h add element bridge xen_hotplug macs "{ vif1.0 . 01:00:5e:00:00:01 }"
+	run_udev vif-bridge 1 0 online
+	assert_ne 0 "$RC" "online with a multicast MAC"
+	assert_contains "$(xs_read "$be/hotplug-error")" "01:00:5e:00:00:01" "hotplug-error"
+	offline 1 0
+	assert_contains "$OUT" "not a unicast address" "the warning"
+	assert_fail chain_exists bridge vif-vif1.0
+	assert_not_contains "$(ruleset_json)" vif1.0 "ruleset after offline"
+}
+
 test_offline_leaves_nothing_of_the_vif() {
 	bridge_add br0
 	local d
