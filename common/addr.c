@@ -1,6 +1,7 @@
 /* Addresses and routes through libnl-route-3: list what a link carries, move it to another link. */
 #include "addr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,13 +305,58 @@ int netconf_move_routes(struct net *n, struct undo *u, const struct netconf *c, 
 	return 0;
 }
 
+/*
+ * The IPv4 default route's device by the kernel's own lookup (fib match) of 255.255.255.254, an
+ * address (class E) that no other route of an ordinary host covers: one answer, where a dump
+ * grows with every routed guest's host route. 0 when the answer is not a main-table unicast
+ * default route (a class E route, a policy rule, no answer): the caller looks through the table.
+ */
+static int fib_default(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = NULL;
+	struct rtnl_route *r = NULL;
+	unsigned char *buf = NULL;
+	struct sockaddr_nl peer;
+	int ifindex = 0;
+
+	if (!sk)
+		return 0;
+	/* RTM_F_LOOKUP_TABLE: the answer names the table the lookup used, else it says main. */
+	struct rtmsg rtm = {.rtm_family = AF_INET,
+			    .rtm_dst_len = 32,
+			    .rtm_flags = RTM_F_FIB_MATCH | RTM_F_LOOKUP_TABLE};
+	if (nl_connect(sk, NETLINK_ROUTE) < 0 || !(msg = nlmsg_alloc_simple(RTM_GETROUTE, 0)) ||
+	    nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(msg, RTA_DST, htonl(0xfffffffeu)) < 0 || nl_send_auto(sk, msg) < 0)
+		goto out;
+	int len = nl_recv(sk, &peer, &buf, NULL);
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	if (len <= 0 || !nlmsg_ok(h, len) || h->nlmsg_type != RTM_NEWROUTE ||
+	    rtnl_route_parse(h, &r) < 0)
+		goto out;
+	struct nl_addr *dst = rtnl_route_get_dst(r);
+	if (rtnl_route_get_table(r) == RT_TABLE_MAIN && (!dst || !nl_addr_get_prefixlen(dst)) &&
+	    rtnl_route_get_type(r) == RTN_UNICAST && rtnl_route_get_nnexthops(r) >= 1)
+		ifindex = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0));
+out:
+	if (r)
+		rtnl_route_put(r);
+	free(buf);
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return ifindex > 0 ? ifindex : 0;
+}
+
 int route_default_link(struct net *n, struct link_state *out)
 {
 	struct nl_cache *routes = NULL;
-	int err = rtnl_route_alloc_cache(n->sk, AF_INET, 0, &routes);
-	int best = 0;
+	int best = fib_default();
 	uint32_t best_prio = UINT32_MAX;
 
+	if (best)
+		return link_get_index(n, best, out);
+	int err = rtnl_route_alloc_cache(n->sk, AF_INET, 0, &routes);
 	if (err < 0)
 		return err;
 	for (struct nl_object *o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {

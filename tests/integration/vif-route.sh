@@ -386,6 +386,33 @@ test_netdev_empty_means_default_route() {
 	assert_online_state vif1.0 2 $HOST_IP1
 }
 
+# The default route is found by the kernel's lookup of 255.255.255.254: the main table's
+# default with the lowest metric. A route that covers that address (class E) or a policy rule
+# that sends it to another table must not mislead it: both point at eth0 here, the main
+# table's best default at eth1.
+test_netdev_default_route_lowest_metric() {
+	lan_setup eth1
+	inh ip route del default via 192.0.2.1 dev eth0
+	inh ip route add default via 192.0.2.1 dev eth0 metric 10
+	inh ip route add default via 198.51.100.1 dev eth1 metric 5
+	guest_add 1 0 "ip=$GUEST_IP"
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "online ($OUT)"
+	assert_eq "$HOST_IP1/32" "$(link_addrs vif1.0 | grep -v '^fe80')" "the lowest metric's device"
+	run_xl vif-route 1 0 offline
+	inh ip route add 240.0.0.0/4 dev eth0
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "online with a class E route ($OUT)"
+	assert_eq "$HOST_IP1/32" "$(link_addrs vif1.0 | grep -v '^fe80')" "despite a class E route"
+	run_xl vif-route 1 0 offline
+	inh ip route del 240.0.0.0/4 dev eth0
+	inh ip rule add to 255.255.255.254 lookup 100
+	inh ip route add default via 192.0.2.1 dev eth0 table 100
+	run_xl vif-route 1 0 online
+	assert_eq 0 "$RC" "online with a policy rule ($OUT)"
+	assert_eq "$HOST_IP1/32" "$(link_addrs vif1.0 | grep -v '^fe80')" "despite a policy rule"
+}
+
 # netdev refusals: before any change, naming the device, in xenstore.
 refuse_netdev() { # WORD... (the call is in $CALL)
 	local before
