@@ -320,7 +320,7 @@ static bool find_before(const char *line, void *arg)
 	return true;
 }
 
-void netprog_print_settings(const struct netprog *np, const char *const keys[], size_t n, bool json)
+static void print_settings(const struct netprog *np, const char *const keys[], size_t n, bool json)
 {
 	for (size_t i = 0; i < n; i++) {
 		char now[SYSCTL_VALUE_MAX] = "", old[SYSCTL_VALUE_MAX] = "", name[SYSCTL_NAME_MAX];
@@ -345,6 +345,26 @@ void netprog_print_settings(const struct netprog *np, const char *const keys[], 
 			printf("  %s = %s\n", name, now);
 		}
 	}
+}
+
+void netprog_print_status(const struct netprog *np, const char *const keys[], size_t n)
+{
+	bool json = np->params.json;
+	if (json) {
+		printf("{\"program\":");
+		json_str(stdout, np->name);
+		printf(",\"netdev\":");
+		json_str(stdout, np->netdev);
+		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
+	} else if (np->started) {
+		printf("%s: started for %s (state in %s/%s)\n", np->name, np->netdev,
+		       path_run_dir(), np->state);
+	} else {
+		printf("%s: not started for %s\n", np->name, np->netdev);
+	}
+	print_settings(np, keys, n, json);
+	if (json)
+		putchar(']');
 }
 
 /* netdev when not given: for stop and status the device this program was started on. */

@@ -89,10 +89,11 @@ int netprog_forget(struct netprog *np);
 int netprog_restore(struct netprog *np);
 
 /*
- * status: the current value of each sysctl key, with the value it had before start when start
- * changed it; as text lines, or as the members of a JSON array.
+ * status: whether start was run for netdev, then the current value of each sysctl key, with
+ * the value it had before start when start changed it.  As text lines; with --json as the
+ * first members of the object ({"program":..,"netdev":..,"started":..,"settings":[..]), which
+ * the caller ends.
  */
-void netprog_print_settings(const struct netprog *np, const char *const keys[], size_t n,
-			    bool json);
+void netprog_print_status(const struct netprog *np, const char *const keys[], size_t n);
 
 #endif

@@ -22,17 +22,24 @@ static int key_path(const char *key, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int sysctl_get(const char *key, char *value, size_t len)
+/* The key's file opened with flags: the descriptor, or -errno. */
+static int key_open(const char *key, int flags)
 {
 	char path[128];
 	int err = key_path(key, path, sizeof(path));
 	if (err < 0)
 		return err;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int sysctl_get(const char *key, char *value, size_t len)
+{
+	int fd = key_open(key, O_RDONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ssize_t n = read(fd, value, len - 1);
-	err = n < 0 ? -errno : 0;
+	int err = n < 0 ? -errno : 0;
 	close(fd);
 	if (n < 0)
 		n = 0;
@@ -44,16 +51,12 @@ int sysctl_get(const char *key, char *value, size_t len)
 
 int sysctl_put(const char *key, const char *value)
 {
-	char path[128];
-	int err = key_path(key, path, sizeof(path));
-	if (err < 0)
-		return err;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = key_open(key, O_WRONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	size_t len = strlen(value);
 	ssize_t n = write(fd, value, len);
-	err = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
+	int err = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
 	close(fd);
 	return err;
 }

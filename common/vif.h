@@ -97,8 +97,7 @@ int vif_proxy_arp(struct vif_ctx *c);
 int vif_route(struct vif_ctx *c, const struct ip_prefix *dst, const char *shown,
 	      const struct in_addr *src, unsigned metric);
 
-/* Offline: device down, tolerating its absence.  0 or -1. */ /* Offline: device down, tolerating
-								 its absence.  0 or -1. */
+/* Offline: device down, tolerating its absence.  0 or -1. */
 int vif_take_down(struct vif_ctx *c);
 
 /*

@@ -3,7 +3,6 @@
 #include "dhcp.h"
 #include "firewall.h"
 #include "netprog.h"
-#include "paths.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -51,15 +50,6 @@ struct nat {
 	struct dhcp dhcp;
 };
 
-static int undo_masquerade(void *ctx, const void *arg)
-{
-	(void)arg;
-	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
-	char err[256];
-	int r = fw_masquerade_del(&n->fw, n->np.netdev, err, sizeof(err));
-	return r < 0 ? -NLE_FAILURE : 0;
-}
-
 static int open_firewall(struct nat *n, const char *backend)
 {
 	bool fallback;
@@ -71,49 +61,61 @@ static int open_firewall(struct nat *n, const char *backend)
 	return 0;
 }
 
-/* A start that fails after the subnet was added takes it back. */
+/* The undo steps get the struct net inside np, the first member of struct nat. */
+static struct nat *nat_of(void *ctx)
+{
+	return (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+}
+
+/*
+ * Put the masquerade back as *arg says: off when a start that added it fails, on when a stop
+ * that took it away fails.
+ */
+static int undo_masquerade(void *ctx, const void *arg)
+{
+	struct nat *n = nat_of(ctx);
+	char err[256];
+	int r = *(const bool *)arg ? fw_masquerade_add(&n->fw, n->np.netdev, err, sizeof(err))
+				   : fw_masquerade_del(&n->fw, n->np.netdev, err, sizeof(err));
+	return r < 0 ? -NLE_FAILURE : 0;
+}
+
+/* The same for the DHCP subnet (its files, and the server restarted). */
 static int undo_subnet(void *ctx, const void *arg)
 {
-	(void)arg;
-	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+	struct nat *n = nat_of(ctx);
 	char err[512];
 	bool changed;
-	int r = dhcp_serve_subnet(&n->dhcp, false, &changed, &n->np.log, err, sizeof(err));
+	int r =
+	    dhcp_serve_subnet(&n->dhcp, *(const bool *)arg, &changed, &n->np.log, err, sizeof(err));
 	if (r < 0)
 		log_msg(&n->np.log, LOG_ERR, "%s", err);
 	return r < 0 ? -NLE_FAILURE : 0;
 }
 
-/* A stop that fails after taking the masquerade or the subnet away gives them back. */
-static int undo_masquerade_del(void *ctx, const void *arg)
+/* Journal one of those undo steps, to turn the thing on (on) or off again. */
+static int push_undo(struct nat *n, undo_fn fn, bool on, const char *what)
 {
-	(void)arg;
-	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
-	char err[256];
-	return fw_masquerade_add(&n->fw, n->np.netdev, err, sizeof(err)) < 0 ? -NLE_FAILURE : 0;
-}
-
-static int undo_subnet_taken(void *ctx, const void *arg)
-{
-	(void)arg;
-	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
-	char err[512];
-	bool changed;
-	int r = dhcp_serve_subnet(&n->dhcp, true, &changed, &n->np.log, err, sizeof(err));
-	if (r < 0)
-		log_msg(&n->np.log, LOG_ERR, "%s", err);
-	return r < 0 ? -NLE_FAILURE : 0;
+	return undo_push(&n->np.undo, fn, &on, sizeof(on), what)
+		   ? netprog_fail(&n->np, "out of memory")
+		   : 0;
 }
 
 /* The hosts file a failed start made: removed while it holds nothing. */
 static int undo_hosts_file(void *ctx, const void *arg)
 {
 	(void)arg;
-	struct nat *n = (struct nat *)((char *)ctx - offsetof(struct netprog, net));
+	struct nat *n = nat_of(ctx);
 	struct stat st;
 	if (stat(n->dhcp.hosts, &st) < 0 || st.st_size > 0)
 		return 0;
 	return unlink(n->dhcp.hosts) < 0 && errno != ENOENT ? -nl_syserr2nlerr(errno) : 0;
+}
+
+/* The file that makes the server serve the subnet: dhcpd.conf, or the file written for dnsmasq. */
+static char *subnet_file(struct dhcp *d)
+{
+	return d->kind == DHCP_ISC ? d->conf : d->dnsmasq_conf;
 }
 
 /* Every value is judged before anything is done, whatever the command (SPEC §1). */
@@ -152,8 +154,8 @@ static int start(struct nat *n)
 			 fw_backend_name(n->fw.backend))) {
 		if (fw_masquerade_add(&n->fw, np->netdev, err, sizeof(err)) < 0)
 			return netprog_fail(np, "%s", err);
-		if (undo_push(&np->undo, undo_masquerade, NULL, 0, "the masquerade"))
-			return netprog_fail(np, "out of memory");
+		if (push_undo(n, undo_masquerade, false, "the masquerade") < 0)
+			return -1;
 		if (netprog_record(np, "masquerade %s", fw_backend_name(n->fw.backend)) < 0)
 			return -1;
 	}
@@ -171,13 +173,12 @@ static int start(struct nat *n)
 		if (dhcp_serve_subnet(&n->dhcp, true, &changed, &np->log, np->err,
 				      sizeof(np->err)) < 0)
 			return -1;
-		if (changed && undo_push(&np->undo, undo_subnet, NULL, 0, "the DHCP subnet"))
-			return netprog_fail(np, "out of memory");
+		if (changed && push_undo(n, undo_subnet, false, "the DHCP subnet") < 0)
+			return -1;
 		/* Paths are validated: no blanks.  "-" stands for none. */
-		const struct dhcp *d = &n->dhcp;
+		struct dhcp *d = &n->dhcp;
 		if (netprog_record(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), changed,
-				   d->kind == DHCP_ISC ? d->conf : d->dnsmasq_conf, d->init,
-				   d->hosts[0] ? d->hosts : "-") < 0)
+				   subnet_file(d), d->init, d->hosts[0] ? d->hosts : "-") < 0)
 			return -1;
 	}
 	return netprog_save(np);
@@ -193,7 +194,7 @@ static bool recorded_dhcp(struct nat *n, int *changed)
 		return false;
 	memset(d, 0, sizeof(*d));
 	d->kind = !strcmp(kind, "dnsmasq") ? DHCP_DNSMASQ : DHCP_ISC;
-	snprintf(d->kind == DHCP_ISC ? d->conf : d->dnsmasq_conf, PATH_MAX, "%s", conf);
+	snprintf(subnet_file(d), PATH_MAX, "%s", conf);
 	snprintf(d->init, sizeof(d->init), "%s", init);
 	if (strcmp(hosts, "-"))
 		snprintf(d->hosts, sizeof(d->hosts), "%s", hosts);
@@ -217,8 +218,8 @@ static int stop(struct nat *n)
 		if (dhcp_serve_subnet(&n->dhcp, false, &taken, &np->log, np->err, sizeof(np->err)) <
 		    0)
 			return -1;
-		if (taken && undo_push(&np->undo, undo_subnet_taken, NULL, 0, "the DHCP subnet"))
-			return netprog_fail(np, "out of memory");
+		if (taken && push_undo(n, undo_subnet, true, "the DHCP subnet") < 0)
+			return -1;
 	}
 	if (netprog_recorded(np, "masquerade", backend, sizeof(backend))) {
 		if (open_firewall(n, backend) < 0)
@@ -227,8 +228,8 @@ static int stop(struct nat *n)
 				 backend)) {
 			if (fw_masquerade_del(&n->fw, np->netdev, err, sizeof(err)) < 0)
 				return netprog_fail(np, "%s", err);
-			if (undo_push(&np->undo, undo_masquerade_del, NULL, 0, "the masquerade"))
-				return netprog_fail(np, "out of memory");
+			if (push_undo(n, undo_masquerade, true, "the masquerade") < 0)
+				return -1;
 		}
 	}
 	if (netprog_restore(np) < 0)
@@ -245,16 +246,11 @@ static int status(struct nat *n)
 	int changed = 0;
 	bool has_dhcp = recorded_dhcp(n, &changed);
 	const char *kind = has_dhcp ? dhcp_kind_name(n->dhcp.kind) : "no";
-	const char *conf = !has_dhcp		      ? NULL
-			   : n->dhcp.kind == DHCP_ISC ? n->dhcp.conf
-						      : n->dhcp.dnsmasq_conf;
+	const char *conf = has_dhcp ? subnet_file(&n->dhcp) : NULL;
 
+	netprog_print_status(np, keys, 1);
 	if (np->params.json) {
-		printf("{\"program\":\"network-nat\",\"netdev\":");
-		json_str(stdout, np->netdev);
-		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
-		netprog_print_settings(np, keys, 1, true);
-		printf("],\"masquerade\":");
+		printf(",\"masquerade\":");
 		json_str(stdout, masq ? backend : NULL);
 		printf(",\"dhcp\":");
 		json_str(stdout, kind);
@@ -263,12 +259,6 @@ static int status(struct nat *n)
 		printf("}\n");
 		return 0;
 	}
-	if (np->started)
-		printf("network-nat: started for %s (state in %s/%s)\n", np->netdev, path_run_dir(),
-		       np->state);
-	else
-		printf("network-nat: not started for %s\n", np->netdev);
-	netprog_print_settings(np, keys, 1, false);
 	if (masq)
 		printf("  masquerade of what leaves %s: on (%s)\n", np->netdev, backend);
 	else

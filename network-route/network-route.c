@@ -1,6 +1,5 @@
 /* network-route: IPv4 forwarding and proxy ARP for routed guests (vif-route), and back. */
 #include "netprog.h"
-#include "paths.h"
 #include "sysctl.h"
 
 #include <stdio.h>
@@ -59,20 +58,9 @@ static int status(struct netprog *np)
 	char key[SYSCTL_KEY_MAX];
 	sysctl_conf_key(key, np->netdev, "proxy_arp");
 	const char *const keys[] = {"ip_forward", key};
-	if (np->params.json) {
-		printf("{\"program\":\"network-route\",\"netdev\":");
-		json_str(stdout, np->netdev);
-		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
-		netprog_print_settings(np, keys, 2, true);
-		printf("]}\n");
-		return 0;
-	}
-	if (np->started)
-		printf("network-route: started for %s (state in %s/%s)\n", np->netdev,
-		       path_run_dir(), np->state);
-	else
-		printf("network-route: not started for %s\n", np->netdev);
-	netprog_print_settings(np, keys, 2, false);
+	netprog_print_status(np, keys, 2);
+	if (np->params.json)
+		printf("}\n");
 	return 0;
 }
 

@@ -379,6 +379,42 @@ assert_not_contains() {
 	[[ "$1" != *"$2"* ]] || fail "${3:-unexpected text}: '$2' found in '$1'"
 }
 
+# ---------------------------------------------------------------- vif calls
+
+# vif_online PROG D I [ARGS...]: PROG online as udev runs it; must succeed
+# and report connected.
+vif_online() {
+	local prog=$1 d=$2 i=$3
+	shift 3
+	run_udev "$prog" "$d" "$i" online "$@"
+	assert_eq 0 "$RC" "online of vif$d.$i: $OUT"
+	assert_eq connected "$(xs_read "$(xs_backend "$d" "$i")/hotplug-status")" \
+		"hotplug-status of vif$d.$i"
+}
+
+# vif_offline PROG D I [ARGS...]: PROG offline as udev runs it; must succeed.
+vif_offline() {
+	local prog=$1 d=$2 i=$3
+	shift 3
+	run_udev "$prog" "$d" "$i" offline "$@"
+	assert_eq 0 "$RC" "offline of vif$d.$i: $OUT"
+}
+
+# assert_vif_refused BACKEND BEFORE WORD...: a refused vif call: exit
+# non-zero, hotplug-status error, a hotplug-error naming every word given, the
+# host exactly as BEFORE (compared with the test file's host_state).
+assert_vif_refused() {
+	local be=$1 before=$2 err w
+	shift 2
+	assert_ne 0 "$RC" "exit status"
+	assert_eq error "$(xs_read "$be/hotplug-status" 2>&1)" "hotplug-status"
+	err=$(xs_read "$be/hotplug-error" 2>&1)
+	for w in "$@"; do
+		assert_contains "$err" "$w" "hotplug-error"
+	done
+	assert_same "$before" "$(host_state)" "host state after the refusal"
+}
+
 # ---------------------------------------------------------------- runner
 
 # Runs the test functions (all test_* or those named) each in a fresh

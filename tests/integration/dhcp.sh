@@ -46,21 +46,8 @@ guest() {
 	xs_vif_seed "$d" 0 "$@"
 }
 
-online() { # D ARGS...
-	local d=$1
-	shift
-	run_udev vif-nat "$d" 0 online "$@"
-	assert_eq 0 "$RC" "online of vif$d.0: $OUT"
-	assert_eq connected "$(xs_read "$(xs_backend "$d" 0)/hotplug-status")" \
-		"hotplug-status of vif$d.0"
-}
-
-offline() { # D ARGS...
-	local d=$1
-	shift
-	run_udev vif-nat "$d" 0 offline "$@"
-	assert_eq 0 "$RC" "offline of vif$d.0: $OUT"
-}
+online() { vif_online vif-nat "$1" 0 "${@:2}"; }   # D ARGS...
+offline() { vif_offline vif-nat "$1" 0 "${@:2}"; } # D ARGS...
 
 # lease NS [TIMEOUT]: "<address> <router>" of the lease a DHCP client in NS
 # gets, nothing when none.

@@ -74,22 +74,9 @@ host_state() {
 			| "\(.local)/\(.prefixlen)"]}] | sort_by(.ifname) | .[]'
 }
 
-# online D I [ARGS...]: vif-bridge online as udev runs it; must succeed.
-online() {
-	local d=$1 i=$2
-	shift 2
-	run_udev vif-bridge "$d" "$i" online "$@"
-	assert_eq 0 "$RC" "online of vif$d.$i: $OUT"
-	assert_eq connected "$(xs_read "$(xs_backend "$d" "$i")/hotplug-status")" \
-		"hotplug-status of vif$d.$i"
-}
-
-offline() {
-	local d=$1 i=$2
-	shift 2
-	run_udev vif-bridge "$d" "$i" offline "$@"
-	assert_eq 0 "$RC" "offline of vif$d.$i: $OUT"
-}
+# online|offline D I [ARGS...]: vif-bridge as udev runs it; must succeed.
+online() { vif_online vif-bridge "$@"; }
+offline() { vif_offline vif-bridge "$@"; }
 
 # bridged_pair [KEY=VALUE...] [-- ARGS...]: bridge br0; guest 2 ($G2, vif2.0,
 # no ip list) is the observer; guest 1 ($G1, vif1.0, xenstore extras KEY=VALUE)

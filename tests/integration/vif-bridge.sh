@@ -50,20 +50,6 @@ assert_released() { # DEV
 	assert_fail link_is_up "$1"
 }
 
-# A refused call: exit non-zero, hotplug-status error, hotplug-error naming
-# every word given, the host exactly as before.
-assert_refused() { # STATE_BEFORE WORD...
-	local before=$1 err w
-	shift
-	assert_ne 0 "$RC" "exit status"
-	assert_eq error "$(xs_read $BE/hotplug-status 2>&1)" "hotplug-status"
-	err=$(xs_read $BE/hotplug-error 2>&1)
-	for w in "$@"; do
-		assert_contains "$err" "$w" "hotplug-error"
-	done
-	assert_same "$before" "$(host_state)" "host state after refusal"
-}
-
 # Installs a hook: NAME MODE BODY (written as is; no #! line, so it only
 # works when run with bash, as the scripts sourced hooks).
 hook_add() {
@@ -275,7 +261,7 @@ test_missing_bridge() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before" nosuchbr
+	assert_vif_refused $BE "$before" nosuchbr
 	assert_contains "$(msgs)" nosuchbr "message"
 }
 
@@ -285,7 +271,7 @@ test_no_bridge_at_all() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before"
+	assert_vif_refused $BE "$before"
 }
 
 # A link that exists but is not a bridge must not be taken for one; whether
@@ -300,7 +286,7 @@ test_bridge_not_a_bridge_changes_nothing() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before" notabr
+	assert_vif_refused $BE "$before" notabr
 }
 
 # A step that fails after others succeeded: the kernel refuses to enslave a
@@ -317,7 +303,7 @@ test_failure_at_enslave_undone() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before"
+	assert_vif_refused $BE "$before"
 }
 
 # The store cannot be reached: a clear failure before any change.
@@ -359,7 +345,7 @@ test_xenbr_eth_not_bridge() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before" xenbr3
+	assert_vif_refused $BE "$before" xenbr3
 }
 
 # ---------------------------------------------------------------- vifname
@@ -398,7 +384,7 @@ test_vifname_taken_refused() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before" taken0
+	assert_vif_refused $BE "$before" taken0
 }
 
 # A failure after the rename must undo the rename too.
@@ -409,7 +395,7 @@ test_failure_after_rename_undone() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before" nosuchbr
+	assert_vif_refused $BE "$before" nosuchbr
 	assert_ok link_exists vif1.0
 }
 
@@ -479,7 +465,7 @@ test_tap_vifname_too_long_with_emu() {
 	local before
 	before=$(host_state)
 	run_xl vif-bridge 1 0 add type_if=tap
-	assert_refused "$before" abcdefghijkl
+	assert_vif_refused $BE "$before" abcdefghijkl
 }
 
 test_noop_commands() {
@@ -628,7 +614,7 @@ refuse_xs() { # KEY VALUE
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online
-	assert_refused "$before" "$1" "$2"
+	assert_vif_refused $BE "$before" "$1" "$2"
 }
 
 # The same through a key=value argument (udev style).
@@ -639,7 +625,7 @@ refuse_arg() { # KEY VALUE
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online bridge=br1 "$1=$2"
-	assert_refused "$before" "$1" "$2"
+	assert_vif_refused $BE "$before" "$1" "$2"
 }
 
 test_bad_ip_octet() { refuse_xs ip 10.0.0.300; }
@@ -670,7 +656,7 @@ test_bad_bridge_arg() {
 	local before
 	before=$(host_state)
 	run_udev vif-bridge 1 0 online "bridge=br 0"
-	assert_refused "$before" bridge "br 0"
+	assert_vif_refused $BE "$before" bridge "br 0"
 }
 
 test_bad_mac() { refuse_xs mac 00:16:3e:zz:00:01; }

@@ -48,22 +48,9 @@ guest() {
 	xs_vif_seed "$d" "$i" "$@"
 }
 
-# online D I [ARGS...]: vif-nat online as udev runs it; must succeed.
-online() {
-	local d=$1 i=$2
-	shift 2
-	run_udev vif-nat "$d" "$i" online "$@"
-	assert_eq 0 "$RC" "online of vif$d.$i: $OUT"
-	assert_eq connected "$(xs_read "$(xs_backend "$d" "$i")/hotplug-status")" \
-		"hotplug-status of vif$d.$i"
-}
-
-offline() {
-	local d=$1 i=$2
-	shift 2
-	run_udev vif-nat "$d" "$i" offline "$@"
-	assert_eq 0 "$RC" "offline of vif$d.$i: $OUT"
-}
+# online|offline D I [ARGS...]: vif-nat as udev runs it; must succeed.
+online() { vif_online vif-nat "$@"; }
+offline() { vif_offline vif-nat "$@"; }
 
 # guest_net NS ADDR ROUTER: the guest's side as its DHCP lease would set it.
 guest_net() {
@@ -117,20 +104,6 @@ host_state() {
 msgs() {
 	printf '%s\n' "$OUT"
 	cat "$XEN_LOG_DIR/xen-hotplug.log" 2>/dev/null
-}
-
-# A refused call: exit non-zero, hotplug-status error, a hotplug-error naming
-# every word given, the host exactly as BEFORE.
-assert_refused() { # BACKEND BEFORE WORD...
-	local be=$1 before=$2 err w
-	shift 2
-	assert_ne 0 "$RC" "exit status"
-	assert_eq error "$(xs_read "$be/hotplug-status" 2>&1)" "hotplug-status"
-	err=$(xs_read "$be/hotplug-error" 2>&1)
-	for w in "$@"; do
-		assert_contains "$err" "$w" "hotplug-error"
-	done
-	assert_same "$before" "$(host_state)" "host state after the refusal"
 }
 
 # The vif carries guest D's NAT set-up for guest address ADDR and router
@@ -248,7 +221,7 @@ test_router_past_255_refused() {
 	guest 1 0 ip=192.168.50.129
 	before=$(host_state)
 	run_udev vif-nat 1 0 online
-	assert_refused $BE "$before" ip 192.168.50.129 "last octet"
+	assert_vif_refused $BE "$before" ip 192.168.50.129 "last octet"
 	assert_eq "" "$(msgs | grep -i sanitizer)" "sanitizer reports"
 	# 128 is the last that works: router .255.
 	xs_write $BE/ip 192.168.50.128
@@ -257,7 +230,7 @@ test_router_past_255_refused() {
 	guest 2 200
 	before=$(host_state)
 	run_udev vif-nat 2 200 online
-	assert_refused "$(xs_backend 2 200)" "$before" handle 200
+	assert_vif_refused "$(xs_backend 2 200)" "$before" handle 200
 }
 
 # ---------------------------------------------------------------- already up
@@ -425,14 +398,14 @@ test_bad_values_refused() {
 				"$key=$value"
 			;;
 		esac
-		assert_refused $BE "$before" "${words[@]}"
+		assert_vif_refused $BE "$before" "${words[@]}"
 		assert_eq "$files" "$(cat "$SB/hosts" "$conf")" "DHCP files after $key=$value"
 	done
 	# DHCP without the guest's MAC cannot make an entry.
 	xs_vif_seed 1 0
 	xs_rm $BE/mac
 	run_udev vif-nat 1 0 online "${DNSMASQ[@]}"
-	assert_refused $BE "$before" mac dhcp=dnsmasq
+	assert_vif_refused $BE "$before" mac dhcp=dnsmasq
 	# Missing device variables.
 	run_env vif-nat XENBUS_PATH=backend/vif/1/0 -- online
 	assert_ne 0 "$RC" "exit without vif"

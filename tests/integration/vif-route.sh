@@ -142,20 +142,6 @@ assert_online_state() { # DEV METRIC [HOST_ADDR]
 	assert_ok chain_exists "rev-${dev%-emu}"
 }
 
-# A refused call: exit non-zero, hotplug-status error, hotplug-error naming
-# every word given, the host exactly as before.
-assert_refused() { # STATE_BEFORE WORD...
-	local before=$1 err w
-	shift
-	assert_ne 0 "$RC" "exit status"
-	assert_eq error "$(xs_read $BE/hotplug-status 2>&1)" "hotplug-status"
-	err=$(xs_read $BE/hotplug-error 2>&1)
-	for w in "$@"; do
-		assert_contains "$err" "$w" "hotplug-error"
-	done
-	assert_same "$before" "$(host_state)" "host state after the refusal"
-}
-
 # ---------------------------------------------------------------- packets
 
 # lprobe SENDER_NS RECEIVER_NS WANT FRAME...: probe (pkt-lib.sh) between a guest
@@ -418,7 +404,7 @@ refuse_netdev() { # WORD... (the call is in $CALL)
 	local before
 	before=$(host_state)
 	"${CALL[@]}"
-	assert_refused "$before" "$@"
+	assert_vif_refused $BE "$before" "$@"
 	assert_eq 1 "$RC" "exit status"
 }
 
@@ -522,7 +508,7 @@ test_vifname_taken() {
 	local before
 	before=$(host_state)
 	run_xl vif-route 1 0 online
-	assert_refused "$before" guest0 vifname
+	assert_vif_refused $BE "$before" guest0 vifname
 }
 
 # A guest whose online was refused because its vifname is another guest's:
@@ -636,7 +622,7 @@ refuse_xs() { # KEY VALUE
 	local before
 	before=$(host_state)
 	run_udev vif-route 1 0 online
-	assert_refused "$before" "$1" "$2"
+	assert_vif_refused $BE "$before" "$1" "$2"
 }
 
 # The same through a key=value argument (udev style).
@@ -646,7 +632,7 @@ refuse_arg() { # KEY VALUE
 	local before
 	before=$(host_state)
 	run_udev vif-route 1 0 online "$1=$2"
-	assert_refused "$before" "$1" "$2"
+	assert_vif_refused $BE "$before" "$1" "$2"
 }
 
 test_bad_ip() { refuse_xs ip 192.0.2.300; }
@@ -670,7 +656,7 @@ test_bad_netdev_env() {
 	RUN_ENV=(netdev=../eth0)
 	run_udev vif-route 1 0 online
 	RUN_ENV=()
-	assert_refused "$before" netdev ../eth0
+	assert_vif_refused $BE "$before" netdev ../eth0
 }
 test_bad_type_if() { refuse_arg type_if bogus; }
 
@@ -682,11 +668,11 @@ test_ip_holding_host_address() {
 	local before
 	before=$(host_state)
 	run_udev vif-route 1 0 online
-	assert_refused "$before" ip 192.0.2.10/24 $HOST_IP eth0
+	assert_vif_refused $BE "$before" ip 192.0.2.10/24 $HOST_IP eth0
 	assert_ok inh ping -c 1 -W 2 $ROUTER_IP
 	xs_write $BE/ip $HOST_IP
 	run_udev vif-route 1 0 online
-	assert_refused "$before" ip $HOST_IP
+	assert_vif_refused $BE "$before" ip $HOST_IP
 }
 
 test_bad_xenbus_path() {
@@ -718,7 +704,7 @@ test_bad_vif() {
 	local before
 	before=$(host_state)
 	run_env vif-route "vif=vif1.0 x" XENBUS_PATH=backend/vif/1/0 XENBUS_TYPE=vif -- online
-	assert_refused "$before" vif "vif1.0 x"
+	assert_vif_refused $BE "$before" vif "vif1.0 x"
 }
 
 test_missing_vif_device() {
@@ -727,7 +713,7 @@ test_missing_vif_device() {
 	local before
 	before=$(host_state)
 	run_udev vif-route 1 0 online
-	assert_refused "$before" vif1.0 "does not exist"
+	assert_vif_refused $BE "$before" vif1.0 "does not exist"
 }
 
 test_unknown_command() {
