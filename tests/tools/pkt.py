@@ -2,11 +2,13 @@
 """Crafted Ethernet frames for the firewall tests: send them, and count those that arrive.
 
   pkt.py send IFACE --prefix P FRAME...
+  pkt.py hex --smac MAC --prefix P FRAME...
   pkt.py recv IFACE --prefix P [--want NAME]... [--timeout S] [--grace S] [--ready FILE]
 
 A FRAME is NAME,KIND[,key=value...]. Every frame carries the marker "<P><NAME>." in its
 payload, so a receiver counts exactly the frames of this run and tells them apart. send
-sends the frames in order, from one CPU, so that they also arrive in that order.
+sends the frames in order, from one CPU, so that they also arrive in that order. hex prints
+each frame in hex, one a line, for a sender elsewhere (a real-Xen guest's rawsend).
 
 Kinds and their keys (every kind also takes smac=, dmac= and vlan=):
   raw   type=0x88b5                      the marker as the payload of that ethertype
@@ -144,7 +146,7 @@ def vlan_tags(spec, tpid_outer):
     return out
 
 
-def build(iface, prefix, spec):
+def build(default_smac, prefix, spec):
     fields = spec.split(",")
     if len(fields) < 2:
         raise ValueError("frame %r: expected NAME,KIND[,key=value...]" % spec)
@@ -158,7 +160,7 @@ def build(iface, prefix, spec):
             raise ValueError("frame %r: %r is not key=value" % (spec, f))
         kv[k] = v
     marker = (prefix + name + ".").encode()
-    smac = mac_bytes(kv.pop("smac", iface_mac(iface)))
+    smac = mac_bytes(kv.pop("smac", default_smac))
     dmac = kv.pop("dmac", None)
     tags = vlan_tags(kv.pop("vlan", ""), int(kv.pop("tpid", "0x8100"), 0))
 
@@ -206,7 +208,8 @@ def build(iface, prefix, spec):
 
 
 def cmd_send(args):
-    frames = [build(args.iface, args.prefix, spec) for spec in args.frames]
+    smac = iface_mac(args.iface)
+    frames = [build(smac, args.prefix, spec) for spec in args.frames]
     # On one CPU the frames go through one backlog queue, so they arrive in the order
     # sent: once the last one is in, the earlier ones have had their chance.
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -215,6 +218,12 @@ def cmd_send(args):
     for f in frames:
         s.send(f)
     s.close()
+    return 0
+
+
+def cmd_hex(args):
+    for spec in args.frames:
+        print(build(args.smac, args.prefix, spec).hex())
     return 0
 
 
@@ -302,6 +311,10 @@ def main():
     ps.add_argument("iface")
     ps.add_argument("--prefix", required=True)
     ps.add_argument("frames", nargs="+")
+    ph = sub.add_parser("hex")
+    ph.add_argument("--smac", required=True)
+    ph.add_argument("--prefix", required=True)
+    ph.add_argument("frames", nargs="+")
     pr = sub.add_parser("recv")
     pr.add_argument("iface")
     pr.add_argument("--prefix", required=True)
@@ -311,7 +324,7 @@ def main():
     pr.add_argument("--ready")
     args = p.parse_args()
     try:
-        return cmd_send(args) if args.cmd == "send" else cmd_recv(args)
+        return {"send": cmd_send, "hex": cmd_hex, "recv": cmd_recv}[args.cmd](args)
     except (ValueError, KeyError, OSError) as e:
         print("pkt.py: %s" % (e if not isinstance(e, KeyError) else "missing key %s" % e),
               file=sys.stderr)

@@ -1,0 +1,310 @@
+#!/bin/bash
+# tests.sh (real-Xen lane): the programs under xl/libxl 4.17, oxenstored and netback, with
+# real PV guests whose netfront sends real frames. Runs inside dom0 (dom0.sh), each test
+# with its own clean-up; prints ok/not ok lines and "N passed, N failed".
+#   bash tests.sh [test_NAME...]
+# shellcheck disable=SC2016 # guest commands in single quotes run in the guest's shell
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/xen/lib.sh
+. "$HERE/lib.sh"
+
+# A guest's MAC and addresses by number: 00:16:3e:00:00:N, 192.0.2.N, 2001:db8:1::N.
+mac_of() { printf '00:16:3e:00:00:%02x' "$1"; }
+
+# vif_dev GUEST [DEVID]: the backend vif of a guest's card.
+vif_dev() { echo "vif$(domid "$1").${2:-0}"; }
+
+backend() { echo "/local/domain/0/backend/vif/$(domid "$1")/${2:-0}"; }
+
+# assert_attached GUEST DEVID BRIDGE: the card's vif is up on BRIDGE and libxl was told so.
+assert_attached() {
+	local v
+	v=$(vif_dev "$1" "$2")
+	assert_eq "$3" "$(ip -j link show dev "$v" | jq -r '.[0].master')" "bridge of $v"
+	assert_contains "$(ip -j link show dev "$v" | jq -r '.[0].flags | join(",")')" UP "flags of $v"
+	assert_eq connected "$(xenstore-read "$(backend "$1" "$2")/hotplug-status" 2>&1)" \
+		"hotplug-status of $v"
+}
+
+# The state a destroyed guest must leave as it found: links, nft, the programs' state and
+# lock files, the store's vif backends.
+trace_state() {
+	leftovers
+	nft list ruleset
+	ls -A /var/run/xen 2>/dev/null | grep -v -E '^(xl-|qmp|xenconsoled)' || true
+}
+
+# ---------------------------------------------------------------- the package
+
+test_package_installed_over_xen_utils_common() {
+	local p
+	assert_eq "install ok installed" "$(dpkg-query -W -f='${Status}' xen-net-hooks)" \
+		"xen-net-hooks package"
+	assert_eq "install ok installed" "$(dpkg-query -W -f='${Status}' xen-utils-common)" \
+		"xen-utils-common package"
+	for p in vif-bridge vif-route vif-nat; do
+		assert_eq "/usr/libexec/xen-net-hooks/$p" "$(readlink "$SCRIPTS/$p")" "$SCRIPTS/$p"
+		assert_contains "$(dpkg-divert --list "$SCRIPTS/$p")" "$SCRIPTS/$p.distrib" "diversion of $p"
+		assert_eq '#!/bin/bash' "$(head -n 1 "$SCRIPTS/$p.distrib")" "Debian's $p, diverted"
+		run "$SCRIPTS/$p" --version
+		assert_eq 0 "$RC" "$p --version: $OUT"
+	done
+	# xl's own defaults name the diverted place's occupant: the programs.
+	assert_contains "$(xl info 2>&1)" "xen_major              : 4" "xl info"
+}
+
+# ---------------------------------------------------------------- bridged
+
+# bridged_guest_reaches_all LAYOUT-BRIDGE PORT NETWORK-BRIDGE-ARGS...: network-bridge start
+# as given; a guest with xl's default vif script reaches the LAN and dom0 over IPv4 and
+# IPv6, the LAN reaches it; stop gives dom0's card back exactly.
+bridged_guest_reaches_all() {
+	local br=$1 port=$2 before
+	shift 2
+	before=$(net_state)
+	must "$SCRIPTS/network-bridge" start "$@"
+	assert_eq "$br" "$(ip -j link show dev "$port" | jq -r '.[0].master')" "master of $port"
+	assert_contains "$(ip -o addr show dev "$br")" "inet $DOM0_IP/$PREFIX" "address of $br"
+	local vifspec="mac=$(mac_of 11)"
+	[[ $br != xenbr0 ]] && vifspec+=",bridge=$br"
+	guest_up g1 "$vifspec"
+	assert_attached g1 0 "$br"
+	guest_net g1 eth0 192.0.2.11/24 "$LAN_IP" 2001:db8:1::11/64
+	guest_ping g1 "$LAN_IP"
+	guest_ping g1 "$DOM0_IP"
+	guest_ping g1 "$LAN_IP6"
+	guest_ping g1 "$DOM0_IP6"
+	lan_ping 192.0.2.11
+	lan_ping 2001:db8:1::11
+	guest_destroy g1
+	assert_eq 0 "$RC" "xl destroy: $OUT"
+	must "$SCRIPTS/network-bridge" stop "$@"
+	assert_same "$before" "$(net_state)" "dom0's network after network-bridge stop"
+}
+
+test_bridged_classic_layout() {
+	bridged_guest_reaches_all xenbr0 "$DOM0_IF"
+}
+
+test_bridged_rename_layout() {
+	bridged_guest_reaches_all "$DOM0_IF" "p$DOM0_IF" "netdev=$DOM0_IF" "bridge=$DOM0_IF"
+}
+
+# A guest that forges its IPv4 source, its ARP sender or its MAC gets none of it through to
+# the LAN; its own frames, DHCP and ping still flow.
+test_bridged_forged_frames_dropped() {
+	local mac
+	mac=$(mac_of 21)
+	must "$SCRIPTS/network-bridge" start
+	guest_up g2 "mac=$mac,ip=192.0.2.21"
+	assert_attached g2 0 xenbr0
+	guest_net g2 eth0 192.0.2.21/24 "$LAN_IP"
+	frames_probe g2 eth0 "$mac" "good4 goodarp dhcp" \
+		good4,ipv4,src=192.0.2.21,dst=$LAN_IP \
+		forged4,ipv4,src=192.0.2.99,dst=$LAN_IP \
+		goodarp,arp,spa=192.0.2.21,tpa=$LAN_IP \
+		arpspa,arp,spa=192.0.2.99,tpa=$LAN_IP \
+		arpsha,arp,spa=192.0.2.21,tpa=$LAN_IP,sha=00:16:3e:66:66:66 \
+		forgedmac,ipv4,src=192.0.2.21,dst=$LAN_IP,smac=00:16:3e:66:66:66 \
+		dhcp,dhcp
+	assert_arrived good4 goodarp dhcp
+	assert_dropped forged4 arpspa arpsha forgedmac
+	guest_ping g2 "$LAN_IP"
+	lan_ping 192.0.2.21
+}
+
+# xl network-attach and network-detach on a running guest; xl destroy then leaves nothing.
+test_network_attach_detach_destroy() {
+	local before_guest before_net v1
+	before_net=$(net_state)
+	must "$SCRIPTS/network-bridge" start
+	before_guest=$(trace_state)
+	guest_up g3 "mac=$(mac_of 31)"
+	must xl network-attach g3 "mac=$(mac_of 32)" ip=192.0.2.32
+	v1=$(vif_dev g3 1)
+	assert_attached g3 1 xenbr0
+	assert_contains "$(nft list ruleset)" "$v1" "the attached card's firewall"
+	guest_net g3 eth1 192.0.2.32/24 "$LAN_IP"
+	guest_ping g3 "$LAN_IP"
+	must xl network-detach g3 1
+	wait_until 20 "$v1 gone after network-detach" bash -c "! ip link show $v1"
+	wait_until 20 "the backend of card 1 gone" bash -c "! xenstore-exists $(backend g3 1)"
+	[[ $(nft list ruleset) == *"$v1"* ]] && fail "rules of $v1 left after network-detach"
+	guest_destroy g3
+	assert_eq 0 "$RC" "xl destroy: $OUT"
+	wait_until 20 "the guest's backends gone" bash -c "! xenstore-list /local/domain/0/backend/vif | grep -q ."
+	assert_same "$before_guest" "$(trace_state)" "links, rules, state files and store after xl destroy"
+	must "$SCRIPTS/network-bridge" stop
+	assert_same "$before_net" "$(net_state)" "dom0's network after network-bridge stop"
+}
+
+# A vif line naming a bridge that does not exist: xl create fails and shows the program's
+# hotplug-error; no domain, link, rule or store node is left.
+test_missing_bridge_refused() {
+	local before
+	must "$SCRIPTS/network-bridge" start
+	before=$(trace_state)
+	guest_create g4 "mac=$(mac_of 41),bridge=nosuchbr0"
+	[[ $RC -ne 0 ]] || fail "xl create with a missing bridge succeeded"
+	assert_contains "$OUT" "nosuchbr0" "xl's message"
+	assert_contains "$OUT" "does not exist" "xl's message"
+	note "xl said: $(grep -m1 -i 'nosuchbr0' <<<"$OUT")"
+	wait_until 30 "domain g4 gone" bash -c "! xl domid g4"
+	wait_until 20 "the backends gone" bash -c "! xenstore-list /local/domain/0/backend/vif | grep -q ."
+	assert_same "$before" "$(trace_state)" "links, rules, state files and store after the refusal"
+}
+
+# Four guests created at once: every vif connected, every guest reaches the LAN.
+test_four_guests_at_once() {
+	local i pids=() before
+	must "$SCRIPTS/network-bridge" start
+	before=$(trace_state)
+	for i in 1 2 3 4; do
+		(guest_create "q$i" "mac=$(mac_of $((50 + i))),ip=192.0.2.$((50 + i))" >"$TEST_DIR/create.$i" 2>&1
+			echo "$RC $OUT" >"$TEST_DIR/create.$i") &
+		pids+=($!)
+		echo "q$i" >>"$TEST_DIR/guests"
+	done
+	for i in "${pids[@]}"; do
+		wait "$i"
+	done
+	for i in 1 2 3 4; do
+		read -r rc rest <"$TEST_DIR/create.$i"
+		assert_eq 0 "$rc" "xl create q$i: $rest"
+	done
+	for i in 1 2 3 4; do
+		guest_wait "q$i" || continue
+		assert_attached "q$i" 0 xenbr0
+		guest_net "q$i" eth0 "192.0.2.$((50 + i))/24" "$LAN_IP"
+	done
+	for i in 1 2 3 4; do
+		guest_ping "q$i" "$LAN_IP"
+		lan_ping "192.0.2.$((50 + i))"
+	done
+	for i in 1 2 3 4; do
+		guest_destroy "q$i"
+	done
+	wait_until 30 "the backends gone" bash -c "! xenstore-list /local/domain/0/backend/vif | grep -q ."
+	assert_same "$before" "$(trace_state)" "links, rules, state files and store after four destroys"
+}
+
+# network-bridge on a bond (the namespace lane's kernel has no bonding).
+test_bridged_bond_netdev() {
+	ip link add bond0 type bond mode active-backup miimon 100 || {
+		fail "no bonding in this kernel"
+		return 1
+	}
+	ip link set "$DOM0_IF" down
+	ip addr flush dev "$DOM0_IF"
+	ip link set "$DOM0_IF" master bond0
+	ip link set bond0 up
+	sysctl -q -w net.ipv6.conf.bond0.accept_dad=0
+	ip addr add "$DOM0_IP/$PREFIX" dev bond0
+	ip addr add "$DOM0_IP6/$PREFIX6" dev bond0 nodad
+	ip route add default via "$LAN_IP" dev bond0
+	ip -6 route add default via "$LAN_IP6" dev bond0
+	wait_until 10 "bond0 forwards" lan ping -c 1 -W 1 "$DOM0_IP"
+	local before
+	before=$(net_state)
+	must "$SCRIPTS/network-bridge" start netdev=bond0 bridge=xenbr0
+	assert_eq xenbr0 "$(ip -j link show dev bond0 | jq -r '.[0].master')" "master of bond0"
+	assert_eq bond0 "$(ip -j link show dev "$DOM0_IF" | jq -r '.[0].master')" "$DOM0_IF stays in bond0"
+	guest_up g5 "mac=$(mac_of 61)"
+	assert_attached g5 0 xenbr0
+	guest_net g5 eth0 192.0.2.61/24 "$LAN_IP" 2001:db8:1::61/64
+	guest_ping g5 "$LAN_IP"
+	guest_ping g5 "$LAN_IP6"
+	lan_ping 192.0.2.61
+	guest_destroy g5
+	must "$SCRIPTS/network-bridge" stop netdev=bond0 bridge=xenbr0
+	assert_same "$before" "$(net_state)" "dom0's network after network-bridge stop"
+}
+
+# ---------------------------------------------------------------- routed and NAT
+
+sysctls() {
+	sysctl net.ipv4.ip_forward "net.ipv4.conf.$DOM0_IF.proxy_arp" net.ipv6.conf.all.forwarding
+}
+
+# network-route + vif-route: the LAN reaches the guest at an address of its own subnet
+# through proxy ARP, and the guest the LAN.
+test_routed_guest() {
+	local before_sys before v
+	before_sys=$(sysctls)
+	before=$(trace_state)
+	must "$SCRIPTS/network-route" start
+	assert_eq 1 "$(cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after network-route start"
+	guest_up r1 "mac=$(mac_of 71),ip=192.0.2.71,script=vif-route"
+	v=$(vif_dev r1)
+	assert_eq connected "$(xenstore-read "$(backend r1)/hotplug-status")" "hotplug-status of $v"
+	assert_contains "$(ip -o addr show dev "$v")" "inet $DOM0_IP/32" "the host's address on $v"
+	assert_contains "$(ip route show 192.0.2.71)" "dev $v" "route to the guest"
+	guest_must r1 "ip link set eth0 up && ip addr add 192.0.2.71/32 dev eth0 &&
+		ip route add $DOM0_IP dev eth0 && ip route add default via $DOM0_IP"
+	guest_ping r1 "$DOM0_IP"
+	guest_ping r1 "$LAN_IP"
+	lan_ping 192.0.2.71
+	guest_destroy r1
+	wait_until 20 "$v gone" bash -c "! ip link show $v"
+	[[ -z $(ip route show 192.0.2.71) ]] || fail "route to the guest left: $(ip route show 192.0.2.71)"
+	must "$SCRIPTS/network-route" stop
+	assert_same "$before_sys" "$(sysctls)" "sysctls after network-route stop"
+	assert_same "$before" "$(trace_state)" "links, rules, state files and store after stop"
+}
+
+# network-nat dhcp=dnsmasq + vif-nat: the guest gets its address and router from dnsmasq
+# with busybox udhcpc and reaches the LAN masqueraded (the LAN has no route back to 10/8).
+test_nat_guest_dhcp_dnsmasq() {
+	local before_sys before id v lease
+	before_sys=$(sysctls)
+	before=$(trace_state)
+	must "$SCRIPTS/network-nat" start dhcp=dnsmasq
+	wait_until 10 "dnsmasq running" pgrep -x dnsmasq
+	guest_up n1 "mac=$(mac_of 81),script=vif-nat"
+	id=$(domid n1)
+	v=$(vif_dev n1)
+	assert_eq connected "$(xenstore-read "$(backend n1)/hotplug-status")" "hotplug-status of $v"
+	assert_contains "$(ip -o addr show dev "$v")" "inet 10.0.$id.128/" "router address on $v"
+	assert_contains "$(cat /var/lib/xen/dnsmasq-hosts)" "$(mac_of 81),10.0.$id.1" "dnsmasq hosts"
+	guest_must n1 'cat >/tmp/dhcp.sh <<"EOF"
+#!/bin/sh
+[ "$1" = bound ] || exit 0
+ip addr add "$ip/$mask" dev "$interface"
+ip route add default via "$router"
+echo "lease $ip $router" >/tmp/lease
+EOF
+chmod +x /tmp/dhcp.sh && ip link set eth0 up'
+	guest_run n1 'udhcpc -i eth0 -n -q -t 6 -T 2 -s /tmp/dhcp.sh >/dev/null 2>&1; cat /tmp/lease' 40
+	lease=$OUT
+	assert_eq "lease 10.0.$id.1 10.0.$id.128" "$lease" "the guest's DHCP lease"
+	guest_ping n1 "$LAN_IP"
+	guest_destroy n1
+	wait_until 20 "$v gone" bash -c "! ip link show $v"
+	[[ $(cat /var/lib/xen/dnsmasq-hosts 2>/dev/null) == *"$(mac_of 81)"* ]] &&
+		fail "the guest's dnsmasq entry left after destroy"
+	must "$SCRIPTS/network-nat" stop
+	assert_same "$before_sys" "$(sysctls)" "sysctls after network-nat stop"
+	assert_same "$before" "$(trace_state)" "links, rules, state files and store after stop"
+}
+
+# ---------------------------------------------------------------- the stand-in
+
+# The namespace lane's xenstored stand-in is faithful where that lane relies on it: its
+# self test passes against the real oxenstored.
+test_xenstore_selftest_against_oxenstored() {
+	run bash "$LANE/tests/xenstored/selftest.sh" --store
+	printf '%s\n' "$OUT" | sed 's/^/#   /' >>"$TEST_DIR/transcript"
+	local last
+	last=$(tail -n 1 <<<"$OUT")
+	[[ $last =~ ^([0-9]+)\ passed,\ 0\ failed$ && ${BASH_REMATCH[1]} -gt 10 ]] ||
+		fail "selftest against oxenstored: $(grep -E '^not ok|passed' <<<"$OUT" | tr '\n' ';')"
+	note "stand-in self test against oxenstored: $last"
+}
+
+# ---------------------------------------------------------------- main
+
+if [[ -z ${_LANE_ONE:-} ]]; then
+	net_baseline
+fi
+run_tests "$@"
