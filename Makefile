@@ -29,7 +29,7 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 BINS := $(PROGRAMS:%=$(BUILD)/%)
 
-.PHONY: all check unit demo bench install uninstall deb clean format format-check deps fuzz fuzz-build
+.PHONY: all check check-xen bench-xen unit demo bench install uninstall deb clean format format-check deps fuzz fuzz-build
 all: $(BINS) $(BUILD)/xenstored-stub $(BUILD)/tests/fwtool $(if $(wildcard tests/tools/nlfail.c),$(BUILD)/tests/nlfail.so)
 
 $(BUILD)/obj/%.o: %.c
@@ -116,6 +116,17 @@ check: deps format-check
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
 	@BUILD=$(BUILD) bash tests/run.sh
+
+# The real-Xen lane alone (tests/xen): Xen 4.17 and a Debian dom0 under qemu, the package
+# installed over xen-utils-common, the programs run by xl, oxenstored and netback. TESTS names
+# some of its tests (test_NAME ...); empty runs all.
+TESTS ?=
+check-xen: deps
+	@bash tests/xen/run.sh $(TESTS)
+
+# The lane's benchmark: xl network-attach + network-detach, ours against Debian's script.
+bench-xen: deps
+	@XEN_LANE_BENCH=1 bash tests/xen/run.sh
 
 # MODE=bridge|route|nat runs one part of the demo; empty runs all of them.
 MODE ?=

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite, as `make check` runs it: unit, stand-in self test, the fuzz targets
 # (FUZZ_TIME seconds each, 45 by default), integration (twice: the normal build and the
-# ASan/UBSan build), with one total line at the end.
+# ASan/UBSan build), the real-Xen lane (tests/xen; XEN_LANE=0 leaves it out), with one total
+# line at the end.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -43,6 +44,10 @@ if [[ -x $ASAN_BUILD/vif-bridge ]]; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		bash "$ROOT/tests/run-integration.sh"
+fi
+# The same programs under the real toolstack: Xen, xl/libxl, oxenstored and netback in qemu.
+if [[ ${XEN_LANE:-1} != 0 ]]; then
+	suite "real-Xen lane" bash "$ROOT/tests/xen/run.sh"
 fi
 
 echo

@@ -11,6 +11,11 @@ RESULTS=$LANE/results
 
 say() { echo "LANE: $*" >/dev/console; }
 
+# What udev would have made: /dev/fd (bash's process substitution) and the std links.
+[[ -e /dev/fd ]] || ln -s /proc/self/fd /dev/fd
+for i in 0:stdin 1:stdout 2:stderr; do
+	[[ -e /dev/${i#*:} ]] || ln -s "/proc/self/fd/${i%%:*}" "/dev/${i#*:}"
+done
 mkdir -p /dev/pts && mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=755 tmpfs /run
@@ -37,12 +42,11 @@ if ! dpkg -i "$LANE"/deb/*.deb >"$RESULTS/dpkg.log" 2>&1; then
 fi
 
 if [[ -e $LANE/bench ]]; then
-	bash "$LANE/tests/xen/bench.sh" 2>&1 | tee "$RESULTS/bench" >/dev/console
+	bash "$LANE/tests/xen/bench.sh" >"$RESULTS/tap" 2>&1
 else
 	mapfile -t wanted <"$LANE/tests-wanted"
 	[[ ${#wanted[@]} -eq 1 && -z ${wanted[0]} ]] && wanted=()
-	bash "$LANE/tests/xen/tests.sh" "${wanted[@]}" >"$RESULTS/tap.part" 2>&1
-	mv "$RESULTS/tap.part" "$RESULTS/tap"
+	bash "$LANE/tests/xen/tests.sh" "${wanted[@]}" >"$RESULTS/tap" 2>&1
 fi
 cp /var/log/xen/*.log "$RESULTS/" 2>/dev/null
 mkdir -p "$RESULTS/console"

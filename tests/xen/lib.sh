@@ -115,7 +115,7 @@ net_baseline() {
 net_state() {
 	ip -j addr show | jq -S '[.[] | {ifname, address, mtu, flags: (.flags - ["LOWER_UP"]),
 		master, addr: [.addr_info[] | select(.scope != "link" or .family == "inet")
-		| {family, local, prefixlen, scope, label, secondary}]}]'
+		| {family, "local": .local, prefixlen, scope, "label": .label, secondary}]}]'
 	ip -j route show table all | jq -S '[.[] | select(.type != "local" and .type != "broadcast"
 		and (.dst // "" | startswith("fe80") | not))]'
 	ip -j -6 route show table all | jq -S '[.[] | select((.dst // "" | startswith("fe80") or
@@ -195,7 +195,7 @@ guest_wait() {
 	# The init answers "@@ready" once; a console opened later sees only the answers to
 	# what is sent, so ask until one comes.
 	while ((SECONDS < end)); do
-		printf 'sync%s\ttrue\n' "$SECONDS" >&"$fd"
+		printf 'sync%s\t%s\n' "$SECONDS" "$(printf true | base64 -w 0)" >&"$fd"
 		while IFS= read -r -t 1 -u "$fd" line; do
 			[[ $line == @@sync* || $line == @@ready* ]] && {
 				# Drain what else is queued.
@@ -218,7 +218,8 @@ guest_run() {
 	fd=${CONS_FD[$name]}
 	GUEST_SEQ=$((GUEST_SEQ + 1))
 	id="c$BASHPID.$GUEST_SEQ"
-	printf '%s\t%s\n' "$id" "$cmd" >&"$fd"
+	# In base64, so that a command of several lines is still one line on the console.
+	printf '%s\t%s\n' "$id" "$(printf '%s' "$cmd" | base64 -w 0)" >&"$fd"
 	OUT= RC=124
 	end=$((SECONDS + limit))
 	while ((SECONDS < end)); do
@@ -249,7 +250,8 @@ guest_net() {
 	local name=$1 ifc=$2 a=$3 gw=${4:-} a6=${5:-} cmd
 	cmd="ip link set $ifc up && ip addr add $a dev $ifc"
 	[[ -n $gw ]] && cmd+=" && ip route add default via $gw"
-	[[ -n $a6 ]] && cmd+=" && ip -6 addr add $a6 dev $ifc nodad"
+	# (busybox's ip has no nodad: the guest's init has switched DAD off.)
+	[[ -n $a6 ]] && cmd+=" && ip -6 addr add $a6 dev $ifc"
 	guest_must "$name" "$cmd"
 }
 
@@ -354,6 +356,7 @@ reset_dom0() {
 	done
 	"$SCRIPTS/network-route" stop >/dev/null 2>&1
 	"$SCRIPTS/network-nat" stop >/dev/null 2>&1
+	rm -f "$SCRIPTS/vif-nat-dnsmasq"
 	nft delete table bridge xen_hotplug 2>/dev/null
 	nft delete table inet xen_hotplug 2>/dev/null
 	net_baseline

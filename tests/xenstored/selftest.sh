@@ -165,16 +165,26 @@ check "new nodes inherit their parent's permissions" \
 	eval 'xs xenstore-chmod /test/multi b0 && xs xenstore-write /test/multi/c 3 &&
 	      xs xenstore-ls -p /test/multi | grep -q "c = \"3\".*(b0)"'
 
+# 300 children of 37 bytes do not fit in one 4096-byte reply. C xenstored and the stand-in
+# list them in parts (DIRECTORY_PART); Xen 4.17's oxenstored refuses the listing. Either is
+# faithful: what no store may do is answer with a list cut short.
 big_directory() {
-	local args=() i
+	local args=() i list rc
 	for i in $(seq -w 300); do
 		args+=("/test/big/a-rather-long-child-name-number-$i" "$i")
 	done
-	xs xenstore-write "${args[@]}" && [ "$(xs xenstore-list /test/big | wc -l)" -eq 300 ] &&
-		[ "$(xs xenstore-list /test/big | tail -n 1)" = a-rather-long-child-name-number-300 ] &&
+	xs xenstore-write "${args[@]}" || return 1
+	list=$(xs xenstore-list /test/big 2>/dev/null)
+	rc=$?
+	if [ "$real" -eq 1 ] && [ "$rc" -ne 0 ] && [ -z "$list" ]; then
+		echo "# the store refuses to list a directory too big for one reply"
+		return 0
+	fi
+	[ "$rc" -eq 0 ] && [ "$(wc -l <<<"$list")" -eq 300 ] &&
+		[ "$(tail -n 1 <<<"$list")" = a-rather-long-child-name-number-300 ] &&
 		{ [ "$real" -eq 1 ] || grep -q '^DIRECTORY_PART .*"/test/big 0"' "$tmp/log"; }
 }
-check "a directory too big for one reply is listed in parts" big_directory
+check "a directory too big for one reply is listed whole in parts, or refused, never cut short" big_directory
 
 watch_fires() {
 	local w i
