@@ -49,6 +49,8 @@ else
 	bash "$LANE/tests/xen/tests.sh" "${wanted[@]}" >"$RESULTS/tap" 2>&1
 fi
 cp /var/log/xen/*.log "$RESULTS/" 2>/dev/null
+dmesg >"$RESULTS/dmesg"
+grep -m1 '^flags' /proc/cpuinfo >"$RESULTS/cpuflags"
 mkdir -p "$RESULTS/console"
 cp /var/log/xen/console/* "$RESULTS/console/" 2>/dev/null
 say "dom0 done"

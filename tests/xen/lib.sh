@@ -127,7 +127,7 @@ net_state() {
 leftovers() {
 	ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(vif|xenbr|peth)' || true
 	nft list tables 2>/dev/null | grep -v -E '^table (ip|ip6|inet) (filter|nat)$' || true
-	ls /var/run/xen-hotplug 2>/dev/null | grep -v '^network-' || true
+	find /var/run/xen-hotplug -mindepth 1 -maxdepth 1 ! -name 'network-*' -printf '%f\n' 2>/dev/null
 	ls /run/xen-net-hooks 2>/dev/null || true
 	xenstore-list /local/domain/0/backend/vif 2>/dev/null || true
 }
@@ -181,7 +181,8 @@ guest_wait() {
 		fail "no domain $name"
 		return 1
 	}
-	end=$((SECONDS + 60))
+	# Under emulation, four guests booting at once take more than a minute.
+	end=$((SECONDS + 150))
 	while ! tty=$(xenstore-read "/local/domain/$id/console/tty" 2>/dev/null) || [[ -z $tty ]]; do
 		((SECONDS < end)) || {
 			fail "$name: no console tty in the store"
@@ -204,7 +205,7 @@ guest_wait() {
 			}
 		done
 	done
-	fail "$name: the guest's init did not answer on its console within 60s"
+	fail "$name: the guest's init did not answer on its console within 150s"
 	return 1
 }
 
@@ -220,7 +221,7 @@ guest_run() {
 	id="c$BASHPID.$GUEST_SEQ"
 	# In base64, so that a command of several lines is still one line on the console.
 	printf '%s\t%s\n' "$id" "$(printf '%s' "$cmd" | base64 -w 0)" >&"$fd"
-	OUT= RC=124
+	OUT='' RC=124
 	end=$((SECONDS + limit))
 	while ((SECONDS < end)); do
 		IFS= read -r -t 1 -u "$fd" line || continue
@@ -311,7 +312,7 @@ frames_probe() {
 		fail "pkt.py hex: $hex"
 		return 1
 	fi
-	guest_must "$name" "rawsend $ifc $(echo $hex)" || return 1
+	guest_must "$name" "rawsend $ifc ${hex//$'\n'/ }" || return 1
 	wait "$pid"
 	RECV=$(cat "$out")
 	echo "frames from $name: $* -> $(echo "$RECV" | tr '\n' ';')" >>"$TEST_DIR/transcript"

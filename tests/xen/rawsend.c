@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 		ssize_t len = decode(argv[i], frame, sizeof(frame));
 
 		if (len < 14) {
-			fprintf(stderr, "rawsend: frame %d is not an Ethernet frame in hex\n", i - 1);
+			fprintf(stderr, "rawsend: frame %d is not an Ethernet frame in hex\n",
+				i - 1);
 			return 2;
 		}
 		to.sll_halen = 6;

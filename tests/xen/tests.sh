@@ -35,7 +35,8 @@ assert_attached() {
 trace_state() {
 	leftovers | grep -v -E '^table [a-z0-9]+ xen_hotplug$'
 	nft list ruleset | awk '/^table [a-z0-9]+ xen_hotplug \{/ {skip = 1} !skip {print} /^}/ {skip = 0}'
-	ls -A /var/run/xen 2>/dev/null | grep -v -E '^(xl-|qmp|xenconsoled|domid-history)' || true
+	find /var/run/xen -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null |
+		grep -v -E '^(xl-|qmp|xenconsoled|domid-history)' | sort
 }
 
 # assert_no_vif_left WHAT: no vif link, no rule naming a vif, no vif backend in the store
@@ -81,7 +82,8 @@ bridged_guest_reaches_all() {
 	must "$SCRIPTS/network-bridge" start "$@"
 	assert_eq "$br" "$(ip -j link show dev "$port" | jq -r '.[0].master')" "master of $port"
 	assert_contains "$(ip -o addr show dev "$br")" "inet $DOM0_IP/$PREFIX" "address of $br"
-	local vifspec="mac=$(mac_of 11)"
+	local vifspec
+	vifspec="mac=$(mac_of 11)"
 	[[ $br != xenbr0 ]] && vifspec+=",bridge=$br"
 	guest_up g1 "$vifspec"
 	assert_attached g1 0 "$br"
