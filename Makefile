@@ -178,4 +178,4 @@ format-check:
 clean:
 	rm -rf build build-asan build-deb $(FUZZ_BUILD)
 
--include $(shell find $(BUILD) $(if $(filter fuzz%,$(MAKECMDGOALS)),$(FUZZ_BUILD)) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(if $(filter fuzz%,$(MAKECMDGOALS)),$(FUZZ_BUILD)) -name '*.d' -type f 2>/dev/null)

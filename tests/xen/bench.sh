@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 ROUNDS=${XEN_BENCH_ROUNDS:-10}
-TEST_DIR=$RESULTS/bench.d
+TEST_DIR=$RESULTS/bench-work
 TEST_FAILED=$TEST_DIR/failed
 rm -rf "$TEST_DIR"
 mkdir -p "$TEST_DIR"
