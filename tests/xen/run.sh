@@ -37,7 +37,8 @@ if ! make -C "$ROOT" --no-print-directory deb >"$OUT/deb.log" 2>&1; then
 	tail -n 20 "$OUT/deb.log" | sed 's/^/#   /'
 	fail_all "make deb failed"
 fi
-deb=$(ls -t "$ROOT"/build-deb/xen-net-hooks_*.deb 2>/dev/null | head -n 1)
+deb=$(find "$ROOT/build-deb" -maxdepth 1 -name 'xen-net-hooks_*.deb' -printf '%T@ %p\n' 2>/dev/null |
+	sort -rn | head -n 1 | cut -d' ' -f2-)
 [[ -n $deb ]] || fail_all "make deb made no package"
 
 echo "# the image (tests/xen/image.sh)"
