@@ -9,6 +9,8 @@ set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
+# shellcheck source=tests/tap-lib.sh
+. "$ROOT/tests/tap-lib.sh"
 # Per-test time limit in seconds (run_tests); override with TEST_TIMEOUT.
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 # How many tests run_tests runs at once; override with TEST_JOBS.
@@ -457,16 +459,7 @@ run_tests() {
 	for i in "${!tests[@]}"; do
 		t=${tests[$i]}
 		rc=$(cat "$dir/$i.rc" 2>/dev/null || echo 1)
-		if [[ $rc -eq 0 ]]; then
-			echo "ok - $t"
-			sed -n 's/^#note: /# /p' "$dir/$i.log"
-			passed=$((passed + 1))
-		else
-			echo "not ok - $t"
-			[[ $rc -eq 124 || $rc -eq 137 ]] && echo "# timed out after ${TEST_TIMEOUT}s"
-			sed 's/^/#   /' "$dir/$i.log" | tail -n 40
-			failed=$((failed + 1))
-		fi
+		tap_result "$t" "$rc" "$dir/$i.log"
 	done
 	rm -rf "$dir"
 	echo "$passed passed, $failed failed"

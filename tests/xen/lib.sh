@@ -7,6 +7,8 @@ set -u
 
 LANE=${LANE:-/lane}
 PKT=$LANE/tests/tools/pkt.py
+# shellcheck source=tests/tap-lib.sh
+. "$LANE/tests/tap-lib.sh"
 RESULTS=${RESULTS:-$LANE/results}
 GUEST_KERNEL=/var/lib/lane/vmlinux
 GUEST_RAMDISK=/var/lib/lane/initrd
@@ -29,7 +31,8 @@ OUT=
 RC=0
 declare -A CONS_FD=()
 
-note() { echo "# $*"; }
+# note TEXT: a line shown under the test's ok line.
+note() { echo "#note: $*"; }
 
 # fail MESSAGE: the test fails (it goes on, so that one run shows every wrong thing).
 fail() {
@@ -381,20 +384,7 @@ run_tests() {
 		t0=$SECONDS
 		_LANE_ONE=$t TEST_DIR=$dir timeout -k 5 "$TEST_TIMEOUT" bash "$0" >"$dir/log" 2>&1
 		rc=$?
-		if [[ $rc -eq 0 ]]; then
-			echo "ok - xen: $t ($((SECONDS - t0)) s)"
-			sed -n 's/^#note: /# /p' "$dir/log"
-			passed=$((passed + 1))
-		else
-			echo "not ok - xen: $t ($((SECONDS - t0)) s)"
-			[[ $rc -eq 124 || $rc -eq 137 ]] && echo "# timed out after ${TEST_TIMEOUT}s"
-			sed 's/^/#   /' "$dir/log" | tail -n 40
-			if [[ -s $dir/transcript ]]; then
-				echo "#   transcript:"
-				tail -n 30 "$dir/transcript" | sed 's/^/#     /'
-			fi
-			failed=$((failed + 1))
-		fi
+		tap_result "xen: $t ($((SECONDS - t0)) s)" "$rc" "$dir/log" "$dir/transcript"
 		reset_dom0 >>"$dir/reset.log" 2>&1
 	done
 	echo "$passed passed, $failed failed"
