@@ -4,8 +4,13 @@ DESTDIR ?=
 XEN_SCRIPT_DIR ?= /etc/xen/scripts
 MANDIR ?= $(PREFIX)/share/man/man8
 DOCDIR ?= $(PREFIX)/share/doc/xen-net-hooks
-# Where the programs themselves go; XEN_SCRIPT_DIR gets a symlink to each.
+# Where the programs themselves go; XEN_SCRIPT_DIR gets a symlink to each hook, SBINDIR one to
+# the operator's tool (xen-net-hooks).
 LIBEXECDIR ?= $(PREFIX)/libexec/xen-net-hooks
+SBINDIR ?= $(PREFIX)/sbin
+# The systemd unit that runs xen-net-hooks resync whenever nftables.service loads its ruleset:
+# /lib/systemd/system for PREFIX=/usr, as Debian 12 has it.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system
 BUILD ?= build
 
 CC ?= cc
@@ -25,6 +30,14 @@ LIBS := -Wl,-Bstatic -lnl-route-3 -lnl-3 -lxenstore -lxentoolcore -lnftnl -Wl,-B
 
 PROGRAMS := $(sort $(patsubst %/,%,$(dir $(wildcard */*.c))))
 PROGRAMS := $(filter-out common tests,$(PROGRAMS))
+# The operator's tools, run by a person or systemd rather than by the toolstack: no symlink in
+# XEN_SCRIPT_DIR, one in SBINDIR.  The rest are the hooks.
+TOOLS := xen-net-hooks
+HOOKS := $(filter-out $(TOOLS),$(PROGRAMS))
+# Sources of another program's directory that a program links too: xen-net-hooks derives a NAT
+# guest's address with vif-nat's own arithmetic.
+xen-net-hooks_SHARED := vif-nat/nat-address.c
+UNITS := xen-net-hooks-resync.service
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 BINS := $(PROGRAMS:%=$(BUILD)/%)
@@ -41,7 +54,7 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 
 # Each program directory links its own objects with the common library.
 define program_rule
-$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(BUILD)/libcommon.a
+$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c) $($(1)_SHARED)) $(BUILD)/libcommon.a
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
@@ -51,6 +64,11 @@ $(BUILD)/xenstored-stub: tests/xenstored/xenstored-stub.c
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/fwtool: tests/tools/fwtool.c $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LIBS)
+
+# The firewall's floor: the same nf_tables requests from one bare client (tests/bench/nftfloor.c).
+$(BUILD)/tests/nftfloor: tests/bench/nftfloor.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LIBS)
 
@@ -135,29 +153,45 @@ demo: deps all
 
 # Every benchmark in tests/bench, each printing its own ratios.
 BENCHES := vif-bridge firewall $(filter-out vif-bridge firewall,$(basename $(notdir $(wildcard tests/bench/*.sh))))
-bench: deps all $(BUILD)/bench
+bench: deps all $(BUILD)/bench $(BUILD)/tests/nftfloor
 	@for b in $(BENCHES); do BUILD=$(BUILD) bash tests/bench/$$b.sh || exit 1; done
 
-# The programs go to LIBEXECDIR and XEN_SCRIPT_DIR gets a symlink to each, under the name xend,
-# xl and udev call, replacing what is there (LIBEXECDIR=$(XEN_SCRIPT_DIR): the programs
-# themselves). The Debian package (make deb) is this layout, with Xen's scripts diverted.
+# The programs go to LIBEXECDIR and XEN_SCRIPT_DIR gets a symlink to each hook, under the name
+# xend, xl and udev call, replacing what is there (LIBEXECDIR=$(XEN_SCRIPT_DIR): the programs
+# themselves). SBINDIR gets a symlink to each tool, relative when both directories are in the
+# same top-level directory (Debian policy 10.5), and SYSTEMDUNITDIR the units, which name the
+# tool by its SBINDIR path. The Debian package (make deb) is this layout, with Xen's scripts
+# diverted.
 SCRIPT_LINKS := $(if $(filter $(abspath $(LIBEXECDIR)),$(abspath $(XEN_SCRIPT_DIR))),,yes)
+TOOL_LINKS := $(if $(filter $(abspath $(LIBEXECDIR)),$(abspath $(SBINDIR))),,yes)
+top_dir = $(firstword $(subst /, ,$(abspath $(1))))
+TOOL_LINK_RELATIVE := $(if $(filter $(call top_dir,$(SBINDIR)),$(call top_dir,$(LIBEXECDIR))),yes)
 install: $(BINS)
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(XEN_SCRIPT_DIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(XEN_SCRIPT_DIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(LIBEXECDIR)/
-	$(if $(SCRIPT_LINKS),for p in $(PROGRAMS); do ln -sfn $(LIBEXECDIR)/$$p $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p || exit 1; done)
+	$(if $(SCRIPT_LINKS),for p in $(HOOKS); do ln -sfn $(LIBEXECDIR)/$$p $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p || exit 1; done)
+	$(if $(TOOL_LINKS),for p in $(TOOLS); do \
+		ln -sfn$(if $(TOOL_LINK_RELATIVE),r) $(if $(TOOL_LINK_RELATIVE),$(DESTDIR))$(LIBEXECDIR)/$$p $(DESTDIR)$(SBINDIR)/$$p || exit 1; \
+	done)
+	for u in $(UNITS); do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/$$u.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
 	install -m 0644 $(PROGRAMS:%=man/%.8) $(DESTDIR)$(MANDIR)/
 	install -m 0644 xend-config.sxp.example README.md $(DESTDIR)$(DOCDIR)/
 
 # Removes what install put in place; a script of the same name that is not our symlink (Xen's
 # own, put back since) stays.
 uninstall:
-	$(if $(SCRIPT_LINKS),for p in $(PROGRAMS); do \
+	$(if $(SCRIPT_LINKS),for p in $(HOOKS); do \
 		if [ "$$(readlink $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p)" = $(LIBEXECDIR)/$$p ]; then \
 			rm -f $(DESTDIR)$(XEN_SCRIPT_DIR)/$$p || exit 1; \
 		fi; \
 	done)
+	$(if $(TOOL_LINKS),rm -f $(TOOLS:%=$(DESTDIR)$(SBINDIR)/%))
 	rm -f $(PROGRAMS:%=$(DESTDIR)$(LIBEXECDIR)/%) $(PROGRAMS:%=$(DESTDIR)$(MANDIR)/%.8)
+	rm -f $(UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
 	rm -f $(DESTDIR)$(DOCDIR)/xend-config.sxp.example $(DESTDIR)$(DOCDIR)/README.md
 	for d in $(DESTDIR)$(DOCDIR) $(if $(SCRIPT_LINKS),$(DESTDIR)$(LIBEXECDIR)); do \
 		if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d || exit 1; fi; \

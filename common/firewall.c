@@ -2,9 +2,11 @@
 #include "firewall.h"
 #include "lock.h"
 #include "nft.h"
+#include "paths.h"
 #include "statefile.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -20,31 +22,752 @@
 #include <linux/netfilter_bridge.h>
 #include <linux/netfilter/nf_tables.h>
 
-/* nft's own datatype numbers, so that `nft list` shows our sets readably. */
-#define NFT_TYPE_IPADDR	 7
-#define NFT_TYPE_IP6ADDR 8
-#define NFT_TYPE_IFNAME	 41
+/* ------------------------------------------------------------------ nft */
 
+/*
+ * The layout.  Every check of SPEC §6 is made in each table's one base chain for every vif at
+ * once, against sets keyed by interface name (and address): a vif is a handful of set
+ * elements, added or removed in one batch.  No chain per vif and no verdict map, so that no
+ * commit makes the kernel validate every chain the table holds, and a vif costs the same at 10
+ * vifs and at 3000.  Single addresses live in hash sets (constant cost); prefixes in sets of
+ * ranges.  The elements a vif got are recorded (see record_*), so that removal takes exactly
+ * those, whatever the store says by then.
+ */
 #define CHAIN_PREROUTING  "prerouting"
 #define CHAIN_POSTROUTING "postrouting"
-#define SET_VIFS	  "vifs"       /* ifname : jump vif-<dev> */
-#define SET_GUESTS4	  "guests4"    /* inet: guest IPv4 prefix : jump rev-<dev> */
-#define SET_GUESTS6	  "guests6"    /* inet: guest IPv6 prefix : jump rev-<dev> */
+#define CHAIN_ANTISPOOF	  "antispoof"
+#define SET_VIFS	  "vifs"	/* every vif that has rules */
+#define SET_RESTRICTED	  "restricted"	/* bridge: vifs with an ip list: no VLAN tag left */
+#define SET_RESTRICTED4	  "restricted4" /* vifs with IPv4 entries: IPv4 (and ARP) checked */
+#define SET_RESTRICTED6	  "restricted6" /* vifs with IPv6 entries: IPv6 checked */
+#define SET_MACCHECKED	  "macchecked"	/* bridge: restricted vifs with a known MAC */
+#define SET_MACS	  "macs"	/* bridge: ifname . ether_addr, the MAC each may use */
+#define SET_ADDR4	  "addr4"	/* ifname . ipv4_addr: a listed single address */
+#define SET_NET4	  "net4"	/* ifname . ipv4_addr ranges: a listed prefix */
+#define SET_ADDR6	  "addr6"
+#define SET_NET6	  "net6"
+#define SET_CLAIMS4	  "claims4" /* inet: a guest's IPv4 range : the card that owns it */
+#define SET_CLAIMS6	  "claims6"
+#define SET_PORTS	  "ports"      /* bridge: ifname . ifname, bridge . registered port */
+#define SET_ANTISPOOF	  "antispoof"  /* bridge: the bridges with network-bridge antispoof=yes */
 #define SET_MASQ	  "masquerade" /* inet: ifname of a NAT uplink */
-/* bridge: which vifs get the checks the base chain makes for all of them at once */
-#define SET_RESTRICTED	   "restricted"	 /* vifs with an ip list: no VLAN tag left */
-#define SET_RESTRICTED4	   "restricted4" /* ... with IPv4 entries: DHCP requests pass */
-#define SET_RESTRICTED6	   "restricted6" /* ... with IPv6 entries: link-local and DAD pass */
-#define SET_MACCHECKED	   "macchecked"	 /* ... with a known MAC: the Ethernet source */
-#define SET_MACS	   "macs"	 /* ifname . ether_addr: the MAC each may use */
+
+#define NFT_TYPE_IPADDR	   7
+#define NFT_TYPE_IP6ADDR   8
 #define NFT_TYPE_ETHERADDR 9
+#define NFT_TYPE_IFNAME	   41
 #define NFT_TYPE_BITS	   6 /* nft's shift for the type of a concatenation */
+#define CONCAT(a, b)	   ((a) << NFT_TYPE_BITS | (b))
 
-extern char **environ;
+/* The records of what is installed: one file per vif or policy, in a directory per kind. */
+#define DIR_BRIDGE    "nft-bridge"     /* bridged vifs */
+#define DIR_INET      "nft-inet"       /* routed and NAT vifs */
+#define DIR_MASQ      "nft-masquerade" /* network-nat's uplinks */
+#define DIR_ANTISPOOF "nft-antispoof"  /* network-bridge's antispoof bridges */
+/* Taken shared by every change, exclusively to delete a table or policy nobody needs. */
+#define LOCK_NFT "xen-hotplug-nft"
 
-const char *fw_backend_name(enum fw_backend b)
+static void ifname_key(uint8_t key[IFNAMSIZ], const char *dev)
 {
-	return b == FW_NFT ? "nft" : b == FW_IPTABLES ? "iptables" : "none";
+	memset(key, 0, IFNAMSIZ);
+	memcpy(key, dev, strnlen(dev, IFNAMSIZ - 1));
+}
+
+/* A key: fields one after another, each padded to 4 bytes, as the registers hold them. */
+struct key {
+	uint8_t b[40];
+	uint32_t len;
+};
+
+static void key_put(struct key *k, const void *v, uint32_t len)
+{
+	memcpy(k->b + k->len, v, len);
+	k->len += (len + 3) & ~3u;
+}
+
+static void key_ifname(struct key *k, const char *dev)
+{
+	memset(k, 0, sizeof(*k));
+	uint8_t name[IFNAMSIZ];
+	ifname_key(name, dev);
+	key_put(k, name, IFNAMSIZ);
+}
+
+/*
+ * An HVM guest's card is two devices, netback's vif and the emulated <vif>-emu, with one ip
+ * list: the reverse rule for its addresses belongs to the card and lets both in.  base is the
+ * name without "-emu"; twin is the other device's name, false when dev can have none.
+ */
+static bool card_names(const char *dev, char base[IFNAMSIZ], char twin[IFNAMSIZ])
+{
+	size_t len = strlen(dev);
+	snprintf(base, IFNAMSIZ, "%s", dev);
+	if (len > 4 && !strcmp(dev + len - 4, "-emu")) {
+		base[len - 4] = '\0';
+		snprintf(twin, IFNAMSIZ, "%s", base);
+		return true;
+	}
+	if (len + 4 >= IFNAMSIZ)
+		return false;
+	snprintf(twin, IFNAMSIZ, "%s-emu", dev);
+	return true;
+}
+
+static void prefix_mask(const struct ip_prefix *p, uint8_t *mask, uint32_t *len)
+{
+	*len = p->family == AF_INET ? 4 : 16;
+	memset(mask, 0, 16);
+	for (unsigned i = 0; i < p->len; i++)
+		mask[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+}
+
+static const uint8_t *prefix_bytes(const struct ip_prefix *p)
+{
+	return p->family == AF_INET ? (const uint8_t *)&p->addr.v4 : p->addr.v6.s6_addr;
+}
+
+/* The prefix's first and last address; true when it is a single address. */
+static bool prefix_range(const struct ip_prefix *p, uint8_t first[16], uint8_t last[16],
+			 uint32_t *len)
+{
+	uint8_t mask[16];
+	prefix_mask(p, mask, len);
+	for (uint32_t i = 0; i < *len; i++) {
+		first[i] = prefix_bytes(p)[i] & mask[i];
+		last[i] = first[i] | (uint8_t)~mask[i];
+	}
+	return p->len == *len * 8;
+}
+
+/* The interval element after a prefix: its last address + 1 (false: past the top, none). */
+static bool interval_end(const uint8_t last[16], uint32_t len, uint8_t end[16])
+{
+	bool wrapped = true;
+	memcpy(end, last, len);
+	for (int b = (int)len - 1; b >= 0 && wrapped; b--)
+		wrapped = ++end[b] == 0;
+	return !wrapped;
+}
+
+static bool has_family(const struct fw_vif *v, int family)
+{
+	for (size_t i = 0; i < v->n_ips; i++)
+		if (v->ips[i].family == family)
+			return true;
+	return false;
+}
+
+/* ---- the elements of a vif */
+
+struct elem {
+	const char *set;
+	struct key key, end; /* end: the range's last key (has_end), or nothing */
+	bool has_end;
+	uint32_t flags;
+	bool with_data; /* a claims element: the card's name as data */
+};
+
+struct elems {
+	struct elem v[6 * IP_LIST_MAX + 16];
+	size_t n;
+	uint8_t card[IFNAMSIZ];
+	bool oom;
+};
+
+static struct elem *elem_new(struct elems *es, const char *set)
+{
+	if (es->n == sizeof(es->v) / sizeof(es->v[0])) {
+		es->oom = true;
+		return NULL;
+	}
+	struct elem *e = &es->v[es->n++];
+	memset(e, 0, sizeof(*e));
+	e->set = set;
+	return e;
+}
+
+static void elem_ifname(struct elems *es, const char *set, const char *dev)
+{
+	struct elem *e = elem_new(es, set);
+	if (e)
+		key_ifname(&e->key, dev);
+}
+
+/* dev . address or dev . range, in the address or the range set of the prefix's family. */
+static void elem_source(struct elems *es, const char *dev, const struct ip_prefix *p)
+{
+	uint8_t first[16], last[16];
+	uint32_t len;
+	bool single = prefix_range(p, first, last, &len);
+	bool v4 = p->family == AF_INET;
+	struct elem *e = elem_new(es, single ? (v4 ? SET_ADDR4 : SET_ADDR6)
+				      : v4   ? SET_NET4
+					     : SET_NET6);
+	if (!e)
+		return;
+	key_ifname(&e->key, dev);
+	key_put(&e->key, first, len);
+	if (!single) {
+		e->has_end = true;
+		key_ifname(&e->end, dev);
+		key_put(&e->end, last, len);
+	}
+}
+
+/* The card's claim on a prefix: its interval (start : card, then the end past it). */
+static void elem_claim(struct elems *es, const struct ip_prefix *p)
+{
+	uint8_t first[16], last[16], end[16];
+	uint32_t len;
+	const char *set = p->family == AF_INET ? SET_CLAIMS4 : SET_CLAIMS6;
+	prefix_range(p, first, last, &len);
+	struct elem *e = elem_new(es, set);
+	if (!e)
+		return;
+	key_put(&e->key, first, len);
+	e->with_data = true;
+	if (interval_end(last, len, end) && (e = elem_new(es, set))) {
+		key_put(&e->key, end, len);
+		e->flags = NFT_SET_ELEM_INTERVAL_END;
+	}
+}
+
+/*
+ * Everything a vif's rules are.  card: also what its card's two devices share (a routed vif's
+ * sources for both names and the claims), false when the twin keeps them.
+ */
+static void vif_elems(int family, const struct fw_vif *v, bool card, struct elems *es)
+{
+	bool v4 = has_family(v, AF_INET), v6 = has_family(v, AF_INET6);
+	es->n = 0;
+	es->oom = false;
+	elem_ifname(es, SET_VIFS, v->dev);
+	if (family == NFPROTO_BRIDGE) {
+		if (v->bridge && *v->bridge) {
+			struct elem *e = elem_new(es, SET_PORTS);
+			if (e) {
+				key_ifname(&e->key, v->bridge);
+				uint8_t name[IFNAMSIZ];
+				ifname_key(name, v->dev);
+				key_put(&e->key, name, IFNAMSIZ);
+			}
+		}
+		if (!v->n_ips)
+			return;
+		elem_ifname(es, SET_RESTRICTED, v->dev);
+		if (v4)
+			elem_ifname(es, SET_RESTRICTED4, v->dev);
+		if (v6)
+			elem_ifname(es, SET_RESTRICTED6, v->dev);
+		if (v->mac) {
+			elem_ifname(es, SET_MACCHECKED, v->dev);
+			struct elem *e = elem_new(es, SET_MACS);
+			if (e) {
+				key_ifname(&e->key, v->dev);
+				key_put(&e->key, v->mac, 6);
+			}
+		}
+		for (size_t i = 0; i < v->n_ips; i++)
+			elem_source(es, v->dev, &v->ips[i]);
+		return;
+	}
+	if (!v->n_ips)
+		return;
+	if (v4)
+		elem_ifname(es, SET_RESTRICTED4, v->dev);
+	if (v6)
+		elem_ifname(es, SET_RESTRICTED6, v->dev);
+	if (!card)
+		return;
+	char base[IFNAMSIZ], twin[IFNAMSIZ];
+	bool has_twin = card_names(v->dev, base, twin);
+	ifname_key(es->card, base);
+	for (size_t i = 0; i < v->n_ips; i++) {
+		elem_source(es, v->dev, &v->ips[i]);
+		if (has_twin)
+			elem_source(es, twin, &v->ips[i]);
+		elem_claim(es, &v->ips[i]);
+	}
+}
+
+static void elems_emit(struct nft *n, bool add, const struct elems *es)
+{
+	if (es->oom)
+		n->oom = true;
+	for (size_t i = 0; i < es->n; i++) {
+		const struct elem *e = &es->v[i];
+		struct nft_elem_spec s = {.key = e->key.b,
+					  .key_end = e->has_end ? e->end.b : NULL,
+					  .key_len = e->key.len,
+					  .flags = e->flags,
+					  .data = add && e->with_data ? es->card : NULL,
+					  .data_len = IFNAMSIZ};
+		nft_elem(n, add, e->set, &s);
+	}
+}
+
+/* ---- the tables */
+
+/* [match the ethertype (bridge) or nfproto (inet)] */
+static void rule_proto(struct nftnl_rule *r, int family, bool bridge)
+{
+	if (bridge) {
+		uint16_t proto = htons((uint16_t)(family == AF_INET    ? ETH_P_IP
+						  : family == AF_INET6 ? ETH_P_IPV6
+								       : family));
+		rule_meta(r, NFT_META_PROTOCOL);
+		rule_cmp(r, NFT_CMP_EQ, &proto, 2);
+	} else {
+		uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+		rule_meta(r, NFT_META_NFPROTO);
+		rule_cmp(r, NFT_CMP_EQ, &nfproto, 1);
+	}
+}
+
+/* iifname in set */
+static void rule_iif_in(struct nftnl_rule *r, const char *set)
+{
+	rule_meta(r, NFT_META_IIFNAME);
+	rule_lookup(r, set, false);
+}
+
+/* DHCP requests (UDP 68 -> 67) come from 0.0.0.0 before the guest has an address. */
+static void rule_dhcp(struct nft *n, bool bridge)
+{
+	uint8_t udp = IPPROTO_UDP;
+	uint16_t ports[2] = {htons(68), htons(67)};
+	struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+	rule_iif_in(r, SET_RESTRICTED4);
+	rule_proto(r, AF_INET, bridge);
+	rule_meta(r, NFT_META_L4PROTO);
+	rule_cmp(r, NFT_CMP_EQ, &udp, 1);
+	rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 4);
+	rule_cmp(r, NFT_CMP_EQ, ports, 4);
+	rule_verdict(r, NF_ACCEPT, NULL);
+	nft_rule_add(n, r);
+}
+
+/* [protocol] iifname . <len bytes at offset of the network header> in set: verdict */
+static void rule_concat(struct nft *n, int proto, bool bridge, uint32_t offset, uint32_t len,
+			const char *set, bool invert, int verdict)
+{
+	struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+	if (proto)
+		rule_proto(r, proto, bridge);
+	rule_meta_to(r, NFT_META_IIFNAME, NFT_REG_1);
+	rule_payload_to(r, NFT_PAYLOAD_NETWORK_HEADER, offset, len, NFT_REG_2);
+	rule_lookup(r, set, invert);
+	rule_verdict(r, verdict, NULL);
+	nft_rule_add(n, r);
+}
+
+/* [protocol] iifname in set: drop */
+static void rule_drop_rest(struct nft *n, int proto, bool bridge, const char *set)
+{
+	struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+	rule_proto(r, proto, bridge);
+	rule_iif_in(r, set);
+	rule_verdict(r, NF_DROP, NULL);
+	nft_rule_add(n, r);
+}
+
+/* IPv6 link-local sources, and the unspecified source of duplicate address detection. */
+static void rule_ipv6_local(struct nft *n, bool bridge)
+{
+	static const uint8_t lladdr[16] = {0xfe, 0x80};
+	static const uint8_t llmask[16] = {0xff, 0xc0};
+	static const uint8_t unspec[16] = {0};
+	for (int i = 0; i < 2; i++) {
+		struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+		rule_iif_in(r, SET_RESTRICTED6);
+		rule_proto(r, AF_INET6, bridge);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+		if (i == 0)
+			rule_mask(r, llmask, 16);
+		rule_cmp(r, NFT_CMP_EQ, i == 0 ? lladdr : unspec, 16);
+		rule_verdict(r, NF_ACCEPT, NULL);
+		nft_rule_add(n, r);
+	}
+}
+
+/* IPv4 and IPv6 sources: a listed address or prefix, else drop (DHCP and IPv6 local first). */
+static void source_rules(struct nft *n, bool bridge)
+{
+	rule_dhcp(n, bridge);
+	rule_concat(n, AF_INET, bridge, 12, 4, SET_ADDR4, false, NF_ACCEPT);
+	rule_concat(n, AF_INET, bridge, 12, 4, SET_NET4, false, NF_ACCEPT);
+	rule_drop_rest(n, AF_INET, bridge, SET_RESTRICTED4);
+	rule_ipv6_local(n, bridge);
+	rule_concat(n, AF_INET6, bridge, 8, 16, SET_ADDR6, false, NF_ACCEPT);
+	rule_concat(n, AF_INET6, bridge, 8, 16, SET_NET6, false, NF_ACCEPT);
+	rule_drop_rest(n, AF_INET6, bridge, SET_RESTRICTED6);
+}
+
+/* ARP from a guest: well formed, its own sender MAC, a listed sender address or 0.0.0.0. */
+static void arp_rules(struct nft *n)
+{
+	/*
+	 * htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4: the sender address is where the rules
+	 * look only in ARP of that shape, so each accepting rule checks the shape as well.
+	 */
+	static const uint8_t shape[6] = {0x00, 0x01, 0x08, 0x00, 6, 4};
+	static const uint8_t probe[4] = {0};
+	struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+	rule_proto(r, ETH_P_ARP, true);
+	rule_iif_in(r, SET_MACCHECKED);
+	rule_meta_to(r, NFT_META_IIFNAME, NFT_REG_1);
+	rule_payload_to(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 6, NFT_REG_2);
+	rule_lookup(r, SET_MACS, true);
+	rule_verdict(r, NF_DROP, NULL);
+	nft_rule_add(n, r);
+	for (int i = 0; i < 3; i++) {
+		r = rule_new(n, CHAIN_PREROUTING);
+		rule_proto(r, ETH_P_ARP, true);
+		rule_iif_in(r, SET_RESTRICTED4);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 6);
+		rule_cmp(r, NFT_CMP_EQ, shape, 6);
+		if (i < 2) {
+			rule_meta_to(r, NFT_META_IIFNAME, NFT_REG_1);
+			rule_payload_to(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4, NFT_REG_2);
+			rule_lookup(r, i == 0 ? SET_ADDR4 : SET_NET4, false);
+		} else {
+			rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4);
+			rule_cmp(r, NFT_CMP_EQ, probe, 4);
+		}
+		rule_verdict(r, NF_ACCEPT, NULL);
+		nft_rule_add(n, r);
+	}
+	rule_drop_rest(n, ETH_P_ARP, true, SET_RESTRICTED4);
+}
+
+static void set_ifnames(struct nft *n, const char *name)
+{
+	struct nft_set_spec s = {
+	    .name = name, .key_type = NFT_TYPE_IFNAME, .key_len = IFNAMSIZ, .host_order = true};
+	nft_set_add(n, &s);
+}
+
+/* ifname . second (an address or a MAC), as single keys or (ranges) as ranges. */
+static void set_concat(struct nft *n, const char *name, uint32_t type, uint8_t len, bool ranges)
+{
+	struct nft_set_spec s = {.name = name,
+				 .flags = ranges ? NFT_SET_INTERVAL | NFT_SET_CONCAT : 0,
+				 .key_type = CONCAT(NFT_TYPE_IFNAME, type),
+				 .key_len = IFNAMSIZ + ((len + 3u) & ~3u)};
+	/* The kernel takes a concatenation's fields only with ranges (and then needs them). */
+	if (ranges) {
+		s.fields[0] = IFNAMSIZ;
+		s.fields[1] = len;
+	}
+	nft_set_add(n, &s);
+}
+
+static void source_sets(struct nft *n)
+{
+	set_ifnames(n, SET_VIFS);
+	set_ifnames(n, SET_RESTRICTED4);
+	set_ifnames(n, SET_RESTRICTED6);
+	set_concat(n, SET_ADDR4, NFT_TYPE_IPADDR, 4, false);
+	set_concat(n, SET_NET4, NFT_TYPE_IPADDR, 4, true);
+	set_concat(n, SET_ADDR6, NFT_TYPE_IP6ADDR, 16, false);
+	set_concat(n, SET_NET6, NFT_TYPE_IP6ADDR, 16, true);
+}
+
+/*
+ * The table of the family, its sets and its base chain, added to the batch begun: made once,
+ * the base chain exclusively, so that the batch fails with EEXIST if another run made them.
+ */
+static void bootstrap(struct nft *n)
+{
+	nft_table_add(n);
+	source_sets(n);
+	if (n->family == NFPROTO_BRIDGE) {
+		uint16_t tags[2] = {htons(ETH_P_8021Q), htons(ETH_P_8021AD)};
+		set_ifnames(n, SET_RESTRICTED);
+		set_ifnames(n, SET_MACCHECKED);
+		set_concat(n, SET_MACS, NFT_TYPE_ETHERADDR, 6, false);
+		set_concat(n, SET_PORTS, NFT_TYPE_IFNAME, IFNAMSIZ, false);
+		nft_chain_add(n, CHAIN_PREROUTING, NF_BR_PRE_ROUTING, -200, "filter", true);
+		/* The kernel takes one VLAN tag off before this hook; a frame still tagged after
+		 * that would hide its real header from the checks. */
+		for (int i = 0; i < 2; i++) {
+			struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+			rule_iif_in(r, SET_RESTRICTED);
+			rule_meta(r, NFT_META_PROTOCOL);
+			rule_cmp(r, NFT_CMP_EQ, &tags[i], 2);
+			rule_verdict(r, NF_DROP, NULL);
+			nft_rule_add(n, r);
+		}
+		struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+		rule_iif_in(r, SET_MACCHECKED);
+		rule_meta_to(r, NFT_META_IIFNAME, NFT_REG_1);
+		rule_payload_to(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG_2);
+		rule_lookup(r, SET_MACS, true);
+		rule_verdict(r, NF_DROP, NULL);
+		nft_rule_add(n, r);
+		source_rules(n, true);
+		arp_rules(n);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct nft_set_spec s = {.name = i ? SET_CLAIMS6 : SET_CLAIMS4,
+					 .flags = NFT_SET_MAP | NFT_SET_INTERVAL,
+					 .key_type = i ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR,
+					 .key_len = i ? 16 : 4,
+					 .data_type = NFT_TYPE_IFNAME,
+					 .data_len = IFNAMSIZ};
+		nft_set_add(n, &s);
+	}
+	/* Before routing and before the administrator's filter chains (priority 0). */
+	nft_chain_add(n, CHAIN_PREROUTING, NF_INET_PRE_ROUTING, -150, "filter", true);
+	source_rules(n, false);
+	/* The reverse rule: a claimed source that no device of its card may use here. */
+	for (int i = 0; i < 2; i++) {
+		struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
+		rule_proto(r, i ? AF_INET6 : AF_INET, false);
+		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, i ? 8 : 12, i ? 16 : 4);
+		rule_lookup(r, i ? SET_CLAIMS6 : SET_CLAIMS4, false);
+		rule_verdict(r, NF_DROP, NULL);
+		nft_rule_add(n, r);
+	}
+}
+
+/*
+ * Commit what fill adds; when the table or its sets are missing, make them in the same
+ * transaction, so that a failure leaves nothing of ours behind, not even the table.  EEXIST
+ * then means another run made them meanwhile (or a real clash): once more without.
+ */
+static int commit_with_bootstrap(struct nft *n, void (*boot)(struct nft *),
+				 void (*fill)(struct nft *, const void *), const void *arg)
+{
+	nft_begin(n);
+	fill(n, arg);
+	int err = nft_commit(n);
+	if (err != -ENOENT)
+		return err;
+	nft_begin(n);
+	boot(n);
+	fill(n, arg);
+	if ((err = nft_commit(n)) != -EEXIST)
+		return err;
+	nft_begin(n);
+	fill(n, arg);
+	int again = nft_commit(n);
+	return again == 0 ? 0 : err;
+}
+
+/* ---- records */
+
+static const char *vif_dir(int family)
+{
+	return family == NFPROTO_BRIDGE ? DIR_BRIDGE : DIR_INET;
+}
+
+/* A vif as recorded, with its own storage. */
+struct record {
+	char dev[IFNAMSIZ], bridge[IFNAMSIZ];
+	uint8_t mac[6];
+	struct ip_prefix ips[IP_LIST_MAX];
+	struct fw_vif v;
+};
+
+static int record_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	/* A ':' is in no interface name the kernel allows, nor a '/'. */
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	return (size_t)snprintf(buf, len, "%s/%s", dir, name) < len ? 0 : -ENAMETOOLONG;
+}
+
+static int record_write(int family, const struct fw_vif *v)
+{
+	char name[64], text[IP_LIST_MAX * 48 + 128];
+	int err = record_path(name, sizeof(name), vif_dir(family), v->dev);
+	if (err < 0)
+		return err;
+	size_t len = (size_t)snprintf(text, sizeof(text), "dev %s\n", v->dev);
+	if (v->bridge && *v->bridge)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "bridge %s\n", v->bridge);
+	if (v->mac)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"mac %02x:%02x:%02x:%02x:%02x:%02x\n", v->mac[0], v->mac[1],
+					v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
+	if (v->n_ips) {
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "ip");
+		for (size_t i = 0; i < v->n_ips; i++) {
+			char p[INET6_ADDRSTRLEN + 8];
+			ip_prefix_format(&v->ips[i], p, sizeof(p));
+			len += (size_t)snprintf(text + len, sizeof(text) - len, " %s", p);
+		}
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "\n");
+	}
+	return statefile_write(name, text, len);
+}
+
+/* 1 with *r filled, 0 when there is no record, or a negative errno (unreadable, garbled). */
+static int record_read(int family, const char *dev, struct record *r)
+{
+	char name[64], text[IP_LIST_MAX * 48 + 128], *save = NULL;
+	int err = record_path(name, sizeof(name), vif_dir(family), dev);
+	if (err < 0)
+		return err;
+	if ((err = statefile_read(name, text, sizeof(text))) < 0)
+		return err == -ENOENT ? 0 : err;
+	memset(r, 0, sizeof(*r));
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *value = strchr(line, ' ');
+		if (!value)
+			return -EINVAL;
+		*value++ = '\0';
+		if (!strcmp(line, "dev") && !check_ifname(value))
+			snprintf(r->dev, IFNAMSIZ, "%s", value);
+		else if (!strcmp(line, "bridge") && !check_ifname(value))
+			snprintf(r->bridge, IFNAMSIZ, "%s", value);
+		else if (!strcmp(line, "mac") && !parse_mac_syntax(value, r->mac))
+			r->v.mac = r->mac;
+		else if (!strcmp(line, "ip") &&
+			 !parse_ip_list(value, r->ips, IP_LIST_MAX, &r->v.n_ips))
+			r->v.ips = r->ips;
+		else
+			return -EINVAL;
+	}
+	if (strcmp(r->dev, dev))
+		return -EINVAL;
+	r->v.dev = r->dev;
+	r->v.bridge = r->bridge[0] ? r->bridge : NULL;
+	r->v.ips = r->ips;
+	return 1;
+}
+
+static int record_remove(int family, const char *dev)
+{
+	char name[64];
+	int err = record_path(name, sizeof(name), vif_dir(family), dev);
+	return err < 0 ? err : statefile_remove(name);
+}
+
+static bool recorded(const char *dir, const char *name)
+{
+	char path[64];
+	return record_path(path, sizeof(path), dir, name) == 0 && statefile_exists(path);
+}
+
+static bool same_vif(const struct fw_vif *a, const struct fw_vif *b)
+{
+	const char *ba = a->bridge ? a->bridge : "", *bb = b->bridge ? b->bridge : "";
+	if (strcmp(a->dev, b->dev) || strcmp(ba, bb) || !a->mac != !b->mac ||
+	    (a->mac && memcmp(a->mac, b->mac, 6)) || a->n_ips != b->n_ips)
+		return false;
+	for (size_t i = 0; i < a->n_ips; i++) {
+		char x[INET6_ADDRSTRLEN + 8], y[INET6_ADDRSTRLEN + 8];
+		ip_prefix_format(&a->ips[i], x, sizeof(x));
+		ip_prefix_format(&b->ips[i], y, sizeof(y));
+		if (strcmp(x, y))
+			return false;
+	}
+	return true;
+}
+
+/* ---- clean-up by what the kernel holds */
+
+static const char *const bridge_sets[] = {
+    SET_VIFS,  SET_RESTRICTED, SET_RESTRICTED4, SET_RESTRICTED6, SET_MACCHECKED, SET_MACS,
+    SET_ADDR4, SET_NET4,       SET_ADDR6,	SET_NET6,	 SET_PORTS};
+static const char *const inet_sets[] = {SET_VIFS,  SET_RESTRICTED4, SET_RESTRICTED6,
+					SET_ADDR4, SET_NET4,	    SET_ADDR6,
+					SET_NET6,  SET_CLAIMS4,	    SET_CLAIMS6};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct nft_elem_info *x = a, *y = b;
+	int c = memcmp(x->key, y->key, sizeof(x->key));
+	/* At one key an interval's end sorts before the next interval's start. */
+	return c ? c : (int)y->end - (int)x->end;
+}
+
+static void del_info(struct nft *n, const char *set, const struct nft_elem_info *e)
+{
+	struct nft_elem_spec s = {.key = e->key,
+				  .key_end = e->has_end ? e->key_end : NULL,
+				  .key_len = e->key_len,
+				  .flags = e->end ? NFT_SET_ELEM_INTERVAL_END : 0};
+	nft_elem(n, false, set, &s);
+}
+
+/* Elements found by a dump, to delete. */
+struct purge_list {
+	struct purged {
+		const char *set;
+		struct nft_elem_info e;
+	} * v;
+	size_t n, cap;
+};
+
+static int purge_note(struct purge_list *pl, const char *set, const struct nft_elem_info *e)
+{
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 16;
+		struct purged *v = realloc(pl->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		pl->v = v;
+		pl->cap = cap;
+	}
+	pl->v[pl->n].set = set;
+	pl->v[pl->n++].e = *e;
+	return 0;
+}
+
+/*
+ * Every element that names dev, found by a dump of each set: for when the record is missing
+ * or does not match the kernel.  card: also the card's shared elements (its twin's sources,
+ * its claims).  It costs as many elements as the sets hold, which is why it is only the
+ * fallback.  0 or a negative errno (a missing table holds nothing).
+ */
+static int purge_find(struct nft *n, const char *dev, bool card, struct purge_list *pl)
+{
+	bool bridge = n->family == NFPROTO_BRIDGE;
+	const char *const *sets = bridge ? bridge_sets : inet_sets;
+	size_t count =
+	    bridge ? sizeof(bridge_sets) / sizeof(*sets) : sizeof(inet_sets) / sizeof(*sets);
+	char base[IFNAMSIZ], twin[IFNAMSIZ];
+	uint8_t me[IFNAMSIZ], other[IFNAMSIZ], cardname[IFNAMSIZ];
+	bool has_twin = card_names(dev, base, twin);
+	int err = 0;
+	ifname_key(me, dev);
+	ifname_key(other, twin);
+	ifname_key(cardname, base);
+	for (size_t s = 0; s < count && !err; s++) {
+		struct nft_elem_info *v;
+		size_t k;
+		if ((err = nft_set_dump(n, sets[s], &v, &k)) == -ENOENT) {
+			err = 0;
+			continue;
+		}
+		if (err < 0)
+			break;
+		bool claims = !strcmp(sets[s], SET_CLAIMS4) || !strcmp(sets[s], SET_CLAIMS6);
+		if (claims && k)
+			qsort(v, k, sizeof(*v), key_cmp);
+		for (size_t i = 0; i < k && !err; i++) {
+			const uint8_t *name =
+			    !strcmp(sets[s], SET_PORTS) ? v[i].key + IFNAMSIZ : v[i].key;
+			bool shared = card && has_twin && !bridge && v[i].key_len > IFNAMSIZ;
+			if (claims) {
+				if (!card || v[i].end || v[i].data_len != IFNAMSIZ ||
+				    memcmp(v[i].data, cardname, IFNAMSIZ))
+					continue;
+				err = purge_note(pl, sets[s], &v[i]);
+				if (!err && i + 1 < k && v[i + 1].end)
+					err = purge_note(pl, sets[s], &v[++i]);
+			} else if (!memcmp(name, me, IFNAMSIZ) ||
+				   (shared && !memcmp(name, other, IFNAMSIZ))) {
+				err = purge_note(pl, sets[s], &v[i]);
+			}
+		}
+		free(v);
+	}
+	return err;
 }
 
 /* The connection for family: opened on first use, kept for the rest of the run. */
@@ -58,6 +781,351 @@ static int nft_conn(struct fw *fw, int family, struct nft **out)
 	fw->nft.family = family;
 	*out = &fw->nft;
 	return 0;
+}
+
+/* ---- vifs */
+
+/* What a vif's batch holds: deletions first (the old rules), then additions. */
+struct change {
+	const struct purge_list *purge;
+	const struct elems *del, *add;
+};
+
+static void fill_change(struct nft *n, const void *arg)
+{
+	const struct change *c = arg;
+	for (size_t i = 0; c->purge && i < c->purge->n; i++)
+		del_info(n, c->purge->v[i].set, &c->purge->v[i].e);
+	if (c->del)
+		elems_emit(n, false, c->del);
+	if (c->add)
+		elems_emit(n, true, c->add);
+}
+
+/* Does dev have a twin whose rules keep the card's shared elements? */
+static bool twin_up(int family, const char *dev)
+{
+	char base[IFNAMSIZ], twin[IFNAMSIZ];
+	return family != NFPROTO_BRIDGE && card_names(dev, base, twin) &&
+	       recorded(vif_dir(family), twin);
+}
+
+/* 1 when set holds no element (or does not exist), 0 when it holds some, or -errno. */
+static int set_empty(struct nft *n, const char *set)
+{
+	struct nft_elem_info *v;
+	size_t k;
+	int err = nft_set_dump(n, set, &v, &k);
+	if (err == -ENOENT)
+		return 1;
+	if (err < 0)
+		return err;
+	free(v);
+	return k == 0;
+}
+
+/*
+ * Delete the table, or a policy's part of it, once nothing needs it: dir is the kind of
+ * record just removed, and removing the directory (it must be empty) says whether this run
+ * removed the last.  Under the exclusive lock, so that no other run's change is half done,
+ * and only when the kernel agrees that nothing is left (records can be lost; a guest's rules
+ * must never go with them).
+ */
+static void teardown(struct nft *n, const char *dir)
+{
+	if (statefile_rmdir(dir) < 0)
+		return;
+	struct lock lk;
+	if (lock_hold(&lk, LOCK_NFT, false) < 0)
+		return;
+	bool bridge = n->family == NFPROTO_BRIDGE;
+	const char *vifs = bridge ? DIR_BRIDGE : DIR_INET,
+		   *policy = bridge ? DIR_ANTISPOOF : DIR_MASQ;
+	const char *policy_set = bridge ? SET_ANTISPOOF : SET_MASQ;
+	if (!statefile_exists(dir) && !statefile_exists(policy) && set_empty(n, policy_set) == 1) {
+		bool all = !statefile_exists(vifs) && set_empty(n, SET_VIFS) == 1;
+		nft_begin(n);
+		if (all) {
+			nft_table_del(n);
+		} else {
+			nft_chain_del(n, bridge ? CHAIN_ANTISPOOF : CHAIN_POSTROUTING);
+			nft_set_del(n, policy_set);
+		}
+		/* Already gone (ENOENT) is as good. */
+		nft_commit(n);
+	}
+	lock_release(&lk);
+}
+
+static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
+{
+	struct nft *n;
+	struct record old;
+	struct lock lk;
+	struct elems add, del;
+	int err = nft_conn(fw, family, &n);
+	if (err < 0)
+		return err;
+	if ((err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+		return err;
+	/* An unreadable record is as good as none: the clean-up below finds what it named. */
+	int had = record_read(family, v->dev, &old);
+	if ((err = record_write(family, v)) < 0)
+		goto out;
+	vif_elems(family, v, true, &add);
+	struct change c = {NULL, NULL, &add};
+	/*
+	 * Rules renewed: the old out and the new in within one transaction, so that the vif never
+	 * runs unfiltered.  The same as before: adding again is harmless and deletes nothing (a
+	 * deletion makes the kernel wait for a grace period), and puts back what went missing.
+	 */
+	if (had > 0 && !same_vif(&old.v, v)) {
+		vif_elems(family, &old.v, !twin_up(family, v->dev), &del);
+		c.del = &del;
+	}
+	err = commit_with_bootstrap(n, bootstrap, fill_change, &c);
+	if ((err == -ENOENT && c.del) || (had < 0 && err == 0)) {
+		/* The kernel does not hold what the record says (or there was none to trust). */
+		struct purge_list pl = {0};
+		if ((err = purge_find(n, v->dev, !twin_up(family, v->dev), &pl)) == 0) {
+			struct change c2 = {&pl, NULL, &add};
+			err = commit_with_bootstrap(n, bootstrap, fill_change, &c2);
+		}
+		free(pl.v);
+	}
+	if (err < 0) {
+		/* Nothing was changed: the record says what is in force. */
+		if (had > 0)
+			record_write(family, &old.v);
+		else
+			record_remove(family, v->dev);
+	}
+out:
+	lock_release(&lk);
+	/* The directory made for the record, if it was the only one (the kernel is unchanged). */
+	if (err < 0 && had <= 0)
+		statefile_rmdir(vif_dir(family));
+	return err;
+}
+
+/* 1 when name is in the set of the family's table, 0 when not (or no table), or -errno. */
+static int in_set(struct nft *n, const char *set, const char *name)
+{
+	struct key k;
+	struct nft_elem_info e;
+	key_ifname(&k, name);
+	int r = nft_elem_get(n, set, k.b, k.len, 0, &e);
+	return r == -ENOENT ? 0 : r;
+}
+
+static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
+{
+	struct nft *n;
+	struct record old;
+	struct lock lk;
+	struct elems del;
+	int err = nft_conn(fw, family, &n);
+	if (err < 0)
+		return err;
+	if ((err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+		return err;
+	int had = record_read(family, v->dev, &old);
+	bool card = !twin_up(family, v->dev);
+	if (had > 0) {
+		vif_elems(family, &old.v, card, &del);
+		nft_begin(n);
+		elems_emit(n, false, &del);
+		err = nft_commit(n);
+	} else {
+		/* No record: rules made by hand, or whose record was lost; cheap to ask first. */
+		err = in_set(n, SET_VIFS, v->dev);
+		err = err > 0 ? -ENOENT : err;
+	}
+	if (err == -ENOENT) {
+		struct purge_list pl = {0};
+		if ((err = purge_find(n, v->dev, card, &pl)) == 0 && pl.n) {
+			nft_begin(n);
+			fill_change(n, &(struct change){&pl, NULL, NULL});
+			err = nft_commit(n);
+		}
+		free(pl.v);
+	}
+	if (err == 0 || err == -ENOENT)
+		err = record_remove(family, v->dev);
+	lock_release(&lk);
+	if (err == 0)
+		teardown(n, vif_dir(family));
+	return err;
+}
+
+/* ---- host-wide policies: network-nat's masquerade, network-bridge's antispoof */
+
+/* network-nat's masquerade: one set of uplinks, one rule, made with the first. */
+static void bootstrap_masq(struct nft *n)
+{
+	set_ifnames(n, SET_MASQ);
+	nft_chain_add(n, CHAIN_POSTROUTING, NF_INET_POST_ROUTING, 100, "nat", true);
+	uint8_t v4 = NFPROTO_IPV4;
+	struct nftnl_rule *r = rule_new(n, CHAIN_POSTROUTING);
+	rule_meta(r, NFT_META_NFPROTO);
+	rule_cmp(r, NFT_CMP_EQ, &v4, 1);
+	rule_meta(r, NFT_META_OIFNAME);
+	rule_lookup(r, SET_MASQ, false);
+	rule_masq(r);
+	nft_rule_add(n, r);
+}
+
+/*
+ * network-bridge's antispoof: on the bridges in its set, a frame bridged from a port that is
+ * neither the bridge's physical device nor a vif registered on it is dropped.  The rule needs
+ * the bridge family's meta ibrname, which some kernels lack: so it is made only when asked.
+ */
+static void bootstrap_antispoof(struct nft *n)
+{
+	set_ifnames(n, SET_ANTISPOOF);
+	nft_chain_add(n, CHAIN_ANTISPOOF, NF_BR_FORWARD, -200, "filter", true);
+	struct nftnl_rule *r = rule_new(n, CHAIN_ANTISPOOF);
+	rule_meta(r, NFT_META_BRI_IIFNAME);
+	rule_lookup(r, SET_ANTISPOOF, false);
+	rule_meta_to(r, NFT_META_BRI_IIFNAME, NFT_REG_1);
+	rule_meta_to(r, NFT_META_IIFNAME, NFT_REG_2);
+	rule_lookup(r, SET_PORTS, true);
+	rule_verdict(r, NF_DROP, NULL);
+	nft_rule_add(n, r);
+}
+
+/* A policy: its record's directory, name and text, and the elements that make it. */
+struct policy {
+	const char *dir, *name, *record;
+	struct elems es;
+	void (*base)(struct nft *); /* the table's part it needs */
+	void (*boot)(struct nft *); /* its own part of the table */
+};
+
+/* One batch: [the base] [the policy's part] the elements. */
+static int policy_commit(struct nft *n, const struct policy *p, bool base, bool boot)
+{
+	nft_begin(n);
+	if (base)
+		p->base(n);
+	if (boot)
+		p->boot(n);
+	elems_emit(n, true, &p->es);
+	return nft_commit(n);
+}
+
+/*
+ * Add a policy's elements, making its part of the table (and the table) when missing, in the
+ * same transaction.  Each part is made exclusively: EEXIST says another run made it meanwhile.
+ */
+static int policy_add(struct nft *n, const struct policy *p)
+{
+	char name[64];
+	struct lock lk;
+	int err = record_path(name, sizeof(name), p->dir, p->name);
+	if (err < 0 || (err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+		return err;
+	if ((err = statefile_write(name, p->record, strlen(p->record))) < 0)
+		goto out;
+	err = policy_commit(n, p, false, false);
+	if (err == -ENOENT && (err = policy_commit(n, p, false, true)) == -ENOENT &&
+	    (err = policy_commit(n, p, true, true)) == -EEXIST)
+		err = policy_commit(n, p, false, true);
+	if (err == -EEXIST)
+		err = policy_commit(n, p, false, false);
+	if (err < 0)
+		statefile_remove(name);
+out:
+	lock_release(&lk);
+	if (err < 0)
+		statefile_rmdir(p->dir);
+	return err;
+}
+
+static int policy_del(struct nft *n, struct policy *p)
+{
+	char name[64];
+	struct lock lk;
+	int err = record_path(name, sizeof(name), p->dir, p->name);
+	if (err < 0 || (err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+		return err;
+	nft_begin(n);
+	elems_emit(n, false, &p->es);
+	err = nft_commit(n);
+	if (err == -ENOENT) /* not there, or partly: each on its own */
+		for (size_t i = 0; i < p->es.n; i++) {
+			struct elems one = p->es;
+			one.v[0] = p->es.v[i];
+			one.n = 1;
+			nft_begin(n);
+			elems_emit(n, false, &one);
+			nft_commit(n);
+		}
+	err = statefile_remove(name);
+	lock_release(&lk);
+	teardown(n, p->dir);
+	return err;
+}
+
+static void masq_policy(struct policy *p, const char *netdev)
+{
+	memset(p, 0, sizeof(*p));
+	p->dir = DIR_MASQ;
+	p->name = netdev;
+	p->record = "masquerade\n";
+	p->base = nft_table_add;
+	p->boot = bootstrap_masq;
+	elem_ifname(&p->es, SET_MASQ, netdev);
+}
+
+static void antispoof_policy(struct policy *p, const char *bridge, const char *physdev,
+			     char *record, size_t len)
+{
+	memset(p, 0, sizeof(*p));
+	p->dir = DIR_ANTISPOOF;
+	p->name = bridge;
+	snprintf(record, len, "physdev %s\n", physdev);
+	p->record = record;
+	p->base = bootstrap;
+	p->boot = bootstrap_antispoof;
+	elem_ifname(&p->es, SET_ANTISPOOF, bridge);
+	struct elem *e = elem_new(&p->es, SET_PORTS);
+	if (e) {
+		uint8_t name[IFNAMSIZ];
+		key_ifname(&e->key, bridge);
+		ifname_key(name, physdev);
+		key_put(&e->key, name, IFNAMSIZ);
+	}
+}
+
+static int nft_masquerade(struct fw *fw, bool add, const char *netdev)
+{
+	struct nft *n;
+	struct policy p;
+	int err = nft_conn(fw, NFPROTO_INET, &n);
+	if (err < 0)
+		return err;
+	masq_policy(&p, netdev);
+	return add ? policy_add(n, &p) : policy_del(n, &p);
+}
+
+static int nft_antispoof(struct fw *fw, bool add, const char *bridge, const char *physdev)
+{
+	struct nft *n;
+	struct policy p;
+	char record[64];
+	int err = nft_conn(fw, NFPROTO_BRIDGE, &n);
+	if (err < 0)
+		return err;
+	antispoof_policy(&p, bridge, physdev, record, sizeof(record));
+	return add ? policy_add(n, &p) : policy_del(n, &p);
+}
+
+extern char **environ;
+
+const char *fw_backend_name(enum fw_backend b)
+{
+	return b == FW_NFT ? "nft" : b == FW_IPTABLES ? "iptables" : "none";
 }
 
 /* Where iptables is, from the fixed system directories (never the caller's PATH). */
@@ -119,714 +1187,6 @@ static int report(int err, char *msg, size_t len, const char *what, const char *
 		snprintf(msg, len, "cannot %s the firewall rules of %s: %s", what, dev,
 			 strerror(-err));
 	return err;
-}
-
-/* ------------------------------------------------------------------ nft */
-
-static void chain_name(char *buf, size_t len, const char *prefix, const char *dev)
-{
-	snprintf(buf, len, "%s-%s", prefix, dev);
-}
-
-static void ifname_key(uint8_t key[IFNAMSIZ], const char *dev)
-{
-	memset(key, 0, IFNAMSIZ);
-	memcpy(key, dev, strnlen(dev, IFNAMSIZ - 1));
-}
-
-/*
- * An HVM guest's card is two devices, netback's vif and the emulated <vif>-emu, with one ip
- * list: the reverse rule for its addresses belongs to the card and lets both in.  base is the
- * name without "-emu"; twin is the other device's name, false when dev can have none.
- */
-static bool card_names(const char *dev, char base[IFNAMSIZ], char twin[IFNAMSIZ])
-{
-	size_t len = strlen(dev);
-	snprintf(base, IFNAMSIZ, "%s", dev);
-	if (len > 4 && !strcmp(dev + len - 4, "-emu")) {
-		base[len - 4] = '\0';
-		snprintf(twin, IFNAMSIZ, "%s", base);
-		return true;
-	}
-	if (len + 4 >= IFNAMSIZ)
-		return false;
-	snprintf(twin, IFNAMSIZ, "%s-emu", dev);
-	return true;
-}
-
-/* The reverse chain of the card dev belongs to: rev-<base>. */
-static void rev_chain_name(char *buf, size_t len, const char *dev)
-{
-	char base[IFNAMSIZ], twin[IFNAMSIZ];
-	card_names(dev, base, twin);
-	chain_name(buf, len, "rev", base);
-}
-
-static void base_rule_lookup(struct nft *n, uint32_t meta, const char *set)
-{
-	struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
-	rule_meta(r, meta);
-	rule_lookup(r, set, true, false);
-	nft_rule_add(n, r);
-}
-
-static void rule_dhcp_match(struct nftnl_rule *r, bool bridge);
-
-/*
- * The bridge table's base chain.  What every restricted vif gets the same is checked here,
- * against sets of interface names, and only the address checks are left to each vif's chain:
- * each commit that adds a jump to a chain makes the kernel validate every chain the table
- * holds, so the shorter they are the less a thousand vifs cost the next one.
- */
-static void bridge_base(struct nft *n)
-{
-	static const uint8_t lladdr[16] = {0xfe, 0x80};
-	static const uint8_t llmask[16] = {0xff, 0xc0};
-	static const uint8_t unspec[16] = {0};
-	uint16_t p8021q = htons(ETH_P_8021Q), p8021ad = htons(ETH_P_8021AD),
-		 ip6 = htons(ETH_P_IPV6);
-	struct nftnl_rule *r;
-
-	nft_set_add(n, SET_RESTRICTED, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
-	nft_set_add(n, SET_RESTRICTED4, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
-	nft_set_add(n, SET_RESTRICTED6, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
-	nft_set_add(n, SET_MACCHECKED, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
-	/* A concatenation: each field padded to 4 bytes (the MAC's 6 to 8). */
-	nft_set_add(n, SET_MACS, 0, NFT_TYPE_IFNAME << NFT_TYPE_BITS | NFT_TYPE_ETHERADDR,
-		    IFNAMSIZ + 8, 0, false);
-	nft_chain_add(n, CHAIN_PREROUTING, NF_BR_PRE_ROUTING, -200, "filter", true);
-
-	/* The kernel takes one VLAN tag off before this hook; a frame still tagged after that
-	 * would hide its real header from the checks. */
-	for (int i = 0; i < 2; i++) {
-		r = rule_new(n, CHAIN_PREROUTING);
-		rule_meta(r, NFT_META_IIFNAME);
-		rule_lookup(r, SET_RESTRICTED, false, false);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, i ? &p8021ad : &p8021q, 2);
-		rule_verdict(r, NF_DROP, NULL);
-		nft_rule_add(n, r);
-	}
-	r = rule_new(n, CHAIN_PREROUTING);
-	rule_meta(r, NFT_META_IIFNAME);
-	rule_lookup(r, SET_MACCHECKED, false, false);
-	rule_meta_to(r, NFT_META_IIFNAME, NFT_REG_1);
-	rule_payload_to(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG_2);
-	rule_lookup(r, SET_MACS, false, true);
-	rule_verdict(r, NF_DROP, NULL);
-	nft_rule_add(n, r);
-
-	r = rule_new(n, CHAIN_PREROUTING);
-	rule_meta(r, NFT_META_IIFNAME);
-	rule_lookup(r, SET_RESTRICTED4, false, false);
-	rule_dhcp_match(r, true);
-	rule_verdict(r, NF_ACCEPT, NULL);
-	nft_rule_add(n, r);
-
-	/* IPv6 link-local sources, and the unspecified source of duplicate address detection. */
-	for (int i = 0; i < 2; i++) {
-		r = rule_new(n, CHAIN_PREROUTING);
-		rule_meta(r, NFT_META_IIFNAME);
-		rule_lookup(r, SET_RESTRICTED6, false, false);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, &ip6, 2);
-		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
-		if (i == 0)
-			rule_mask(r, llmask, 16);
-		rule_cmp(r, NFT_CMP_EQ, i == 0 ? lladdr : unspec, 16);
-		rule_verdict(r, NF_ACCEPT, NULL);
-		nft_rule_add(n, r);
-	}
-	base_rule_lookup(n, NFT_META_IIFNAME, SET_VIFS);
-}
-
-/*
- * The table, its sets and its base chain, added to the batch begun: made once, the base
- * chain exclusively, so that the batch fails with EEXIST if another run made them.
- */
-static void bootstrap(struct nft *n)
-{
-	nft_table_add(n);
-	nft_set_add(n, SET_VIFS, NFT_SET_MAP, NFT_TYPE_IFNAME, IFNAMSIZ, NFT_DATA_VERDICT, true);
-	if (n->family == NFPROTO_BRIDGE) {
-		bridge_base(n);
-	} else {
-		nft_set_add(n, SET_GUESTS4, NFT_SET_MAP | NFT_SET_INTERVAL, NFT_TYPE_IPADDR, 4,
-			    NFT_DATA_VERDICT, false);
-		nft_set_add(n, SET_GUESTS6, NFT_SET_MAP | NFT_SET_INTERVAL, NFT_TYPE_IP6ADDR, 16,
-			    NFT_DATA_VERDICT, false);
-		/* Before routing and before the administrator's filter chains (priority 0). */
-		nft_chain_add(n, CHAIN_PREROUTING, NF_INET_PRE_ROUTING, -150, "filter", true);
-		base_rule_lookup(n, NFT_META_IIFNAME, SET_VIFS);
-		uint8_t v4 = NFPROTO_IPV4, v6 = NFPROTO_IPV6;
-		struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
-		rule_meta(r, NFT_META_NFPROTO);
-		rule_cmp(r, NFT_CMP_EQ, &v4, 1);
-		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-		rule_lookup(r, SET_GUESTS4, true, false);
-		nft_rule_add(n, r);
-		r = rule_new(n, CHAIN_PREROUTING);
-		rule_meta(r, NFT_META_NFPROTO);
-		rule_cmp(r, NFT_CMP_EQ, &v6, 1);
-		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
-		rule_lookup(r, SET_GUESTS6, true, false);
-		nft_rule_add(n, r);
-	}
-}
-
-/*
- * Commit what fill adds; when the table or its sets are missing, make them in the same
- * transaction, so that a failure leaves nothing of ours behind, not even the table.  EEXIST
- * then means another run made them meanwhile (or a real clash): once more without.
- */
-static int commit_with_bootstrap(struct nft *n, void (*boot)(struct nft *),
-				 void (*fill)(struct nft *, const void *), const void *arg)
-{
-	nft_begin(n);
-	fill(n, arg);
-	int err = nft_commit(n);
-	if (err != -ENOENT)
-		return err;
-	nft_begin(n);
-	boot(n);
-	fill(n, arg);
-	if ((err = nft_commit(n)) != -EEXIST)
-		return err;
-	nft_begin(n);
-	fill(n, arg);
-	int again = nft_commit(n);
-	return again == 0 ? 0 : err;
-}
-
-static void prefix_mask(const struct ip_prefix *p, uint8_t *mask, uint32_t *len)
-{
-	*len = p->family == AF_INET ? 4 : 16;
-	memset(mask, 0, 16);
-	for (unsigned i = 0; i < p->len; i++)
-		mask[i / 8] |= (uint8_t)(0x80 >> (i % 8));
-}
-
-static const uint8_t *prefix_bytes(const struct ip_prefix *p)
-{
-	return p->family == AF_INET ? (const uint8_t *)&p->addr.v4 : p->addr.v6.s6_addr;
-}
-
-/* The network address: the prefix's bytes under its mask. */
-static void prefix_net(const struct ip_prefix *p, uint8_t *net)
-{
-	uint8_t mask[16];
-	uint32_t len;
-	prefix_mask(p, mask, &len);
-	for (uint32_t i = 0; i < len; i++)
-		net[i] = prefix_bytes(p)[i] & mask[i];
-}
-
-/* [match the ethertype or nfproto] then the source address within p: accept. */
-static void rule_source_in(struct nft *n, const char *chain, const struct ip_prefix *p,
-			   uint32_t base, uint32_t offset, bool bridge)
-{
-	uint8_t mask[16], net[16];
-	uint32_t len;
-	prefix_mask(p, mask, &len);
-	prefix_net(p, net);
-	struct nftnl_rule *r = rule_new(n, chain);
-	if (bridge) {
-		uint16_t proto = htons(p->family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, &proto, 2);
-	} else {
-		uint8_t nfproto = p->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-		rule_meta(r, NFT_META_NFPROTO);
-		rule_cmp(r, NFT_CMP_EQ, &nfproto, 1);
-	}
-	rule_payload(r, base, offset, len);
-	if (p->len < len * 8)
-		rule_mask(r, mask, len);
-	rule_cmp(r, NFT_CMP_EQ, net, len);
-	rule_verdict(r, NF_ACCEPT, NULL);
-	nft_rule_add(n, r);
-}
-
-/* Drop whatever of this ethertype (bridge) or nfproto (inet) got this far. */
-static void rule_drop_proto(struct nft *n, const char *chain, int family, bool bridge)
-{
-	struct nftnl_rule *r = rule_new(n, chain);
-	if (bridge) {
-		uint16_t proto = htons((uint16_t)family);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, &proto, 2);
-	} else {
-		uint8_t nfproto = (uint8_t)family;
-		rule_meta(r, NFT_META_NFPROTO);
-		rule_cmp(r, NFT_CMP_EQ, &nfproto, 1);
-	}
-	rule_verdict(r, NF_DROP, NULL);
-	nft_rule_add(n, r);
-}
-
-/* DHCP requests (UDP 68 -> 67) come from 0.0.0.0 before the guest has an address. */
-static void rule_dhcp_match(struct nftnl_rule *r, bool bridge)
-{
-	uint8_t udp = IPPROTO_UDP;
-	uint16_t ports[2] = {htons(68), htons(67)};
-	if (bridge) {
-		uint16_t proto = htons(ETH_P_IP);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, &proto, 2);
-	} else {
-		uint8_t nfproto = NFPROTO_IPV4;
-		rule_meta(r, NFT_META_NFPROTO);
-		rule_cmp(r, NFT_CMP_EQ, &nfproto, 1);
-	}
-	rule_meta(r, NFT_META_L4PROTO);
-	rule_cmp(r, NFT_CMP_EQ, &udp, 1);
-	rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 4);
-	rule_cmp(r, NFT_CMP_EQ, ports, 4);
-}
-
-static void rule_dhcp(struct nft *n, const char *chain, bool bridge)
-{
-	struct nftnl_rule *r = rule_new(n, chain);
-	rule_dhcp_match(r, bridge);
-	rule_verdict(r, NF_ACCEPT, NULL);
-	nft_rule_add(n, r);
-}
-
-static bool has_family(const struct fw_vif *v, int family)
-{
-	for (size_t i = 0; i < v->n_ips; i++)
-		if (v->ips[i].family == family)
-			return true;
-	return false;
-}
-
-/* IPv6: the listed prefixes, and (inet) link-local and the unspecified source of DAD. */
-static void ipv6_rules(struct nft *n, const char *chain, const struct fw_vif *v, bool bridge)
-{
-	/* The bridge table's base chain lets those pass for every restricted vif at once. */
-	bool local = !bridge;
-	struct ip_prefix ll = {.family = AF_INET6, .len = 10},
-			 any = {.family = AF_INET6, .len = 128};
-	uint32_t base = NFT_PAYLOAD_NETWORK_HEADER;
-
-	ll.addr.v6.s6_addr[0] = 0xfe;
-	ll.addr.v6.s6_addr[1] = 0x80;
-	for (size_t i = 0; i < v->n_ips; i++)
-		if (v->ips[i].family == AF_INET6)
-			rule_source_in(n, chain, &v->ips[i], base, 8, bridge);
-	if (local) {
-		rule_source_in(n, chain, &ll, base, 8, bridge);
-		rule_source_in(n, chain, &any, base, 8, bridge);
-	}
-	rule_drop_proto(n, chain, bridge ? ETH_P_IPV6 : NFPROTO_IPV6, bridge);
-}
-
-/* ARP from the guest: well formed, its own sender MAC, a listed sender address or 0.0.0.0. */
-static void arp_rules(struct nft *n, const char *chain, const struct fw_vif *v)
-{
-	uint16_t arp = htons(ETH_P_ARP);
-	/*
-	 * htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4: the sender address is where the rules
-	 * look only in ARP of that shape, so each accepting rule checks the shape as well.
-	 */
-	static const uint8_t shape[6] = {0x00, 0x01, 0x08, 0x00, 6, 4};
-	struct nftnl_rule *r;
-	if (v->mac) {
-		r = rule_new(n, chain);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, &arp, 2);
-		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 6);
-		rule_cmp(r, NFT_CMP_NEQ, v->mac, 6);
-		rule_verdict(r, NF_DROP, NULL);
-		nft_rule_add(n, r);
-	}
-	struct ip_prefix probe = {.family = AF_INET, .len = 32};
-	for (size_t i = 0; i <= v->n_ips; i++) {
-		const struct ip_prefix *p = i < v->n_ips ? &v->ips[i] : &probe;
-		if (p->family != AF_INET)
-			continue;
-		uint8_t mask[16], net[16];
-		uint32_t len;
-		prefix_mask(p, mask, &len);
-		prefix_net(p, net);
-		r = rule_new(n, chain);
-		rule_meta(r, NFT_META_PROTOCOL);
-		rule_cmp(r, NFT_CMP_EQ, &arp, 2);
-		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 6);
-		rule_cmp(r, NFT_CMP_EQ, shape, 6);
-		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4);
-		if (p->len < 32)
-			rule_mask(r, mask, 4);
-		rule_cmp(r, NFT_CMP_EQ, net, 4);
-		rule_verdict(r, NF_ACCEPT, NULL);
-		nft_rule_add(n, r);
-	}
-	rule_drop_proto(n, chain, ETH_P_ARP, true);
-}
-
-/*
- * A vif's membership of a set of interface names: add, or remove whether or not it is there
- * (adding first makes the removal valid either way, in the same transaction).  A fresh vif,
- * one without a chain, has no element to remove: its batch deletes nothing, which spares the
- * run the kernel's wait for freed objects when its netfilter socket is closed.
- */
-static void membership(struct nft *n, const char *set, const uint8_t key[IFNAMSIZ], bool in,
-		       bool fresh)
-{
-	if (in || !fresh)
-		nft_elem(n, true, set, key, IFNAMSIZ, 0, NULL);
-	if (!in && !fresh)
-		nft_elem(n, false, set, key, IFNAMSIZ, 0, NULL);
-}
-
-static void mac_key(uint8_t key[IFNAMSIZ + 8], const char *dev, const uint8_t mac[6])
-{
-	memset(key, 0, IFNAMSIZ + 8);
-	ifname_key(key, dev);
-	memcpy(key + IFNAMSIZ, mac, 6);
-}
-
-/* The vif's entries in the base chain's sets, as its list says (in) or none (!in). */
-static void bridged_memberships(struct nft *n, const struct fw_vif *v, bool in, bool fresh)
-{
-	uint8_t key[IFNAMSIZ], mkey[IFNAMSIZ + 8];
-	bool restricted = in && v->n_ips;
-	ifname_key(key, v->dev);
-	membership(n, SET_RESTRICTED, key, restricted, fresh);
-	membership(n, SET_RESTRICTED4, key, restricted && has_family(v, AF_INET), fresh);
-	membership(n, SET_RESTRICTED6, key, restricted && has_family(v, AF_INET6), fresh);
-	membership(n, SET_MACCHECKED, key, restricted && v->mac, fresh);
-	if (v->mac) {
-		mac_key(mkey, v->dev, v->mac);
-		if (restricted || !fresh)
-			nft_elem(n, true, SET_MACS, mkey, sizeof(mkey), 0, NULL);
-		if (!restricted && !fresh)
-			nft_elem(n, false, SET_MACS, mkey, sizeof(mkey), 0, NULL);
-	}
-}
-
-/* What fill_bridged adds: the vif, and whether it has no chain yet. */
-struct bridged_add {
-	const struct fw_vif *v;
-	bool fresh;
-};
-
-/*
- * The bridged vif's chain and set entries, added to the batch begun: what SPEC §6 lists,
- * nothing when ip is empty.
- */
-static void fill_bridged(struct nft *n, const void *arg)
-{
-	const struct bridged_add *a = arg;
-	const struct fw_vif *v = a->v;
-	char chain[64];
-	uint8_t key[IFNAMSIZ];
-
-	chain_name(chain, sizeof(chain), "vif", v->dev);
-	ifname_key(key, v->dev);
-	nft_chain_add(n, chain, -1, 0, NULL, false);
-	nft_chain_flush(n, chain);
-	if (v->n_ips) {
-		if (has_family(v, AF_INET)) {
-			for (size_t i = 0; i < v->n_ips; i++)
-				if (v->ips[i].family == AF_INET)
-					rule_source_in(n, chain, &v->ips[i],
-						       NFT_PAYLOAD_NETWORK_HEADER, 12, true);
-			rule_drop_proto(n, chain, ETH_P_IP, true);
-			arp_rules(n, chain, v);
-		}
-		if (has_family(v, AF_INET6))
-			ipv6_rules(n, chain, v, true);
-	}
-	bridged_memberships(n, v, true, a->fresh);
-	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
-}
-
-/* The interval of prefix p: its first address, and the one past its last (false: none). */
-static bool interval_of(const struct ip_prefix *p, uint8_t start[16], uint8_t end[16],
-			uint32_t *len)
-{
-	uint8_t mask[16];
-	prefix_mask(p, mask, len);
-	prefix_net(p, start);
-	memcpy(end, start, *len);
-	for (uint32_t b = 0; b < *len; b++)
-		end[b] |= (uint8_t)~mask[b];
-	/* end = last address + 1; past the top of the space there is no end element. */
-	bool wrapped = true;
-	for (int b = (int)*len - 1; b >= 0 && wrapped; b--)
-		wrapped = ++end[b] == 0;
-	return !wrapped;
-}
-
-/*
- * The guest's prefixes as interval elements: start -> jump, end marked INTERVAL_END.  When
- * deleting, only those marked in only (when not NULL): a key names an interval whoever holds it.
- */
-static void guest_intervals(struct nft *n, bool add, const struct fw_vif *v, const char *rev,
-			    const bool *only)
-{
-	for (size_t i = 0; i < v->n_ips; i++) {
-		const struct ip_prefix *p = &v->ips[i];
-		uint8_t start[16], end[16];
-		uint32_t len;
-		if (only && !only[i])
-			continue;
-		bool has_end = interval_of(p, start, end, &len);
-		const char *set = p->family == AF_INET ? SET_GUESTS4 : SET_GUESTS6;
-		nft_elem(n, add, set, start, len, 0, add ? rev : NULL);
-		if (has_end)
-			nft_elem(n, add, set, end, len, NFT_SET_ELEM_INTERVAL_END, NULL);
-	}
-}
-
-/*
- * Which of the list's intervals jump to rev now: a list changed since online may name another
- * guest's address, whose interval must stay.  1 when all could be asked, 0 when the kernel
- * cannot answer single elements (the caller then finds them by a dump), or a negative errno.
- */
-static int owned_intervals(struct nft *n, const struct fw_vif *v, const char *rev, bool *owned)
-{
-	for (size_t i = 0; i < v->n_ips; i++) {
-		uint8_t start[16], end[16];
-		uint32_t len;
-		struct nft_elem_info e;
-		interval_of(&v->ips[i], start, end, &len);
-		int r = nft_elem_get(n, v->ips[i].family == AF_INET ? SET_GUESTS4 : SET_GUESTS6,
-				     start, len, 0, &e);
-		if (r == -EOPNOTSUPP || r == -EINVAL)
-			return 0;
-		if (r < 0)
-			return r;
-		owned[i] = r == 1 && !e.end && !strcmp(e.jump, rev);
-	}
-	return 1;
-}
-
-/* The routed vif's chains: sources it may use, and the reverse rule for its addresses. */
-static void fill_routed(struct nft *n, const void *arg)
-{
-	const struct fw_vif *v = arg;
-	char chain[64], rev[64];
-	uint8_t key[IFNAMSIZ];
-
-	chain_name(chain, sizeof(chain), "vif", v->dev);
-	rev_chain_name(rev, sizeof(rev), v->dev);
-	ifname_key(key, v->dev);
-	nft_chain_add(n, chain, -1, 0, NULL, false);
-	nft_chain_flush(n, chain);
-	nft_chain_add(n, rev, -1, 0, NULL, false);
-	nft_chain_flush(n, rev);
-	if (v->n_ips) {
-		if (has_family(v, AF_INET)) {
-			rule_dhcp(n, chain, false);
-			for (size_t i = 0; i < v->n_ips; i++)
-				if (v->ips[i].family == AF_INET)
-					rule_source_in(n, chain, &v->ips[i],
-						       NFT_PAYLOAD_NETWORK_HEADER, 12, false);
-			rule_drop_proto(n, chain, NFPROTO_IPV4, false);
-		}
-		if (has_family(v, AF_INET6))
-			ipv6_rules(n, chain, v, false);
-		/*
-		 * Anything claiming the guest's addresses must come in through its card (the vif
-		 * or its -emu twin, which share the rule and the intervals: adding the same
-		 * element again is not an error).
-		 */
-		char base[IFNAMSIZ], twin[IFNAMSIZ];
-		uint8_t other[IFNAMSIZ];
-		bool has_twin = card_names(v->dev, base, twin);
-		struct nftnl_rule *r = rule_new(n, rev);
-		rule_meta(r, NFT_META_IIFNAME);
-		rule_cmp(r, NFT_CMP_NEQ, key, IFNAMSIZ);
-		if (has_twin) {
-			ifname_key(other, strcmp(base, v->dev) ? base : twin);
-			rule_meta(r, NFT_META_IIFNAME);
-			rule_cmp(r, NFT_CMP_NEQ, other, IFNAMSIZ);
-		}
-		rule_verdict(r, NF_DROP, NULL);
-		nft_rule_add(n, r);
-		guest_intervals(n, true, v, rev, NULL);
-	}
-	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
-}
-
-/*
- * Removal, added to the batch begun: the map elements first (they hold the chains), then the
- * chains.  A routed vif's
- * reverse rule and intervals stay while its twin (twin_up) still has rules; of its intervals
- * only those marked owned go.
- */
-static void fill_del(struct nft *n, const struct fw_vif *v, bool routed, bool with_elems,
-		     bool twin_up, const bool *owned)
-{
-	char chain[64], rev[64];
-	uint8_t key[IFNAMSIZ];
-
-	chain_name(chain, sizeof(chain), "vif", v->dev);
-	rev_chain_name(rev, sizeof(rev), v->dev);
-	ifname_key(key, v->dev);
-	if (with_elems) {
-		nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
-		if (routed && !twin_up)
-			guest_intervals(n, false, v, NULL, owned);
-	}
-	if (!routed)
-		bridged_memberships(n, v, false, false);
-	nft_chain_flush(n, chain);
-	nft_chain_del(n, chain);
-	if (routed && !twin_up) {
-		nft_chain_flush(n, rev);
-		nft_chain_del(n, rev);
-	}
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-	const struct nft_elem_info *x = a, *y = b;
-	int c = memcmp(x->key, y->key, sizeof(x->key));
-	/* At one key an interval's end sorts before the next interval's start. */
-	return c ? c : (int)y->end - (int)x->end;
-}
-
-/*
- * The intervals that jump to rev, whatever the guest's list was when they were made: each
- * start element and the end element that follows it in key order, their deletion added to
- * the batch begun (v from nft_set_dump, sorted here).
- */
-static void del_intervals_of(struct nft *n, const char *set, struct nft_elem_info *v, size_t count,
-			     const char *rev)
-{
-	if (!count) /* an empty dump has no array at all */
-		return;
-	qsort(v, count, sizeof(*v), key_cmp);
-	for (size_t i = 0; i < count; i++) {
-		if (v[i].end || strcmp(v[i].jump, rev))
-			continue;
-		nft_elem(n, false, set, v[i].key, v[i].key_len, 0, NULL);
-		if (i + 1 < count && v[i + 1].end)
-			nft_elem(n, false, set, v[i + 1].key, v[i + 1].key_len,
-				 NFT_SET_ELEM_INTERVAL_END, NULL);
-	}
-}
-
-/* Both families' sets dumped (a missing set holds nothing), for del_intervals_of. */
-struct dumped {
-	struct nft_elem_info *v[2];
-	size_t n[2];
-};
-
-static const char *const guest_sets[2] = {SET_GUESTS4, SET_GUESTS6};
-
-static int dump_guests(struct nft *n, struct dumped *d)
-{
-	memset(d, 0, sizeof(*d));
-	for (int i = 0; i < 2; i++) {
-		int err = nft_set_dump(n, guest_sets[i], &d->v[i], &d->n[i]);
-		if (err < 0 && err != -ENOENT) {
-			free(d->v[0]);
-			return err;
-		}
-	}
-	return 0;
-}
-
-static void del_dumped(struct nft *n, struct dumped *d, const char *rev)
-{
-	for (int i = 0; i < 2; i++) {
-		del_intervals_of(n, guest_sets[i], d->v[i], d->n[i], rev);
-		free(d->v[i]);
-		d->v[i] = NULL;
-	}
-}
-
-/* Does the twin of dev (vif / vif-emu) have rules?  1, 0 or a negative errno. */
-static int twin_has_rules(struct nft *n, const char *dev)
-{
-	char base[IFNAMSIZ], twin[IFNAMSIZ], twin_chain[64];
-	if (!card_names(dev, base, twin))
-		return 0;
-	chain_name(twin_chain, sizeof(twin_chain), "vif", twin);
-	return nft_chain_exists(n, twin_chain);
-}
-
-static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
-{
-	struct nft *n;
-	char chain[64], rev[64];
-	bool routed = family != NFPROTO_BRIDGE, owned[IP_LIST_MAX] = {false};
-	int err = nft_conn(fw, family, &n);
-	if (err < 0)
-		return err;
-	chain_name(chain, sizeof(chain), "vif", v->dev);
-	rev_chain_name(rev, sizeof(rev), v->dev);
-	if ((err = nft_chain_exists(n, chain)) <= 0)
-		return err;
-	int twin_up = routed ? twin_has_rules(n, v->dev) : 0;
-	if (twin_up < 0)
-		return twin_up;
-	/* The intervals to go are known when each of the list's could be asked for. */
-	int asked = routed && !twin_up ? owned_intervals(n, v, rev, owned) : 1;
-	if (asked < 0)
-		return asked;
-	if (asked) {
-		nft_begin(n);
-		fill_del(n, v, routed, true, twin_up, owned);
-		if ((err = nft_commit(n)) != -ENOENT && err != -EBUSY)
-			return err < 0 ? err : 0;
-	}
-	/*
-	 * The guest's list changed since its rules were made, someone removed an element by
-	 * hand, or the kernel cannot answer for single elements: find what refers to the chains,
-	 * then remove them.
-	 */
-	uint8_t key[IFNAMSIZ];
-	struct dumped d;
-	ifname_key(key, v->dev);
-	if (routed && !twin_up && (err = dump_guests(n, &d)) < 0)
-		return err;
-	/* Adding the vif's element first makes its removal valid either way. */
-	nft_begin(n);
-	nft_elem(n, true, SET_VIFS, key, IFNAMSIZ, 0, chain);
-	nft_elem(n, false, SET_VIFS, key, IFNAMSIZ, 0, NULL);
-	if (routed && !twin_up)
-		del_dumped(n, &d, rev);
-	fill_del(n, v, routed, false, twin_up, NULL);
-	err = nft_commit(n);
-	return err < 0 ? err : 0;
-}
-
-/*
- * A vif's rules.  Our batches keep a vif's chain and its set elements together (no chain, no
- * element), so a new vif's batch only adds.  A routed vif that has rules already gets the old
- * ones out and the new ones in within one transaction, so that it never runs unfiltered, its
- * old intervals found by what they jump to (the list may have changed).
- */
-static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
-{
-	struct nft *n;
-	char chain[64], rev[64];
-	struct dumped d;
-	int err = nft_conn(fw, family, &n);
-	if (err < 0)
-		return err;
-	chain_name(chain, sizeof(chain), "vif", v->dev);
-	int exists = nft_chain_exists(n, chain);
-	if (exists < 0)
-		return exists;
-	if (family == NFPROTO_BRIDGE) {
-		struct bridged_add a = {v, exists == 0};
-		return commit_with_bootstrap(n, bootstrap, fill_bridged, &a);
-	}
-	if (!exists)
-		return commit_with_bootstrap(n, bootstrap, fill_routed, v);
-	rev_chain_name(rev, sizeof(rev), v->dev);
-	if ((err = dump_guests(n, &d)) < 0)
-		return err;
-	nft_begin(n);
-	del_dumped(n, &d, rev);
-	fill_routed(n, v);
-	return nft_commit(n);
 }
 
 /* ------------------------------------------------------------- iptables */
@@ -997,44 +1357,6 @@ static int iptables_vif(bool add, const struct fw_vif *v)
 	return err;
 }
 
-/* network-nat's masquerade: one set of uplinks, one rule, made once. */
-static void bootstrap_nat(struct nft *n)
-{
-	nft_table_add(n);
-	nft_set_add(n, SET_MASQ, 0, NFT_TYPE_IFNAME, IFNAMSIZ, 0, true);
-	nft_chain_add(n, CHAIN_POSTROUTING, NF_INET_POST_ROUTING, 100, "nat", true);
-	uint8_t v4 = NFPROTO_IPV4;
-	struct nftnl_rule *r = rule_new(n, CHAIN_POSTROUTING);
-	rule_meta(r, NFT_META_NFPROTO);
-	rule_cmp(r, NFT_CMP_EQ, &v4, 1);
-	rule_meta(r, NFT_META_OIFNAME);
-	rule_lookup(r, SET_MASQ, false, false);
-	rule_masq(r);
-	nft_rule_add(n, r);
-}
-
-static void fill_masquerade(struct nft *n, const void *key)
-{
-	nft_elem(n, true, SET_MASQ, key, IFNAMSIZ, 0, NULL);
-}
-
-static int nft_masquerade(struct fw *fw, bool add, const char *netdev)
-{
-	struct nft *n;
-	uint8_t key[IFNAMSIZ];
-	int err = nft_conn(fw, NFPROTO_INET, &n);
-	if (err < 0)
-		return err;
-	ifname_key(key, netdev);
-	/* The set and its rule in the same transaction as the element: all or nothing. */
-	if (add)
-		return commit_with_bootstrap(n, bootstrap_nat, fill_masquerade, key);
-	nft_begin(n);
-	nft_elem(n, add, SET_MASQ, key, IFNAMSIZ, 0, NULL);
-	err = nft_commit(n);
-	return !add && err == -ENOENT ? 0 : err;
-}
-
 static int iptables_masquerade(bool add, const char *netdev)
 {
 	const char *const args[] = {"-t",   "nat", add ? "-A" : "-D", "POSTROUTING", "-o",
@@ -1046,12 +1368,12 @@ static int iptables_masquerade(bool add, const char *netdev)
 /* ---------------------------------------------------------------- entry points */
 
 /*
- * The lock of the routed card dev belongs to.  Its two devices share the card's reverse chain
- * and intervals, and each keeps or removes them by whether the other has rules: udev's offline
- * of the vif and libxl's remove of its tap run at once when an HVM guest stops, and without
- * the lock each can see the other's chain still there, so that neither removes the card's
- * claims (and the next guest with its addresses is refused).  0 when taken, 1 when dev can
- * have no twin (nothing taken), or a negative errno.
+ * The lock of the routed card dev belongs to.  Its two devices share the card's sources and
+ * claims, and each keeps or removes them by whether the other has rules: udev's offline of the
+ * vif and libxl's remove of its tap run at once when an HVM guest stops, and without the lock
+ * each can see the other's rules still there, so that neither removes the card's claims (and
+ * the next guest with its addresses is refused).  0 when taken, 1 when dev can have no twin
+ * (nothing taken), or a negative errno.
  */
 static int card_lock(struct lock *lk, const char *dev)
 {
@@ -1073,14 +1395,15 @@ static int vif_rules(struct fw *fw, int family, bool add, const struct fw_vif *v
 	    : fw->backend == FW_IPTABLES ? iptables_vif(add, v)
 					 : 0;
 	lock_release(&card);
-	/* The routed intervals clash: another card's list overlaps this one's. */
-	if (r == -EEXIST && add && family != NFPROTO_BRIDGE && fw->backend == FW_NFT) {
+	/* The claims clash: another card's list overlaps this one's. */
+	if ((r == -EEXIST || r == -ENOTEMPTY) && add && family != NFPROTO_BRIDGE &&
+	    fw->backend == FW_NFT) {
 		snprintf(err, errlen,
 			 "cannot install the firewall rules of %s: an address of its ip list is "
 			 "already claimed by another guest's vif in table inet %s; two guests' "
 			 "ip lists must not overlap",
 			 v->dev, FW_TABLE);
-		return r;
+		return -EEXIST;
 	}
 	return report(r, err, errlen, add ? "install" : "remove", v->dev);
 }
@@ -1121,4 +1444,107 @@ int fw_masquerade_add(struct fw *fw, const char *netdev, char *err, size_t errle
 int fw_masquerade_del(struct fw *fw, const char *netdev, char *err, size_t errlen)
 {
 	return masquerade(fw, false, netdev, err, errlen);
+}
+
+static int antispoof(struct fw *fw, bool add, const char *bridge, const char *physdev, char *err,
+		     size_t errlen)
+{
+	if (fw->backend != FW_NFT) {
+		snprintf(err, errlen,
+			 "antispoofing needs the nft firewall (firewall=%s); the iptables rules "
+			 "of the Xen scripts have no antispoof policy",
+			 fw_backend_name(fw->backend));
+		return -EOPNOTSUPP;
+	}
+	int r = nft_antispoof(fw, add, bridge, physdev);
+	if (r == -EOPNOTSUPP && add) {
+		snprintf(
+		    err, errlen,
+		    "cannot install the antispoof policy of %s: this kernel's nf_tables has no "
+		    "bridge meta ibrname (module nft_meta_bridge)",
+		    bridge);
+		return r;
+	}
+	return report(r, err, errlen, add ? "install" : "remove", bridge);
+}
+
+int fw_antispoof_add(struct fw *fw, const char *bridge, const char *physdev, char *err,
+		     size_t errlen)
+{
+	return antispoof(fw, true, bridge, physdev, err, errlen);
+}
+
+int fw_antispoof_del(struct fw *fw, const char *bridge, const char *physdev, char *err,
+		     size_t errlen)
+{
+	return antispoof(fw, false, bridge, physdev, err, errlen);
+}
+
+static int installed(struct fw *fw, int family, const char *set, const char *name)
+{
+	struct nft *n;
+	if (fw->backend != FW_NFT)
+		return 0;
+	int err = nft_conn(fw, family, &n);
+	return err < 0 ? err : in_set(n, set, name);
+}
+
+int fw_vif_installed(struct fw *fw, bool routed, const char *dev)
+{
+	if (fw->backend == FW_IPTABLES) {
+		char name[64];
+		record_name(dev, name, sizeof(name));
+		return statefile_exists(name);
+	}
+	return installed(fw, routed ? NFPROTO_INET : NFPROTO_BRIDGE, SET_VIFS, dev);
+}
+
+int fw_antispoof_installed(struct fw *fw, const char *bridge)
+{
+	return installed(fw, NFPROTO_BRIDGE, SET_ANTISPOOF, bridge);
+}
+
+int fw_masquerade_installed(struct fw *fw, const char *netdev)
+{
+	return installed(fw, NFPROTO_INET, SET_MASQ, netdev);
+}
+
+/* Each record of directory dir (one policy each) put back with restore; 0 or the first error. */
+static int restore_dir(struct fw *fw, const char *dir, bool masq, char *err, size_t errlen)
+{
+	char path[4096];
+	int result = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", path_run_dir(), dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	for (struct dirent *de; (de = readdir(d));) {
+		char name[300], text[128], physdev[IFNAMSIZ] = "";
+		const char *dev = de->d_name;
+		if (de->d_name[0] == '.' || check_ifname(dev))
+			continue; /* ., .., and the temporary files of a write under way */
+		snprintf(name, sizeof(name), "%s/%s", dir, dev);
+		if (!masq && (statefile_read(name, text, sizeof(text)) < 0 ||
+			      sscanf(text, "physdev %15s", physdev) != 1 || check_ifname(physdev)))
+			continue;
+		char msg[256];
+		int r = masq ? fw_masquerade_add(fw, dev, msg, sizeof(msg))
+			     : fw_antispoof_add(fw, dev, physdev, msg, sizeof(msg));
+		if (r < 0 && !result) {
+			result = r;
+			snprintf(err, errlen, "%s", msg);
+		}
+	}
+	closedir(d);
+	return result;
+}
+
+int fw_restore_policies(struct fw *fw, char *err, size_t errlen)
+{
+	if (fw->backend != FW_NFT)
+		return 0;
+	int r = restore_dir(fw, DIR_MASQ, true, err, errlen);
+	int a = restore_dir(fw, DIR_ANTISPOOF, false, err, errlen);
+	return r < 0 ? r : a;
 }

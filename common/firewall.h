@@ -13,6 +13,7 @@
  * The tables this project owns, one per family; nothing outside them is ever touched.
  *   table bridge xen_hotplug   bridged vifs (filtered on the vif port) and the antispoof policy
  *   table inet xen_hotplug     routed and NAT vifs, and network-nat's masquerade
+ * Each exists only while something needs it: the last removal deletes it.
  */
 #define FW_TABLE "xen_hotplug"
 
@@ -24,6 +25,7 @@ struct fw_vif {
 	const struct ip_prefix *ips; /* the guest's addresses; none: no restriction */
 	size_t n_ips;
 	const uint8_t *mac; /* the guest's MAC when known, else NULL */
+	const char *bridge; /* bridged: the bridge the vif is a port of (antispoof), else NULL */
 };
 
 /*
@@ -61,5 +63,29 @@ int fw_routed_vif_del(struct fw *fw, const struct fw_vif *v, char *err, size_t e
 /* network-nat: masquerade what leaves netdev (nft: the owned set; iptables: MASQUERADE). */
 int fw_masquerade_add(struct fw *fw, const char *netdev, char *err, size_t errlen);
 int fw_masquerade_del(struct fw *fw, const char *netdev, char *err, size_t errlen);
+
+/*
+ * network-bridge antispoof=yes: frames bridged between bridge's ports are dropped unless they
+ * enter from physdev or from a vif that vif-bridge registered on that bridge.
+ */
+int fw_antispoof_add(struct fw *fw, const char *bridge, const char *physdev, char *err,
+		     size_t errlen);
+int fw_antispoof_del(struct fw *fw, const char *bridge, const char *physdev, char *err,
+		     size_t errlen);
+
+/*
+ * What the kernel holds, for status: 1 when dev has this program's rules (routed: in table
+ * inet, else bridge), 0 when not, or a negative errno.  The same for a bridge's antispoof
+ * policy and for netdev's masquerade.
+ */
+int fw_vif_installed(struct fw *fw, bool routed, const char *dev);
+int fw_antispoof_installed(struct fw *fw, const char *bridge);
+int fw_masquerade_installed(struct fw *fw, const char *netdev);
+
+/*
+ * The host-wide policies recorded as on (masquerades, antispoof bridges) put back into the
+ * kernel where missing, e.g. after `nft flush ruleset`.  0 or a negative errno with err set.
+ */
+int fw_restore_policies(struct fw *fw, char *err, size_t errlen);
 
 #endif

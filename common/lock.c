@@ -15,6 +15,7 @@ int lock_take(struct lock *lk, const char *name)
 	struct stat held, named;
 
 	lk->fd = -1;
+	lk->kept = false;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	if ((size_t)snprintf(lk->path, sizeof(lk->path), "%s/%s", dir, name) >= sizeof(lk->path))
@@ -40,12 +41,36 @@ int lock_take(struct lock *lk, const char *name)
 	}
 }
 
+int lock_hold(struct lock *lk, const char *name, bool shared)
+{
+	const char *dir = path_lock_dir();
+	lk->fd = -1;
+	lk->kept = true;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if ((size_t)snprintf(lk->path, sizeof(lk->path), "%s/%s", dir, name) >= sizeof(lk->path))
+		return -ENAMETOOLONG;
+	int fd = open(lk->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, shared ? LOCK_SH : LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+	}
+	lk->fd = fd;
+	return 0;
+}
+
 void lock_release(struct lock *lk)
 {
 	if (lk->fd < 0)
 		return;
 	/* Unlink before unlocking, as locking.sh does, so waiters notice and reopen. */
-	unlink(lk->path);
+	if (!lk->kept)
+		unlink(lk->path);
 	close(lk->fd);
 	lk->fd = -1;
 }

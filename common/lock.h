@@ -2,8 +2,11 @@
 #ifndef XNH_LOCK_H
 #define XNH_LOCK_H
 
+#include <stdbool.h>
+
 struct lock {
 	int fd;
+	bool kept; /* a lock of this project's own, whose file stays (lock_hold) */
 	char path[4096];
 };
 
@@ -14,5 +17,11 @@ struct lock {
  */
 int lock_take(struct lock *lk, const char *name);
 void lock_release(struct lock *lk);
+
+/*
+ * A lock no script takes, $XEN_LOCK_DIR/<name>, shared (many holders) or exclusive: its file
+ * is never unlinked, since shared holders come and go in any order.  lock_release drops it.
+ */
+int lock_hold(struct lock *lk, const char *name, bool shared);
 
 #endif

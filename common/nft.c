@@ -145,8 +145,14 @@ static int collect(struct nft *n, unsigned expected)
 				continue;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-				if (e->error && !result)
+				if (e->error && !result) {
 					result = e->error;
+					if (getenv("NFT_DEBUG"))
+						fprintf(stderr,
+							"nft: message %u of the batch: %s\n",
+							e->msg.nlmsg_seq - n->first_seq + 1,
+							strerror(-e->error));
+				}
 				expected--;
 			} else if (h->nlmsg_type == NLMSG_DONE) {
 				expected--;
@@ -249,8 +255,7 @@ void nft_chain_flush(struct nft *n, const char *name)
 	done(n);
 }
 
-void nft_set_add(struct nft *n, const char *name, uint32_t flags, uint32_t key_type,
-		 uint32_t key_len, uint32_t data_type, bool host_order)
+void nft_set_add(struct nft *n, const struct nft_set_spec *spec)
 {
 	char *p = next(n);
 	struct nftnl_set *s = nftnl_set_alloc();
@@ -260,17 +265,29 @@ void nft_set_add(struct nft *n, const char *name, uint32_t flags, uint32_t key_t
 		return;
 	}
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, spec->name);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, (uint32_t)n->family);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, spec->flags);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, spec->key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, spec->key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, 1);
-	if (data_type)
-		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
-	/* Tell nft that keys are in host order (interface names), or it lists them garbled. */
-	struct nftnl_udata_buf *ud = host_order ? nftnl_udata_buf_alloc(64) : NULL;
-	if (ud && nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, 1))
+	if (spec->fields[0]) {
+		size_t k = 0;
+		while (k < sizeof(spec->fields) && spec->fields[k])
+			k++;
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, spec->fields, (uint32_t)k);
+	}
+	if (spec->data_type) {
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, spec->data_type);
+		if (spec->data_type != NFT_DATA_VERDICT)
+			nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, spec->data_len);
+	}
+	/* Tell nft which are in host order (interface names), or it lists them garbled. */
+	bool data_host = spec->data_type && spec->data_type != NFT_DATA_VERDICT;
+	struct nftnl_udata_buf *ud =
+	    spec->host_order || data_host ? nftnl_udata_buf_alloc(64) : NULL;
+	if (ud && (!spec->host_order || nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, 1)) &&
+	    (!data_host || nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATABYTEORDER, 1)))
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
 				   nftnl_udata_buf_len(ud));
 	nftnl_udata_buf_free(ud);
@@ -281,12 +298,61 @@ void nft_set_add(struct nft *n, const char *name, uint32_t flags, uint32_t key_t
 	done(n);
 }
 
-void nft_elem(struct nft *n, bool add, const char *set, const void *key, size_t key_len,
-	      uint32_t flags, const char *jump)
+void nft_set_del(struct nft *n, const char *name)
 {
 	char *p = next(n);
 	struct nftnl_set *s = nftnl_set_alloc();
+	if (!p || !s) {
+		n->oom = true;
+		nftnl_set_free(s);
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELSET, (uint16_t)n->family, NLM_F_ACK, n->seq++);
+	nftnl_set_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	done(n);
+}
+
+void nft_table_del(struct nft *n)
+{
+	char *p = next(n);
+	struct nftnl_table *t = nftnl_table_alloc();
+	if (!p || !t) {
+		n->oom = true;
+		nftnl_table_free(t);
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELTABLE, (uint16_t)n->family, NLM_F_ACK, n->seq++);
+	nftnl_table_nlmsg_build_payload(h, t);
+	nftnl_table_free(t);
+	done(n);
+}
+
+static struct nftnl_set_elem *elem_obj(const struct nft_elem_spec *spec)
+{
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	if (!e)
+		return NULL;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, spec->key, spec->key_len);
+	if (spec->key_end)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, spec->key_end, spec->key_len);
+	if (spec->flags)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, spec->flags);
+	if (spec->data)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, spec->data, spec->data_len);
+	return e;
+}
+
+void nft_elem(struct nft *n, bool add, const char *set, const struct nft_elem_spec *spec)
+{
+	char *p = next(n);
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elem *e = elem_obj(spec);
 	if (!p || !s || !e) {
 		n->oom = true;
 		nftnl_set_free(s);
@@ -295,13 +361,6 @@ void nft_elem(struct nft *n, bool add, const char *set, const void *key, size_t 
 	}
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)key_len);
-	if (flags)
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-	if (jump) {
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_JUMP);
-		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, jump);
-	}
 	nftnl_set_elem_add(s, e);
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
 						   (uint16_t)n->family,
@@ -440,15 +499,13 @@ void rule_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
 	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
 }
 
-void rule_lookup(struct nftnl_rule *r, const char *set, bool verdict_map, bool invert)
+void rule_lookup(struct nftnl_rule *r, const char *set, bool invert)
 {
 	struct nftnl_expr *e = expr(r, "lookup");
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-	if (verdict_map)
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
 	if (invert)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
 }
@@ -493,14 +550,23 @@ static int dump_elem(struct nftnl_set_elem *e, void *arg)
 		memcpy(i->key, key, len);
 		i->key_len = len;
 	}
+	const void *end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_KEY_END)
+			      ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len)
+			      : NULL;
+	if (end && len == i->key_len) {
+		memcpy(i->key_end, end, len);
+		i->has_end = true;
+	}
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
 		i->end =
 		    nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END;
-	const char *chain = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)
-				? nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN)
-				: NULL;
-	if (chain)
-		snprintf(i->jump, sizeof(i->jump), "%s", chain);
+	const void *data = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)
+			       ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len)
+			       : NULL;
+	if (data && len <= sizeof(i->data)) {
+		memcpy(i->data, data, len);
+		i->data_len = len;
+	}
 	return 0;
 }
 

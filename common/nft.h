@@ -34,23 +34,41 @@ void nft_chain_add(struct nft *n, const char *name, int hook, int prio, const ch
 		   bool exclusive);
 void nft_chain_flush(struct nft *n, const char *name);
 void nft_chain_del(struct nft *n, const char *name);
+/* What a set is: its key, for a concatenation each field's length, for a map its data. */
+struct nft_set_spec {
+	const char *name;
+	uint32_t flags; /* NFT_SET_* */
+	uint32_t key_type, key_len;
+	uint8_t fields[4]; /* a concatenation: each field's length in bytes; else all 0 */
+	uint32_t data_type, data_len; /* a map: NFT_DATA_VERDICT or a datatype (data_len bytes) */
+	bool host_order;	      /* keys (and map data) are strings, such as interface names */
+};
+void nft_set_add(struct nft *n, const struct nft_set_spec *spec);
+void nft_set_del(struct nft *n, const char *name);
+void nft_table_del(struct nft *n);
+
 /*
- * A set (data_type 0) or a verdict map (data_type NFT_DATA_VERDICT); flags NFT_SET_*;
- * host_order for keys that are strings, such as interface names.
+ * One element, to add (add=true) or delete: key; key_end for a range of a concatenation (its
+ * last key, inclusive) or NULL; flags (NFT_SET_ELEM_INTERVAL_END); data for a map, or NULL.
  */
-void nft_set_add(struct nft *n, const char *name, uint32_t flags, uint32_t key_type,
-		 uint32_t key_len, uint32_t data_type, bool host_order);
-/* Add (add=true) or delete one element; jump names the chain a map element jumps to. */
-void nft_elem(struct nft *n, bool add, const char *set, const void *key, size_t key_len,
-	      uint32_t flags, const char *jump);
+struct nft_elem_spec {
+	const void *key, *key_end;
+	uint32_t key_len;
+	uint32_t flags;
+	const void *data;
+	uint32_t data_len;
+};
+void nft_elem(struct nft *n, bool add, const char *set, const struct nft_elem_spec *e);
 void nft_rule_add(struct nft *n, struct nftnl_rule *r);
 
-/* An element as a dump returns it: key, interval-end flag, the chain a map element jumps to. */
+/* An element as a dump returns it: key, range end, interval-end flag, map data. */
 struct nft_elem_info {
-	uint8_t key[16];
+	uint8_t key[40], key_end[40];
 	uint32_t key_len;
-	bool end;
-	char jump[64];
+	bool has_end; /* key_end is set */
+	bool end;     /* an interval's end element */
+	uint8_t data[16];
+	uint32_t data_len;
 };
 
 /* Every element of a set, in *out (malloc'd, *count of them).  0 or a negative errno. */
@@ -76,7 +94,8 @@ void rule_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint3
 		     uint32_t reg);
 void rule_mask(struct nftnl_rule *r, const void *mask, uint32_t len);
 void rule_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
-void rule_lookup(struct nftnl_rule *r, const char *set, bool verdict_map, bool invert);
+/* Is register 1 (a concatenation: from register 1 on) in set (or not, invert)? */
+void rule_lookup(struct nftnl_rule *r, const char *set, bool invert);
 void rule_verdict(struct nftnl_rule *r, int verdict, const char *chain);
 void rule_masq(struct nftnl_rule *r);
 

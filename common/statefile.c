@@ -4,6 +4,7 @@
 #include "paths.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -83,13 +84,36 @@ int statefile_write(const char *name, const char *text, size_t len)
 		return err;
 	mkdir(path_run_dir(), 0755);
 	char *slash = strrchr(path, '/');
-	if (slash && strchr(name, '/')) {
-		*slash = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*slash = '/';
+	bool sub = slash && strchr(name, '/');
+	/* A subdirectory is removed by whoever empties it (statefile_rmdir): make it again. */
+	for (int tries = 0; tries < 8; tries++) {
+		if (sub) {
+			*slash = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*slash = '/';
+		}
+		const char *stage = NULL;
+		if ((err = file_replace(path, text, len, NULL, &stage)) != -ENOENT || !sub)
+			return err;
 	}
-	return file_replace(path, text, len, NULL, NULL);
+	return err;
+}
+
+int statefile_rmdir(const char *dir)
+{
+	char path[4096];
+	int err = state_path(dir, path, sizeof(path));
+	if (err < 0)
+		return err;
+	return rmdir(path) < 0 ? -errno : 0;
+}
+
+bool statefile_exists(const char *name)
+{
+	char path[4096];
+	struct stat st;
+	return state_path(name, path, sizeof(path)) == 0 && lstat(path, &st) == 0;
 }
 
 int statefile_read(const char *name, char *buf, size_t len)

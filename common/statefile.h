@@ -3,6 +3,7 @@
 #ifndef XNH_STATEFILE_H
 #define XNH_STATEFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -22,5 +23,8 @@ int file_replace(const char *path, const char *text, size_t len, const struct st
 int statefile_write(const char *name, const char *text, size_t len);
 int statefile_read(const char *name, char *buf, size_t len); /* NUL-terminated */
 int statefile_remove(const char *name);
+/* Remove the subdirectory dir if it is empty: 0, -ENOTEMPTY, -ENOENT... */
+int statefile_rmdir(const char *dir);
+bool statefile_exists(const char *name);
 
 #endif

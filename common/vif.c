@@ -417,7 +417,7 @@ int vif_set_mtu(struct vif_ctx *c)
 
 static struct fw_vif fw_vif(struct vif_ctx *c)
 {
-	struct fw_vif v = {.dev = c->dev, .ips = c->ips, .n_ips = c->n_ips};
+	struct fw_vif v = {.dev = c->dev, .ips = c->ips, .n_ips = c->n_ips, .bridge = c->port_of};
 	if (c->mac && *c->mac)
 		v.mac = c->mac_bytes;
 	return v;

@@ -49,6 +49,7 @@ struct vif_ctx {
 	uint8_t mac_bytes[6];
 	unsigned mtu_value;
 	struct fw fw;
+	const char *port_of; /* bridged online: the bridge the vif joins, for its rules */
 
 	struct addr_saved *flushed;
 	char err[1024];

@@ -328,6 +328,33 @@ link_names() {
 	ip -n "$HOST" -j link show | jq -r '.[].ifname' | sort
 }
 
+# ---------------------------------------------------------------- firewall
+
+# The owned table of FAMILY (bridge or inet) as lines "SET KEY[ : DATA]", one
+# per element, sorted: a concatenation as "a . b", a prefix as ADDR/LEN, a range
+# as A-B. The layout of SPEC §6 is a handful of sets; a vif's rules are the
+# elements that name it (fw_elems_of).
+fw_elems() { # FAMILY
+	ip netns exec "$HOST" nft -j list table "$1" xen_hotplug 2>/dev/null | jq -r '
+		def v: if type == "object" then
+				if .prefix then "\(.prefix.addr)/\(.prefix.len)"
+				elif .range then "\(.range[0])-\(.range[1])"
+				elif .concat then [.concat[] | v] | join(" . ")
+				else tojson end
+			else tostring end;
+		.nftables[] | (.set // .map // empty) as $s | $s.elem[]? |
+		if type == "array" then "\($s.name) \(.[0] | v) : \(.[1] | v)"
+		else "\($s.name) \(v)" end' | sort
+}
+# The elements that name DEV (as a whole word).
+fw_elems_of() { # FAMILY DEV
+	fw_elems "$1" | grep -E "(^| |\")${2//./\\.}(\"| |$)" || true
+}
+# Does DEV have rules (is it in the table's set of vifs)?
+fw_has_rules() { # FAMILY DEV
+	fw_elems "$1" | grep -qx "vifs $2"
+}
+
 # ---------------------------------------------------------------- assertions
 
 # Records a failure: prints the reason and ends the current test.

@@ -107,6 +107,7 @@ static int online(struct vif_ctx *c, char *bridge)
 
 	if (find_bridge(c, bridge, &br) < 0 || vif_rename(c) < 0)
 		return -1;
+	c->port_of = bridge;
 	/* Already online: leave the link alone rather than bounce it; the rules are renewed. */
 	if (vif_is_port_ready(c, br.ifindex, br.mtu))
 		return vif_firewall(c, false);

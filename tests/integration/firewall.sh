@@ -38,13 +38,8 @@ bprobe() {
 
 nft_h() { ip netns exec "$HOST" nft "$@"; }
 
-# Rules in chain CHAIN of table FAMILY xen_hotplug (0 when there is none).
-rule_count() { # FAMILY CHAIN
-	nft_h -j list chain "$1" xen_hotplug "$2" 2>/dev/null |
-		jq '[.nftables[] | select(.rule)] | length'
-}
-
-chain_exists() { nft_h list chain "$1" xen_hotplug "$2" >/dev/null 2>&1; }
+# What a vif's rules are: the elements that name it (tests/lib.sh's fw_elems_of).
+vif_elems() { fw_elems_of "$@"; }
 
 # The keys of map/set NAME of table FAMILY xen_hotplug, one a line, sorted;
 # prefixes as ADDR/LEN. Read from the table's listing: `nft list set` does not
@@ -238,9 +233,9 @@ test_no_ip_list_unrestricted() {
 		mac,ipv4,src=10.9.9.9,smac=$EVIL_MAC ip6,ipv6,src=2001:db8:9::9 \
 		vlan,ipv4,src=10.9.9.9,vlan=10
 	assert_arrived ip arp arp_sha mac ip6 vlan
-	# The vif still has its (empty) chain: a later online with a list fills it.
-	assert_ok chain_exists bridge vif-vif1.0
-	assert_eq 0 "$(rule_count bridge vif-vif1.0)" "rules of an unrestricted vif"
+	# The vif is known (and registered on its bridge), with no restriction at all.
+	assert_same "ports br0 . vif1.0
+vifs vif1.0" "$(vif_elems bridge vif1.0)" "elements of an unrestricted vif"
 }
 
 # ---------------------------------------------------------------- VLAN
@@ -345,7 +340,7 @@ test_admin_rules_untouched() {
 	local before
 	before=$(admin_state)
 	online 1 0
-	assert_ok chain_exists bridge vif-vif1.0
+	assert_ok fw_has_rules bridge vif1.0
 	assert_same "$before" "$(admin_state)" "admin rules after online (nft)"
 	offline 1 0
 	assert_same "$before" "$(admin_state)" "admin rules after offline (nft)"
@@ -376,7 +371,7 @@ test_offline_cleans_up_after_a_refused_mac() {
 	assert_contains "$(xs_read "$be/hotplug-error")" "01:00:5e:00:00:01" "hotplug-error"
 	offline 1 0
 	assert_contains "$OUT" "not a unicast address" "the warning"
-	assert_fail chain_exists bridge vif-vif1.0
+	assert_fail fw_has_rules bridge vif1.0
 	assert_not_contains "$(ruleset_json)" vif1.0 "ruleset after offline"
 }
 
@@ -389,17 +384,18 @@ test_offline_leaves_nothing_of_the_vif() {
 		online "$d" 0
 	done
 	local others
-	others=$(nft_h -a list chain bridge xen_hotplug vif-vif2.0
-		nft_h -a list chain bridge xen_hotplug vif-vif3.0)
+	others=$(vif_elems bridge vif2.0
+		vif_elems bridge vif3.0)
+	[[ $others == *"addr4 vif2.0 . 10.1.0.2"* ]] || fail "vif2.0's rules: $others"
 	offline 1 0
 	local rs
 	rs=$(ruleset_json)
 	assert_not_contains "$rs" vif1.0 "ruleset after offline"
-	assert_fail chain_exists bridge vif-vif1.0
+	assert_fail fw_has_rules bridge vif1.0
 	assert_same "vif2.0
-vif3.0" "$(set_keys bridge vifs)" "map elements after offline"
-	assert_same "$others" "$(nft_h -a list chain bridge xen_hotplug vif-vif2.0
-		nft_h -a list chain bridge xen_hotplug vif-vif3.0)" "other vifs' chains"
+vif3.0" "$(set_keys bridge vifs)" "set elements after offline"
+	assert_same "$others" "$(vif_elems bridge vif2.0
+		vif_elems bridge vif3.0)" "other vifs' rules"
 }
 
 # The device vanished (the guest died) before offline: the rules still go.
@@ -408,7 +404,7 @@ test_offline_after_device_gone() {
 	vif_add 1 0
 	xs_vif_seed 1 0 bridge=br0 ip=10.1.0.1
 	online 1 0
-	assert_ok chain_exists bridge vif-vif1.0
+	assert_ok fw_has_rules bridge vif1.0
 	ip -n "$HOST" link del vif1.0
 	offline 1 0
 	assert_not_contains "$(ruleset_json)" vif1.0 "ruleset after offline"
@@ -434,46 +430,43 @@ test_offline_without_rules() {
 	offline 1 0
 	offline 1 0
 	assert_not_contains "$(ruleset_json)" vif1.0 "ruleset after offline"
-	assert_eq vif2.0 "$(set_keys bridge vifs)" "map elements"
+	assert_eq vif2.0 "$(set_keys bridge vifs)" "set elements"
 }
 
 # ---------------------------------------------------------------- renewal
 
-chain_text() { nft_h list chain bridge xen_hotplug "vif-$1"; }
-
 test_online_twice_renews_rules() {
 	bridged_pair ip=10.1.0.1
-	local first n
-	first=$(chain_text vif1.0)
-	n=$(rule_count bridge vif-vif1.0)
-	((n > 0)) || fail "no rules after online"
+	local first
+	first=$(vif_elems bridge vif1.0)
+	[[ $first == *"addr4 vif1.0 . 10.1.0.1"* ]] || fail "no rules after online: $first"
 	online 1 0
-	assert_eq "$n" "$(rule_count bridge vif-vif1.0)" "rules after a second online"
-	assert_same "$first" "$(chain_text vif1.0)" "chain after a second online"
+	assert_same "$first" "$(vif_elems bridge vif1.0)" "rules after a second online"
 	# The list changed in between: the new list replaces the old.
 	xs_write $BE/ip 10.1.0.5
 	online 1 0
-	assert_same "${first//10.1.0.1/10.1.0.5}" "$(chain_text vif1.0)" "chain after a new list"
+	assert_same "${first//10.1.0.1/10.1.0.5}" "$(vif_elems bridge vif1.0)" "rules after a new list"
 	bprobe old,ipv4,src=10.1.0.1 new,ipv4,src=10.1.0.5
 	assert_arrived new
 	assert_dropped old
-	assert_eq vif1.0$'\n'vif2.0 "$(set_keys bridge vifs)" "map elements"
+	assert_eq vif1.0$'\n'vif2.0 "$(set_keys bridge vifs)" "set elements"
 	# And without a list any more: no restriction.
 	xs_rm $BE/ip
 	online 1 0
-	assert_eq 0 "$(rule_count bridge vif-vif1.0)" "rules after the list was removed"
+	assert_same "ports br0 . vif1.0
+vifs vif1.0" "$(vif_elems bridge vif1.0)" "rules after the list was removed"
 	bprobe old,ipv4,src=10.1.0.1 other,ipv4,src=10.9.9.9
 	assert_arrived old other
 }
 
 # ---------------------------------------------------------------- atomicity
 
-# A failed online: exit non-zero, hotplug-status error, no chain of the vif,
+# A failed online: exit non-zero, hotplug-status error, no rules of the vif,
 # the vif neither enslaved nor up, the (pre-made) table as it was.
 assert_failed_without_trace() { # TABLE_BEFORE
 	assert_ne 0 "$RC" "online exit"
 	assert_eq error "$(xs_read $BE/hotplug-status)" "hotplug-status"
-	assert_fail chain_exists bridge vif-vif1.0
+	assert_fail fw_has_rules bridge vif1.0
 	assert_eq "" "$(link_master vif1.0)" "master of vif1.0 after the failure"
 	assert_fail link_is_up vif1.0
 	assert_same "$1" "$(nft_h -a list table bridge xen_hotplug)" "table after the failure"
@@ -534,39 +527,24 @@ test_failure_after_rules_undone() {
 	assert_ne 0 "$RC" "online exit"
 	assert_eq error "$(xs_read $BE/hotplug-status)" "hotplug-status"
 	assert_eq "" "$(link_master vif1.0)" "master of vif1.0 after the failure"
-	assert_fail chain_exists bridge vif-vif1.0
-	assert_eq "" "$(set_keys bridge vifs)" "map elements after the failure"
+	assert_fail fw_has_rules bridge vif1.0
+	assert_eq "" "$(set_keys bridge vifs)" "set elements after the failure"
 	assert_not_contains "$(ruleset_json)" vif1.0 "ruleset after the failure"
 }
 
 # ---------------------------------------------------------------- concurrency
 
-# Every vif chain of TEXT (`nft list table bridge xen_hotplug`) on one line,
-# with the vif's name, address (10.3.D.1) and MAC replaced by placeholders:
-# "D TEXT", the same TEXT for every complete chain.
-chains_norm() { # TEXT
-	local line mac d=
-	local -A body=()
-	while IFS= read -r line; do
-		if [[ $line =~ chain\ vif-vif([0-9]+)\.0\ \{ ]]; then
-			d=${BASH_REMATCH[1]}
-		elif [[ -n $d && $line =~ ^[[:space:]]*\}$ ]]; then
-			d=
-		elif [[ -n $d ]]; then
-			# vif_mac, without a fork per line.
-			printf -v mac '00:16:3e:%02x:%02x:00' $(((d >> 8) & 255)) $((d & 255))
-			line=${line//vif$d.0/DEV}
-			line=${line//10.3.$d.1/ADDR}
-			body[$d]+="${line//$mac/MAC}|"
-		fi
-	done <<<"$1"
-	for d in "${!body[@]}"; do
-		echo "$d ${body[$d]}"
-	done | sort -n
+# The rules of vif D (its elements) with its name, address (10.3.D.1) and MAC
+# replaced by placeholders: the same text for every complete vif.
+elems_norm() { # D
+	local mac
+	printf -v mac '00:16:3e:%02x:%02x:00' $((($1 >> 8) & 255)) $(($1 & 255))
+	vif_elems bridge "vif$1.0" | sed -e "s/vif$1\.0/DEV/g" -e "s/10\.3\.$1\.1/ADDR/g" -e "s/$mac/MAC/g" |
+		tr '\n' '|'
 }
 
 test_50_concurrent_onlines() {
-	local n=50 d ref nref
+	local n=50 d ref
 	bridge_add br0
 	# Veth pairs with both ends on the host (the test is about the rules),
 	# made and seeded in bulk (what xs_vif_seed writes, one call for all).
@@ -583,13 +561,13 @@ test_50_concurrent_onlines() {
 	done >"$SB/links"
 	ip -n "$HOST" -b "$SB/links" || fail "cannot create the vifs"
 	xenstore-write "${kv[@]}" || fail "cannot seed the store"
-	# What a complete chain is: one vif brought online alone, then taken away.
+	# What complete rules are: one vif brought online alone, then taken away.
 	online 99 0
-	ref=$(chains_norm "$(nft_h list table bridge xen_hotplug)")
-	ref=${ref#99 }
-	nref=$(rule_count bridge vif-vif99.0)
-	((nref > 0)) || fail "no rules in the reference chain"
+	ref=$(elems_norm 99)
+	[[ $ref == *"addr4 DEV . ADDR"* && $ref == *"macs DEV . MAC"* ]] ||
+		fail "incomplete reference rules: $ref"
 	offline 99 0
+	assert_fail nft_h list table bridge xen_hotplug
 	for ((d = 1; d <= n; d++)); do
 		(
 			run_udev vif-bridge "$d" 0 online
@@ -597,7 +575,7 @@ test_50_concurrent_onlines() {
 		) &
 	done
 	wait
-	local bad="" expected="" rc statuses=() paths=()
+	local bad="" expected="" actual="" rc statuses=() paths=()
 	for ((d = 1; d <= n; d++)); do
 		rc=
 		read -r rc <"$SB/rc.on.$d"
@@ -609,21 +587,15 @@ test_50_concurrent_onlines() {
 	assert_eq "$n connected" "$(printf '%s\n' "${statuses[@]}" | uniq -c | sed 's/^ *//')" \
 		"hotplug-status of the $n vifs"
 	assert_eq $n "$(ip -n "$HOST" -j link show master br0 | jq length)" "ports of br0"
-	# Every chain complete: the reference's rules, but for its own name,
-	# address and MAC; and one map element each, jumping to it.
+	# Every vif's rules complete: the reference's, but for its own name,
+	# address and MAC; and nothing else in the table.
 	for ((d = 1; d <= n; d++)); do
 		expected+="$d $ref"$'\n'
+		actual+="$d $(elems_norm "$d")"$'\n'
 	done
-	assert_same "${expected%$'\n'}" "$(chains_norm "$(nft_h list table bridge xen_hotplug)")" \
-		"the $n chains"
-	local elems
-	elems=$(nft_h -j list table bridge xen_hotplug | jq -r '.nftables[] | .map // empty |
-		select(.name == "vifs") | .elem[]? | "\(.[0]) \(.[1].jump.target)"' | sort)
-	expected=""
-	for ((d = 1; d <= n; d++)); do
-		expected+="vif$d.0 vif-vif$d.0"$'\n'
-	done
-	assert_same "$(sort <<<"$expected" | sed '/^$/d')" "$elems" "map elements"
+	assert_same "$expected" "$actual" "the $n vifs' rules"
+	assert_eq $((n * $(tr -cd '|' <<<"$ref" | wc -c))) "$(fw_elems bridge | wc -l)" \
+		"elements in the table"
 
 	for ((d = 1; d <= n; d++)); do
 		(
@@ -638,10 +610,8 @@ test_50_concurrent_onlines() {
 		[[ $rc == 0 ]] || bad+=" vif$d.0"
 	done
 	assert_eq "" "$bad" "offlines that failed"
-	assert_eq 0 "$(ruleset_json | jq '[.nftables[] | select(.chain) |
-		select(.chain.name | startswith("vif-"))] | length')" "vif chains left"
-	assert_eq "" "$(set_keys bridge vifs)" "map elements left"
-
+	# The last one took the table with it.
+	assert_fail nft_h list table bridge xen_hotplug
 }
 
 # ---------------------------------------------------------------- iptables
@@ -857,9 +827,8 @@ test_routed_add_filters_sources() {
 	rs=$(ruleset_json)
 	assert_not_contains "$rs" vif2.0 "ruleset after routed-del"
 	assert_eq "" "$(set_keys inet vifs)" "vifs after routed-del"
-	assert_eq "" "$(set_keys inet guests4)" "guests4 after routed-del"
-	assert_fail chain_exists inet vif-vif2.0
-	assert_fail chain_exists inet rev-vif2.0
+	assert_eq "" "$(set_keys inet claims4)" "claims4 after routed-del"
+	assert_fail fw_has_rules inet vif2.0
 	gprobe forged "$(g2lan forged 10.77.0.99)"
 	assert_arrived forged
 	# Deleting again is fine.
@@ -871,18 +840,17 @@ test_routed_add_twice_replaces() {
 	assert_ok fwtool routed-add dev=vif2.0 "ip=$GUEST_IP 2001:db8:77::2"
 	assert_ok fwtool routed-add dev=vif2.0 "ip=10.77.0.3 10.78.0.0/24"
 	assert_eq "10.77.0.3
-10.78.0.0/24" "$(set_keys inet guests4)" \
-		"guests4 after the second add"
-	assert_eq "" "$(set_keys inet guests6)" "guests6 after the second add"
+10.78.0.0/24" "$(set_keys inet claims4)" \
+		"claims4 after the second add"
+	assert_eq "" "$(set_keys inet claims6)" "claims6 after the second add"
 	assert_eq vif2.0 "$(set_keys inet vifs)" "vifs after the second add"
-	assert_not_contains "$(nft_h list chain inet xen_hotplug vif-vif2.0)" $GUEST_IP \
-		"vif chain after the second add"
+	assert_not_contains "$(fw_elems inet)" $GUEST_IP "the table after the second add"
 	gprobe new "$(g2lan old $GUEST_IP)" "$(g2lan new 10.77.0.3)"
 	assert_arrived new
 	assert_dropped old
 	assert_ok fwtool routed-del dev=vif2.0 "ip=10.77.0.3 10.78.0.0/24"
 	assert_not_contains "$(ruleset_json)" vif2.0 "ruleset after routed-del"
-	assert_eq "" "$(set_keys inet guests4)" "guests4 after routed-del"
+	assert_eq "" "$(set_keys inet claims4)" "claims4 after routed-del"
 }
 
 # routed-del with another list than routed-add still removes every interval
@@ -892,8 +860,8 @@ test_routed_del_with_other_list() {
 	assert_ok fwtool routed-add dev=vif2.0 "ip=$GUEST_IP 10.78.0.0/24 2001:db8:77::/64"
 	assert_ok fwtool routed-del dev=vif2.0 ip=10.79.0.1
 	assert_not_contains "$(ruleset_json)" vif2.0 "ruleset after routed-del"
-	assert_eq "" "$(set_keys inet guests4)" "guests4 after routed-del"
-	assert_eq "" "$(set_keys inet guests6)" "guests6 after routed-del"
+	assert_eq "" "$(set_keys inet claims4)" "claims4 after routed-del"
+	assert_eq "" "$(set_keys inet claims6)" "claims6 after routed-del"
 	assert_eq "" "$(set_keys inet vifs)" "vifs after routed-del"
 }
 

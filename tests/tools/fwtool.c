@@ -9,7 +9,7 @@
 
 static const char usage[] =
     "usage: fwtool [firewall=nft|iptables|none] bridged-add|bridged-del|routed-add|routed-del "
-    "DEV [ip=LIST] [mac=MAC]\n"
+    "DEV [ip=LIST] [mac=MAC] [bridge=BRIDGE]\n"
     "       fwtool [firewall=...] masquerade-add|masquerade-del NETDEV\n";
 
 int main(int argc, char *argv[])
@@ -50,6 +50,7 @@ int main(int argc, char *argv[])
 	}
 	v.dev = dev;
 	v.ips = ips;
+	v.bridge = params_get(&p, "bridge");
 
 	if ((expected = fw_open(&fw, params_get(&p, "firewall"), &fallback))) {
 		fprintf(stderr, "fwtool: invalid firewall: expected %s\n", expected);
