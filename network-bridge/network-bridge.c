@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,10 @@ static const char usage[] =
     "  bridge=NAME    default: xenbr<vifnum>; bridge=<netdev> renames the device to\n"
     "                 p<netdev> and gives its name to the bridge; bridge=null: do nothing\n"
     "  force=yes      stop even though guests' vifs are still on the bridge\n"
-    "  antispoof=yes  refused by start in this version (see network-bridge(8)); the\n"
-    "                 per-vif firewall of vif-bridge drops spoofed traffic instead\n"
+    "  antispoof=yes  drop frames bridged from any port but netdev and the vifs that\n"
+    "                 vif-bridge registered (nft, table bridge xen_hotplug); stop\n"
+    "                 removes it\n"
+    "  firewall=nft   where the antispoof policy lives (nft only)\n"
     "\n"
     "Options:\n"
     "  -h, --help     this text\n"
@@ -145,15 +148,8 @@ static int resolve(struct nb *nb)
 	if (force && *force && (expected = parse_yesno(force, &nb->force)))
 		return invalid(nb, "force", force, expected);
 	const char *antispoof = params_get(&nb->params, "antispoof");
-	bool as = false;
-	if (antispoof && *antispoof && (expected = parse_yesno(antispoof, &as)))
+	if (antispoof && *antispoof && (expected = parse_yesno(antispoof, &nb->antispoof)))
 		return invalid(nb, "antispoof", antispoof, expected);
-	/* Refused where it would be set up; a configuration that has it can still stop. */
-	if (as && !strcmp(nb->params.command, "start"))
-		return nb_fail(nb,
-			       "antispoof=yes: the bridge antispoofing policy is not available "
-			       "in this version; use the per-vif firewall of vif-bridge "
-			       "(firewall=nft), which drops spoofed traffic at each guest's port");
 	nb->rename = !strcmp(nb->bridge, nb->netdev);
 	if (nb->rename) {
 		if (strlen(nb->netdev) >= IFNAME_MAX)
@@ -163,6 +159,52 @@ static int resolve(struct nb *nb)
 	} else {
 		snprintf(nb->port, sizeof(nb->port), "%s", nb->netdev);
 	}
+	return 0;
+}
+
+int nb_open_firewall(struct nb *nb)
+{
+	const char *fw = params_get(&nb->params, "firewall");
+	bool fallback;
+	const char *expected = fw_open(&nb->fw, fw, &fallback);
+	return expected ? invalid(nb, "firewall", fw, expected) : 0;
+}
+
+/* The undo of an antispoof policy installed by this run. */
+static int undo_antispoof(void *ctx, const void *arg)
+{
+	struct nb *nb = (struct nb *)((char *)ctx - offsetof(struct nb, net));
+	char err[256];
+	(void)arg;
+	return fw_antispoof_del(&nb->fw, nb->bridge, nb->port, err, sizeof(err));
+}
+
+int nb_antispoof_add(struct nb *nb)
+{
+	char err[512];
+	if (!nb_step(nb,
+		     "install the antispoof policy of %s (only %s and registered vifs may "
+		     "send frames bridged to other ports)",
+		     nb->bridge, nb->port))
+		return 0;
+	if (fw_antispoof_add(&nb->fw, nb->bridge, nb->port, err, sizeof(err)) < 0)
+		return nb_fail(nb, "%s", err);
+	if (undo_push(&nb->undo, undo_antispoof, NULL, 0, "antispoof policy") < 0) {
+		fw_antispoof_del(&nb->fw, nb->bridge, nb->port, err, sizeof(err));
+		return nb_fail(nb, "too many changes to undo");
+	}
+	return 0;
+}
+
+int nb_antispoof_del(struct nb *nb)
+{
+	char err[512];
+	if (nb->fw.backend != FW_NFT || fw_antispoof_installed(&nb->fw, nb->bridge) <= 0)
+		return 0;
+	if (!nb_step(nb, "remove the antispoof policy of %s", nb->bridge))
+		return 0;
+	if (fw_antispoof_del(&nb->fw, nb->bridge, nb->port, err, sizeof(err)) < 0)
+		return nb_fail(nb, "%s", err);
 	return 0;
 }
 
@@ -205,6 +247,8 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	r = resolve(&nb);
+	if (r == 0)
+		r = nb_open_firewall(&nb);
 	if (r == 1) {
 		log_msg(&nb.log, LOG_DEBUG, "bridge=null: nothing to do");
 		net_close(&nb.net);
@@ -223,6 +267,7 @@ int main(int argc, char *argv[])
 		lock_release(&nb.lock);
 	}
 	net_close(&nb.net);
+	fw_close(&nb.fw);
 	if (r < 0) {
 		log_msg(&nb.log, LOG_ERR, "%s", nb.err);
 		log_close(&nb.log);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "firewall.h"
 #include "link.h"
 #include "lock.h"
 #include "log.h"
@@ -21,6 +22,8 @@ struct nb {
 	char port[IFNAME_MAX + 1]; /* the device the bridge enslaves: netdev, or p<netdev> */
 	bool rename;		   /* bridge == netdev: the Xen 3.3-4.4 layout */
 	bool force;
+	bool antispoof; /* antispoof=yes */
+	struct fw fw;	/* for the antispoof policy; opened by nb_open_firewall */
 	char err[1024];
 };
 
@@ -33,6 +36,15 @@ bool nb_step(struct nb *nb, const char *fmt, ...) __attribute__((format(printf, 
 /* start and stop: 0 done, 1 nothing to do, -1 failed (nb->err; changes undone). */
 int nb_start(struct nb *nb);
 int nb_stop(struct nb *nb);
+
+/*
+ * The firewall backend (firewall=, else the default).  0, or -1 (nb->err) for a bad value.
+ * The antispoof policy of the bridge (SPEC §3, §6): installed, with its removal in the undo
+ * journal; removed (a policy not there is no error).  0 or -1 (nb->err).
+ */
+int nb_open_firewall(struct nb *nb);
+int nb_antispoof_add(struct nb *nb);
+int nb_antispoof_del(struct nb *nb);
 
 /* Print the state of the bridge and the device, as text or JSON.  0 or -1. */
 int nb_status(struct nb *nb, bool json);

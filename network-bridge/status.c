@@ -115,6 +115,7 @@ int nb_status(struct nb *nb, bool json)
 	if (have_dev && (err = netconf_read(&nb->net, dev.ifindex, &dc)) < 0)
 		goto fail;
 	bool started = have_br && have_dev && dev.master == br.ifindex;
+	bool antispoof = fw_antispoof_installed(&nb->fw, nb->bridge) > 0;
 
 	if (json) {
 		printf("{\"bridge\":");
@@ -122,9 +123,10 @@ int nb_status(struct nb *nb, bool json)
 		printf(",\"netdev\":");
 		json_str(stdout, nb->netdev);
 		printf(",\"started\":%s,\"layout\":\"%s\",\"bridge_exists\":%s,\"bridge_up\":%s,"
-		       "\"antispoof\":false,\"ports\":[",
+		       "\"antispoof\":%s,\"ports\":[",
 		       started ? "true" : "false", nb->rename ? "rename" : "classic",
-		       have_br ? "true" : "false", br.up ? "true" : "false");
+		       have_br ? "true" : "false", br.up ? "true" : "false",
+		       antispoof ? "true" : "false");
 	} else {
 		if (!have_br)
 			printf("bridge %s: does not exist (not started)\n", nb->bridge);
@@ -164,7 +166,7 @@ int nb_status(struct nb *nb, bool json)
 	if (json)
 		printf("]}\n");
 	else
-		printf("antispoof: off\n");
+		printf("antispoof: %s\n", antispoof ? "on" : "off");
 	free(ports);
 	netconf_free(&bc);
 	netconf_free(&dc);

@@ -178,11 +178,17 @@ int nb_start(struct nb *nb)
 	struct netconf conf;
 	int err, r;
 
-	if ((r = started(nb, &br, &port)) != 0)
-		return r < 0 ? -1
-			     : (log_msg(&nb->log, LOG_DEBUG, "%s already holds %s", nb->bridge,
-					nb->port),
-				1);
+	if ((r = started(nb, &br, &port)) != 0) {
+		if (r < 0)
+			return -1;
+		log_msg(&nb->log, LOG_DEBUG, "%s already holds %s", nb->bridge, nb->port);
+		/* Started without antispoofing before: this start adds it (adding twice is once).
+		 */
+		if (nb->antispoof && nb_antispoof_add(nb) < 0)
+			return -1;
+		undo_commit(&nb->undo);
+		return 1;
+	}
 	err = link_get(&nb->net, nb->netdev, &dev);
 	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
 		return nb_fail(nb,
@@ -219,12 +225,19 @@ int nb_start(struct nb *nb)
 		       nb->rename ? "rename the device to the port name, " : "", nb->bridge,
 		       nb->netdev, conf.n_addrs, conf.n_routes, nb->port);
 		netconf_free(&conf);
-		return 0;
+		return nb->antispoof ? nb_antispoof_add(nb) : 0;
 	}
 
 	const char *step = "";
 	int brindex = 0;
 	bool was_up = dev.up;
+	/* First, so that a kernel without it refuses before the network is touched. */
+	if (nb->antispoof && nb_antispoof_add(nb) < 0) {
+		netconf_free(&conf);
+		char what[sizeof(nb->err)];
+		snprintf(what, sizeof(what), "%s", nb->err);
+		return unwind(nb, "start", what);
+	}
 	if (nb->rename) {
 		/* A link must be down to be renamed, and down takes its routes and IPv6 along:
 		 * take them off first, so that the undo knows to put them back. */
@@ -294,11 +307,14 @@ int nb_stop(struct nb *nb)
 	struct netconf conf;
 	int err, r;
 
-	if ((r = started(nb, &br, &port)) <= 0)
-		return r < 0 ? -1
-			     : (log_msg(&nb->log, LOG_DEBUG, "%s does not hold %s: not started",
-					nb->bridge, nb->port),
-				1);
+	if ((r = started(nb, &br, &port)) <= 0) {
+		if (r < 0)
+			return -1;
+		log_msg(&nb->log, LOG_DEBUG, "%s does not hold %s: not started", nb->bridge,
+			nb->port);
+		/* A policy left by a stop that failed after the takeover was undone. */
+		return nb_antispoof_del(nb) < 0 ? -1 : 1;
+	}
 	struct link_state *ports;
 	size_t n_ports;
 	if ((err = bridge_ports(&nb->net, br.ifindex, &ports, &n_ports)) < 0)
@@ -404,6 +420,9 @@ int nb_stop(struct nb *nb)
 	netconf_free(&conf);
 	undo_commit(&nb->undo);
 	log_msg(&nb->log, LOG_INFO, "%s gave the network back to %s", nb->bridge, nb->netdev);
+	/* The network is back: a policy that cannot go is worth a warning, not a failure. */
+	if (nb_antispoof_del(nb) < 0)
+		log_msg(&nb->log, LOG_WARNING, "%s", nb->err);
 	return 0;
 fail:
 	free(ports);

@@ -54,7 +54,6 @@ network-bridge | start  | arg | vifnum     | $(touch @C)          | a decimal nu
 network-bridge | start  | arg | force      | maybe                | yes or no
 network-bridge | stop   | env | force      | `touch @C`           | yes or no
 network-bridge | start  | arg | antispoof  | \xff                 | yes or no
-network-bridge | start  | arg | antispoof  | yes                  | not available
 network-bridge | start  | cmd | command    | frobnicate           | valid commands are start, stop and status
 network-bridge | start  | cmd | command    | start;touch @C       | valid commands are start, stop and status
 network-bridge | start  | cmd | command    | \x1b[2J              | valid commands are start, stop and status

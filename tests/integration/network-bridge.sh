@@ -356,23 +356,50 @@ check_lost_state_file() { # LAYOUT
 test_classic_lost_state_file() { check_lost_state_file classic; }
 test_rename_lost_state_file() { check_lost_state_file rename; }
 
-# antispoof=yes is refused by start only: a configuration that has it can still stop.
-test_antispoof_refused_by_start_only() {
+# Does this kernel's nf_tables know the bridge family's meta ibrname?
+kernel_has_ibrname() {
+	local ns
+	ns_new ns
+	ip netns exec "$ns" nft -f - 2>/dev/null <<-'EOF'
+		table bridge probe { chain c { type filter hook forward priority 0; meta ibrname "x" drop; }; }
+	EOF
+}
+
+# antispoof=yes needs the kernel's bridge meta ibrname: where it is missing, start fails
+# before it changes anything, saying what is missing; where it is there, status shows it on
+# and stop takes it away. (Frames are tested in the real-Xen lane, whose kernel has it.)
+test_antispoof() {
 	use_layout classic
 	net_setup
-	local before
+	local before rs
 	before=$(net_dump)
-	nb start "${ARGS[@]}" antispoof=yes
-	assert_ne 0 "$RC" "start with antispoof=yes"
-	assert_contains "$OUT" "antispoof" "message names the parameter"
-	assert_same "$before" "$(net_dump)" "nothing changed by the refused start"
+	rs=$(ip netns exec "$HOST" nft list ruleset)
+	if ! kernel_has_ibrname; then
+		nb start "${ARGS[@]}" antispoof=yes
+		assert_ne 0 "$RC" "start with antispoof=yes"
+		assert_contains "$OUT" "meta ibrname" "the message names what the kernel lacks"
+		assert_same "$before" "$(net_dump)" "nothing changed by the failed start"
+		assert_same "$rs" "$(ip netns exec "$HOST" nft list ruleset)" "ruleset after it"
+		note "this kernel lacks nft's bridge meta ibrname: antispoof=yes is tested with" \
+			"frames in the real-Xen lane"
+	else
+		nb start "${ARGS[@]}" antispoof=yes
+		assert_eq 0 "$RC" "start with antispoof=yes ($OUT)"
+		nb status "${ARGS[@]}"
+		assert_contains "$OUT" "antispoof: on" "status"
+		nb stop "${ARGS[@]}"
+		assert_eq 0 "$RC" "stop ($OUT)"
+		assert_same "$rs" "$(ip netns exec "$HOST" nft list ruleset)" "ruleset after stop"
+	fi
 	nb start "${ARGS[@]}"
 	assert_eq 0 "$RC" "start ($OUT)"
 	nb status "${ARGS[@]}" antispoof=yes
 	assert_eq 0 "$RC" "status with antispoof=yes ($OUT)"
+	assert_contains "$OUT" "antispoof: off" "status without the policy"
 	nb stop "${ARGS[@]}" antispoof=yes
 	assert_eq 0 "$RC" "stop with antispoof=yes ($OUT)"
 	assert_same "$before" "$(net_dump)" "state after stop"
+	assert_same "$rs" "$(ip netns exec "$HOST" nft list ruleset)" "ruleset after stop"
 }
 
 # ---------------------------------------------------------------- defaults

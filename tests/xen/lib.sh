@@ -363,6 +363,7 @@ reset_dom0() {
 	rm -f "$SCRIPTS/vif-nat-dnsmasq"
 	nft delete table bridge xen_hotplug 2>/dev/null
 	nft delete table inet xen_hotplug 2>/dev/null
+	rm -rf /var/run/xen/nft-*
 	net_baseline
 }
 
@@ -392,17 +393,23 @@ run_tests() {
 
 _run_one() {
 	TEST_FAILED=$TEST_DIR/failed
-	rm -f "$TEST_FAILED"
+	rm -f "$TEST_FAILED" "$TEST_DIR/cleanup"
 	: >"$TEST_DIR/guests"
 	local rc
 	(
 		"$1"
 	)
 	rc=$?
-	# The test's guests go, whatever happened to it.
-	local g
+	# The test's guests go, whatever happened to it; then what it listed in its cleanup
+	# file, newest first (a command per line, failures ignored: the thing may be gone).
+	local g c
 	while read -r g; do
 		xl destroy "$g" >/dev/null 2>&1
 	done <"$TEST_DIR/guests"
+	if [[ -e $TEST_DIR/cleanup ]]; then
+		tac "$TEST_DIR/cleanup" | while read -r c; do
+			bash -c "$c" >/dev/null 2>&1
+		done
+	fi
 	[[ $rc -eq 0 && ! -e $TEST_FAILED ]]
 }
