@@ -15,6 +15,8 @@ TEST_JOBS=${TEST_JOBS:-4}
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 # shellcheck source=SCRIPTDIR/../pkt-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
+# shellcheck source=SCRIPTDIR/../fault-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../fault-lib.sh"
 
 BE=/local/domain/0/backend/vif/1/0
 FWTOOL=$BUILD/tests/fwtool
@@ -614,6 +616,82 @@ test_50_concurrent_onlines() {
 	assert_fail nft_h list table bridge xen_hotplug
 }
 
+# The last vif's removal deletes the table; an addition at the same moment must never be
+# left unfiltered by it (its rules half made, or made and then taken with the table).
+# vif-bridge runs under the network-bridge lock, so the table of routed and NAT vifs,
+# whose programs run at once, is where the firewall's own serialisation is tested.
+test_last_removal_races_an_addition() {
+	local round ref elems bad=""
+	assert_ok fwtool routed-add dev=vif2.0 "ip=10.1.0.2 2001:db8:1::2"
+	ref=$(vif_elems inet vif2.0)
+	assert_ok fwtool routed-del dev=vif2.0
+	assert_fail nft_h list table inet xen_hotplug
+	for round in $(seq 1 20); do
+		fwtool routed-add dev=vif1.0 ip=10.1.0.1
+		fwtool routed-del dev=vif1.0 &
+		fwtool routed-add dev=vif2.0 "ip=10.1.0.2 2001:db8:1::2" &
+		wait
+		elems=$(vif_elems inet vif2.0)
+		[[ $elems == "$ref" ]] || bad+=" round $round: [$elems]"
+		fw_has_rules inet vif1.0 && bad+=" round $round: vif1.0 still has rules"
+		fwtool routed-del dev=vif2.0
+	done
+	assert_eq "" "$bad" "vif2.0's rules after an addition that raced the last removal"
+	assert_fail nft_h list table inet xen_hotplug
+}
+
+# wait_for SECONDS CMD...: poll CMD (every 50 ms) until it succeeds; false at the end.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+
+# The same race made certain: the last removal is stopped (the shim's stop mode) just before
+# the batch that deletes the table, and an addition runs meanwhile. The addition must wait
+# for the deletion and then make the table anew, not be deleted with it.
+test_table_teardown_never_takes_an_addition() {
+	local ref k pid rc
+	assert_ok fwtool routed-add dev=vif2.0 "ip=10.1.0.2 2001:db8:1::2"
+	ref=$(vif_elems inet vif2.0)
+	assert_ok fwtool routed-del dev=vif2.0
+	# Which step of the last removal deletes the table: its last nf_tables batch.
+	assert_ok fwtool routed-add dev=vif1.0 ip=10.1.0.1
+	RUN_ENV=("LD_PRELOAD=$(fault_preload)" "NLFAIL_LOG=$SB/steps")
+	assert_ok fwtool routed-del dev=vif1.0
+	k=$(awk '$2 == "nft" {k = $1} END {print k}' "$SB/steps")
+	[[ -n $k ]] || fail "no nf_tables step in the removal: $(cat "$SB/steps")"
+	assert_fail nft_h list table inet xen_hotplug
+	RUN_ENV=()
+	assert_ok fwtool routed-add dev=vif1.0 ip=10.1.0.1
+	RUN_ENV=("LD_PRELOAD=$(fault_preload)" "NLFAIL_AT=$k" NLFAIL_MODE=stop)
+	(
+		fwtool routed-del dev=vif1.0
+		echo "$RC" >"$SB/rc.del"
+	) &
+	wait_for 5 bash -c "pgrep -r T -f '$FWTOOL' >'$SB/stopped'" ||
+		fail "the removal did not stop before its step $k"
+	pid=$(head -n 1 "$SB/stopped")
+	RUN_ENV=()
+	(
+		fwtool routed-add dev=vif2.0 "ip=10.1.0.2 2001:db8:1::2"
+		echo "$RC" >"$SB/rc.add"
+	) &
+	# The addition has every chance to finish (it must not: it waits for the lock).
+	wait_for 2 test -s "$SB/rc.add"
+	kill -CONT "$pid"
+	wait
+	read -r rc <"$SB/rc.del"
+	assert_eq 0 "$rc" "the removal"
+	read -r rc <"$SB/rc.add"
+	assert_eq 0 "$rc" "the addition"
+	assert_same "$ref" "$(vif_elems inet vif2.0)" "vif2.0's rules after the race"
+	assert_fail fw_has_rules inet vif1.0
+}
+
 # ---------------------------------------------------------------- iptables
 
 # The rules the Xen 4.x scripts' frob_iptable would insert for DEV and LIST
@@ -779,7 +857,7 @@ routed_setup() {
 
 fwtool() {
 	OUT=$(ip netns exec "$HOST" env -i PATH="$PATH" XEN_LOCK_DIR="$XEN_LOCK_DIR" \
-		"$FWTOOL" "$@" 2>&1)
+		XEN_RUN_DIR="$XEN_RUN_DIR" "${RUN_ENV[@]}" "$FWTOOL" "$@" 2>&1)
 	RC=$?
 	echo "\$ fwtool $* -> exit $RC${OUT:+
 $OUT}" >>"$SB/transcript"

@@ -22,7 +22,10 @@
  *   nack                the request "goes" and the other side refuses it: the kernel's
  *                       NLMSG_ERROR carrying -EIO (for a batch: one per message, the first
  *                       -EIO), xenstored's error reply EACCES, EACCES from a file operation,
- *                       a started program that exits 1, EPERM from kill.
+ *                       a started program that exits 1, EPERM from kill;
+ *   stop                the program stops itself (SIGSTOP) just before the step, which then
+ *                       goes ahead as usual once it is continued: a test can act between two
+ *                       steps of a program (a race made certain), then send SIGCONT.
  * A test learns how many steps a run has from $NLFAIL_COUNT, a file rewritten with the running
  * total after each step (so it is right even if the program is killed), then fails each step in
  * turn. $NLFAIL_LOG, when set, gets one line per step, "N KIND DETAIL" with " failed" at the end
@@ -67,6 +70,7 @@ static unsigned long local_seen;
 static unsigned long *seen = &local_seen; /* shared with forked children when mmap works */
 static unsigned long fail_at;		  /* 0: never fail */
 static bool nack;			  /* NLFAIL_MODE=nack */
+static bool stop;			  /* NLFAIL_MODE=stop */
 static char count_path[512], log_path[512], lock_dir[512];
 
 static void *next(const char *name)
@@ -102,6 +106,7 @@ __attribute__((constructor)) static void configure(void)
 	}
 	const char *mode = getenv("NLFAIL_MODE");
 	nack = mode && !strcmp(mode, "nack");
+	stop = mode && !strcmp(mode, "stop");
 	copy_env("NLFAIL_COUNT", count_path, sizeof(count_path));
 	copy_env("NLFAIL_LOG", log_path, sizeof(log_path));
 	copy_env("XEN_LOCK_DIR", lock_dir, sizeof(lock_dir));
@@ -149,6 +154,12 @@ static bool step(const char *kind, const char *fmt, ...)
 	put_file(log_path, O_APPEND, line);
 	snprintf(line, sizeof(line), "%lu\n", n);
 	put_file(count_path, O_TRUNC, line);
+	if (fail && stop) {
+		int saved = errno;
+		raise(SIGSTOP);
+		errno = saved;
+		return false;
+	}
 	return fail;
 }
 
