@@ -577,14 +577,14 @@ test_50_concurrent_onlines() {
 		) &
 	done
 	wait
-	local bad="" expected="" actual="" rc statuses=() paths=()
+	local failing="" expected="" actual="" rc statuses=() paths=()
 	for ((d = 1; d <= n; d++)); do
 		rc=
 		read -r rc <"$SB/rc.on.$d"
-		[[ $rc == 0 ]] || bad+=" vif$d.0"
+		[[ $rc == 0 ]] || failing+=" vif$d.0"
 		paths+=("$(xs_backend "$d" 0)/hotplug-status")
 	done
-	assert_eq "" "$bad" "onlines that failed"
+	assert_eq "" "$failing" "onlines that failed"
 	mapfile -t statuses < <(xenstore-read "${paths[@]}")
 	assert_eq "$n connected" "$(printf '%s\n' "${statuses[@]}" | uniq -c | sed 's/^ *//')" \
 		"hotplug-status of the $n vifs"
@@ -609,9 +609,9 @@ test_50_concurrent_onlines() {
 	for ((d = 1; d <= n; d++)); do
 		rc=
 		read -r rc <"$SB/rc.off.$d"
-		[[ $rc == 0 ]] || bad+=" vif$d.0"
+		[[ $rc == 0 ]] || failing+=" vif$d.0"
 	done
-	assert_eq "" "$bad" "offlines that failed"
+	assert_eq "" "$failing" "offlines that failed"
 	# The last one took the table with it.
 	assert_fail nft_h list table bridge xen_hotplug
 }
@@ -621,7 +621,7 @@ test_50_concurrent_onlines() {
 # vif-bridge runs under the network-bridge lock, so the table of routed and NAT vifs,
 # whose programs run at once, is where the firewall's own serialisation is tested.
 test_last_removal_races_an_addition() {
-	local round ref elems bad=""
+	local round ref elems failing=""
 	assert_ok fwtool routed-add dev=vif2.0 "ip=10.1.0.2 2001:db8:1::2"
 	ref=$(vif_elems inet vif2.0)
 	assert_ok fwtool routed-del dev=vif2.0
@@ -632,11 +632,11 @@ test_last_removal_races_an_addition() {
 		fwtool routed-add dev=vif2.0 "ip=10.1.0.2 2001:db8:1::2" &
 		wait
 		elems=$(vif_elems inet vif2.0)
-		[[ $elems == "$ref" ]] || bad+=" round $round: [$elems]"
-		fw_has_rules inet vif1.0 && bad+=" round $round: vif1.0 still has rules"
+		[[ $elems == "$ref" ]] || failing+=" round $round: [$elems]"
+		fw_has_rules inet vif1.0 && failing+=" round $round: vif1.0 still has rules"
 		fwtool routed-del dev=vif2.0
 	done
-	assert_eq "" "$bad" "vif2.0's rules after an addition that raced the last removal"
+	assert_eq "" "$failing" "vif2.0's rules after an addition that raced the last removal"
 	assert_fail nft_h list table inet xen_hotplug
 }
 
