@@ -64,8 +64,10 @@
 #define DIR_INET      "nft-inet"       /* routed and NAT vifs */
 #define DIR_MASQ      "nft-masquerade" /* network-nat's uplinks */
 #define DIR_ANTISPOOF "nft-antispoof"  /* network-bridge's antispoof bridges */
-/* Taken shared by every change, exclusively to delete a table or policy nobody needs. */
-#define LOCK_NFT "xen-hotplug-nft"
+/*
+ * Every change holds lock_hold's lock (the lock directory itself) shared, from its record to
+ * its commit; a table or policy is deleted under it exclusively.
+ */
 
 static void ifname_key(uint8_t key[IFNAMSIZ], const char *dev)
 {
@@ -836,7 +838,7 @@ static void teardown(struct nft *n, const char *dir)
 	if (statefile_rmdir(dir) < 0)
 		return;
 	struct lock lk;
-	if (lock_hold(&lk, LOCK_NFT, false) < 0)
+	if (lock_hold(&lk, false) < 0)
 		return;
 	bool bridge = n->family == NFPROTO_BRIDGE;
 	const char *vifs = bridge ? DIR_BRIDGE : DIR_INET,
@@ -866,7 +868,7 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 	int err = nft_conn(fw, family, &n);
 	if (err < 0)
 		return err;
-	if ((err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+	if ((err = lock_hold(&lk, true)) < 0)
 		return err;
 	/* An unreadable record is as good as none: the clean-up below finds what it named. */
 	int had = record_read(family, v->dev, &old);
@@ -927,7 +929,7 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 	int err = nft_conn(fw, family, &n);
 	if (err < 0)
 		return err;
-	if ((err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+	if ((err = lock_hold(&lk, true)) < 0)
 		return err;
 	int had = record_read(family, v->dev, &old);
 	bool card = !twin_up(family, v->dev);
@@ -1023,7 +1025,7 @@ static int policy_add(struct nft *n, const struct policy *p)
 	char name[64];
 	struct lock lk;
 	int err = record_path(name, sizeof(name), p->dir, p->name);
-	if (err < 0 || (err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+	if (err < 0 || (err = lock_hold(&lk, true)) < 0)
 		return err;
 	if ((err = statefile_write(name, p->record, strlen(p->record))) < 0)
 		goto out;
@@ -1047,7 +1049,7 @@ static int policy_del(struct nft *n, struct policy *p)
 	char name[64];
 	struct lock lk;
 	int err = record_path(name, sizeof(name), p->dir, p->name);
-	if (err < 0 || (err = lock_hold(&lk, LOCK_NFT, true)) < 0)
+	if (err < 0 || (err = lock_hold(&lk, true)) < 0)
 		return err;
 	nft_begin(n);
 	elems_emit(n, false, &p->es);

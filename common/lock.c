@@ -41,16 +41,16 @@ int lock_take(struct lock *lk, const char *name)
 	}
 }
 
-int lock_hold(struct lock *lk, const char *name, bool shared)
+int lock_hold(struct lock *lk, bool shared)
 {
 	const char *dir = path_lock_dir();
 	lk->fd = -1;
 	lk->kept = true;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if ((size_t)snprintf(lk->path, sizeof(lk->path), "%s/%s", dir, name) >= sizeof(lk->path))
+	if ((size_t)snprintf(lk->path, sizeof(lk->path), "%s", dir) >= sizeof(lk->path))
 		return -ENAMETOOLONG;
-	int fd = open(lk->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int fd = open(lk->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	while (flock(fd, shared ? LOCK_SH : LOCK_EX) < 0) {

@@ -19,9 +19,10 @@ int lock_take(struct lock *lk, const char *name);
 void lock_release(struct lock *lk);
 
 /*
- * A lock no script takes, $XEN_LOCK_DIR/<name>, shared (many holders) or exclusive: its file
- * is never unlinked, since shared holders come and go in any order.  lock_release drops it.
+ * A lock no script takes: the directory $XEN_LOCK_DIR itself, shared (many holders) or
+ * exclusive.  A file would have to stay for good (shared holders come and go in any order,
+ * so none may unlink it); the directory is there anyway.  lock_release drops it.
  */
-int lock_hold(struct lock *lk, const char *name, bool shared);
+int lock_hold(struct lock *lk, bool shared);
 
 #endif
