@@ -812,51 +812,69 @@ static bool twin_up(int family, const char *dev)
 	       recorded(vif_dir(family), twin);
 }
 
-/* 1 when set holds no element (or does not exist), 0 when it holds some, or -errno. */
-static int set_empty(struct nft *n, const char *set)
+/*
+ * 1 when set holds no element but name's (name NULL: none at all), or does not exist; 0 when
+ * it holds others; or a negative errno.
+ */
+static int set_only(struct nft *n, const char *set, const char *name)
 {
 	struct nft_elem_info *v;
 	size_t k;
+	uint8_t key[IFNAMSIZ];
 	int err = nft_set_dump(n, set, &v, &k);
 	if (err == -ENOENT)
 		return 1;
 	if (err < 0)
 		return err;
+	if (name)
+		ifname_key(key, name);
+	bool only = true;
+	for (size_t i = 0; i < k && only; i++)
+		only = name && v[i].key_len == IFNAMSIZ && !memcmp(v[i].key, key, IFNAMSIZ);
 	free(v);
-	return k == 0;
+	return only;
 }
 
+/* What a removal deletes: its elements, or with the last user a policy's part, or the table. */
+enum fate { KEEP, POLICY_GOES, TABLE_GOES };
+
 /*
- * Delete the table, or a policy's part of it, once nothing needs it: dir is the kind of
- * record just removed, and removing the directory (it must be empty) says whether this run
- * removed the last.  Under the exclusive lock, so that no other run's change is half done,
- * and only when the kernel agrees that nothing is left (records can be lost; a guest's rules
- * must never go with them).
+ * Called once name's record in dir is removed.  When the directory can go with it, this was
+ * the last record of its kind: lk (held shared) is traded for the exclusive lock, so that no
+ * other run's change is half done, and the kernel is asked too (records can be lost; a guest's
+ * rules must never go with them).  The fate, or a negative errno.
  */
-static void teardown(struct nft *n, const char *dir)
+static int last_user(struct nft *n, struct lock *lk, const char *dir, const char *name)
 {
 	if (statefile_rmdir(dir) < 0)
-		return;
-	struct lock lk;
-	if (lock_hold(&lk, false) < 0)
-		return;
+		return KEEP;
+	lock_release(lk);
+	int err = lock_hold(lk, false);
+	if (err < 0)
+		return err;
 	bool bridge = n->family == NFPROTO_BRIDGE;
 	const char *vifs = bridge ? DIR_BRIDGE : DIR_INET,
 		   *policy = bridge ? DIR_ANTISPOOF : DIR_MASQ;
 	const char *policy_set = bridge ? SET_ANTISPOOF : SET_MASQ;
-	if (!statefile_exists(dir) && !statefile_exists(policy) && set_empty(n, policy_set) == 1) {
-		bool all = !statefile_exists(vifs) && set_empty(n, SET_VIFS) == 1;
-		nft_begin(n);
-		if (all) {
-			nft_table_del(n);
-		} else {
-			nft_chain_del(n, bridge ? CHAIN_ANTISPOOF : CHAIN_POSTROUTING);
-			nft_set_del(n, policy_set);
-		}
-		/* Already gone (ENOENT) is as good. */
-		nft_commit(n);
+	bool is_policy = !strcmp(dir, policy);
+	/* Another run's record came meanwhile, or the kernel holds what no record names. */
+	if (statefile_exists(dir) || set_only(n, is_policy ? policy_set : SET_VIFS, name) != 1)
+		return KEEP;
+	bool others = is_policy ? statefile_exists(vifs) || set_only(n, SET_VIFS, NULL) != 1
+				: statefile_exists(policy) || set_only(n, policy_set, NULL) != 1;
+	return !others ? TABLE_GOES : is_policy ? POLICY_GOES : KEEP;
+}
+
+/* The deletion a fate asks for (not KEEP's: the caller's elements), in the batch begun. */
+static void fate_emit(struct nft *n, enum fate f)
+{
+	bool bridge = n->family == NFPROTO_BRIDGE;
+	if (f == TABLE_GOES) {
+		nft_table_del(n);
+	} else if (f == POLICY_GOES) {
+		nft_chain_del(n, bridge ? CHAIN_ANTISPOOF : CHAIN_POSTROUTING);
+		nft_set_del(n, bridge ? SET_ANTISPOOF : SET_MASQ);
 	}
-	lock_release(&lk);
 }
 
 static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
@@ -933,7 +951,20 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 		return err;
 	int had = record_read(family, v->dev, &old);
 	bool card = !twin_up(family, v->dev);
-	if (had > 0) {
+	int fate = KEEP;
+	/* The record goes first, so that its directory says whether this was the last. */
+	if (had > 0 && (err = record_remove(family, v->dev)) < 0)
+		goto out;
+	if (had > 0 && (fate = last_user(n, &lk, vif_dir(family), v->dev)) < 0) {
+		err = fate;
+		goto restore;
+	}
+	if (fate != KEEP) {
+		nft_begin(n);
+		fate_emit(n, fate);
+		if ((err = nft_commit(n)) == -ENOENT)
+			err = 0; /* gone already (a flush) */
+	} else if (had > 0) {
 		vif_elems(family, &old.v, card, &del);
 		nft_begin(n);
 		elems_emit(n, false, &del);
@@ -944,6 +975,7 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 		err = err > 0 ? -ENOENT : err;
 	}
 	if (err == -ENOENT) {
+		/* The kernel does not hold what the record says: find what names the vif. */
 		struct purge_list pl = {0};
 		if ((err = purge_find(n, v->dev, card, &pl)) == 0 && pl.n) {
 			nft_begin(n);
@@ -952,11 +984,12 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 		}
 		free(pl.v);
 	}
-	if (err == 0 || err == -ENOENT)
-		err = record_remove(family, v->dev);
+restore:
+	/* Nothing was deleted: the record says again what is in force. */
+	if (err < 0 && had > 0)
+		record_write(family, &old.v);
+out:
 	lock_release(&lk);
-	if (err == 0)
-		teardown(n, vif_dir(family));
 	return err;
 }
 
@@ -1051,10 +1084,22 @@ static int policy_del(struct nft *n, struct policy *p)
 	int err = record_path(name, sizeof(name), p->dir, p->name);
 	if (err < 0 || (err = lock_hold(&lk, true)) < 0)
 		return err;
+	bool had = statefile_exists(name);
+	int fate = KEEP;
+	if (had && (err = statefile_remove(name)) < 0)
+		goto out;
+	if (had && (fate = last_user(n, &lk, p->dir, p->name)) < 0) {
+		err = fate;
+		goto restore;
+	}
 	nft_begin(n);
-	elems_emit(n, false, &p->es);
+	if (fate != KEEP)
+		fate_emit(n, fate);
+	else
+		elems_emit(n, false, &p->es);
 	err = nft_commit(n);
-	if (err == -ENOENT) /* not there, or partly: each on its own */
+	if (err == -ENOENT && fate == KEEP) {
+		/* Not there, or partly: each on its own. */
 		for (size_t i = 0; i < p->es.n; i++) {
 			struct elems one = p->es;
 			one.v[0] = p->es.v[i];
@@ -1063,9 +1108,14 @@ static int policy_del(struct nft *n, struct policy *p)
 			elems_emit(n, false, &one);
 			nft_commit(n);
 		}
-	err = statefile_remove(name);
+	}
+	if (err == -ENOENT)
+		err = 0;
+restore:
+	if (err < 0 && had)
+		statefile_write(name, p->record, strlen(p->record));
+out:
 	lock_release(&lk);
-	teardown(n, p->dir);
 	return err;
 }
 
