@@ -164,6 +164,11 @@ assert_nothing_alarming() {
 	assert_eq "" "$hits" "broken lines in the hotplug log"
 }
 
+# names DIR: the names in DIR (none when it does not exist), one a line, sorted.
+names() {
+	find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | LC_ALL=C sort
+}
+
 # assert_no_lock_files: every program released its locks (a released lock
 # file is unlinked, as locking.sh's release_lock does).
 assert_no_lock_files() {
@@ -236,19 +241,18 @@ await_jobs() {
 
 nft_h() { ip netns exec "$HOST" nft "$@"; }
 
-# fw_lines FAMILY: the per-vif part of our nft table of FAMILY, one canonical
-# line per chain (its rules as JSON) and per set or map element. The matches
-# of a card's reverse rule (not the vif, not its tap) come in the order of
-# whichever of the two devices wrote it last: sorted.
+# fw_lines FAMILY: the per-vif part of our nft table of FAMILY: every element
+# of its sets and maps (lib.sh's fw_elems: "SET KEY[ : DATA]"), sorted as
+# expected_fw sorts. A vif's rules are the elements that name it (its base
+# chain is shared by all), network-nat's masquerade the element
+# "masquerade <netdev>".
 fw_lines() {
-	nft_h -j list table "$1" xen_hotplug 2>/dev/null | jq -r '.nftables as $all
-		| ([$all[] | .rule // empty | select(.chain | test("^(vif|rev)-"))
-			| if (.chain | startswith("rev-")) then .expr = (([.expr[] | select(.match)]
-				| sort_by(tojson)) + [.expr[] | select(.match | not)]) else . end]
-			| group_by(.chain)[] | "rules \(.[0].chain) \([.[].expr] | tojson)"),
-		  ($all[] | .chain // empty | select(.name | test("^(vif|rev)-")) | "chain \(.name)"),
-		  ($all[] | (.set // .map // empty) | .name as $n | .elem[]? | "elem \($n) \(tojson)")' |
-		LC_ALL=C sort
+	fw_elems "$1" | LC_ALL=C sort
+}
+
+# has_line TEXT LINE: TEXT has LINE as a whole line.
+has_line() {
+	grep -qxF -- "$2" <<<"$1"
 }
 
 # expected_fw REF_LINES REF_DEV REF_ADDR REF_MAC D ADDR...: the lines fw_lines
@@ -268,12 +272,6 @@ expected_fw() {
 	printf '%s' "$out" | sed '/^$/d' | LC_ALL=C sort
 }
 
-# forget_table FAMILY: deletes our table of FAMILY, which the reference vif
-# made: as after a reboot, the burst's programs find none and race to make it.
-forget_table() {
-	nft_h delete table "$1" xen_hotplug || fail "cannot delete table $1 xen_hotplug"
-}
-
 # rule_lines KIND: the per-vif rules of KIND: fw_lines bridge|inet, or
 # ipt_lines for iptables.
 rule_lines() {
@@ -284,8 +282,8 @@ rule_lines() {
 # and seeded by the caller), whose rules every vif's must equal but for its
 # name, address and MAC: PROG brings it up alone (and its tap, with tap);
 # REF gets its rule_lines of KIND, which must name ADDR; then PROG takes it
-# down again, after which nothing of it is left. An nft table is deleted
-# then (forget_table): the burst's programs race to make it.
+# down again, after which nothing of it is left: an nft table goes with its
+# last vif, so the burst's programs find none and race to make it.
 reference() {
 	local prog=$1 kind=$2 addr=$3 tap=${4:-}
 	shift 4
@@ -304,7 +302,10 @@ reference() {
 		assert_eq 0 "$RC" "remove of the reference tap: $OUT"
 	fi
 	assert_eq "" "$(rule_lines "$kind")" "rules left after the reference's offline"
-	[[ $kind == iptables ]] || forget_table "$kind"
+	if [[ $kind != iptables ]]; then
+		assert_eq "" "$(nft_h list tables | grep -x "table $kind xen_hotplug")" \
+			"table $kind xen_hotplug after the reference's offline"
+	fi
 }
 
 # assert_connected D...: hotplug-status of every vif<D>.0 is connected.
@@ -350,6 +351,20 @@ reach_all() {
 	done
 	wait "${pids[@]}"
 	sort -n "$SB/unreached" | tr '\n' ' ' | sed 's/ $//'
+}
+
+# records DIR: the firewall's records in $XEN_RUN_DIR/DIR (nft-bridge,
+# nft-inet, nft-masquerade: one file per device that has rules), sorted.
+records() {
+	names "$XEN_RUN_DIR/$1"
+}
+
+# dev_lines FORMAT D...: FORMAT (a printf format of one %s) for each D, sorted.
+dev_lines() {
+	local fmt=$1
+	shift
+	# shellcheck disable=SC2059 # the format is the caller's
+	printf "$fmt\n" "$@" | LC_ALL=C sort
 }
 
 # assert_ruleset_forgets D...: no table of the host's ruleset names vif<D>.0.
@@ -426,18 +441,20 @@ nic_state() {
 	ip -n "$HOST" -4 -j route show table all dev "$1" | jq -S -c '.[] | del(.dev)' | LC_ALL=C sort
 }
 
-# The per-vif lines of the bridge table for vifs D... (pairs D ADDR for expected_fw).
+# The per-vif lines of the bridge table for vifs D... (expected_fw of each,
+# its port element naming its own bridge: the reference's is xenbr0).
 bridged_expected_fw() {
-	local d pairs=()
+	local d
 	for d in "$@"; do
-		pairs+=("$d" "$(baddr_of "$d")")
-	done
-	expected_fw "$REF" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "${pairs[@]}"
+		expected_fw "$REF" vif999.0 192.0.2.99 "$(vif_mac 999 0)" "$d" "$(baddr_of "$d")" |
+			sed "s/^ports xenbr0 \\. /ports $(bridge_of "$d") . /"
+		echo
+	done | sed '/^$/d' | LC_ALL=C sort
 }
 
 # assert_bridged_online D...: each vif<D>.0 is a port of its bridge, up, with
 # the dummy MAC and its bridge's MTU, reported connected with that MTU in its
-# frontend, and has exactly its own chain and set elements.
+# frontend (its set elements: bridged_expected_fw).
 assert_bridged_online() {
 	local d want="" st=() fe=() w
 	for d in "$@"; do
@@ -488,8 +505,8 @@ assert_eth1_taken_over() { # NIC_STATE_BEFORE
 # (a bridge of MTU 1500 without eth1). A toolstack retries a failed
 # hotplug (xl network-attach, or the guest's restart): the refused ones are
 # fired once more and must then end like the others. Every vif ends
-# attached and up on its bridge with the bridge's MTU, its own chain with
-# its own address and MAC and nothing else, hotplug-status connected, and
+# attached and up on its bridge with the bridge's MTU, its own set elements
+# with its own address and MAC and nothing else, hotplug-status connected, and
 # its guest reaches its LAN's router while a forged source does not.
 #
 # The offlines: the guests shut down at once while 20 others boot (onlines
@@ -497,7 +514,7 @@ assert_eth1_taken_over() { # NIC_STATE_BEFORE
 # guests on it are leaving anyway; stop releases whatever ports remain). A
 # shell holds the lock network-bridge with locking.sh while they all
 # arrive: every one of them waits. Afterwards nothing of the old vifs is
-# left (no chain, no element, no rule, not a port, down), eth1 has its
+# left (no element naming it, no rule, not a port, down), eth1 has its
 # addresses and routes back, xenbr1 and its state file are gone, and the
 # lock directory is empty.
 test_bridged_burst() {
@@ -506,11 +523,13 @@ test_bridged_burst() {
 	bridged_host
 	before1=$(nic_state eth1)
 	local run_before
-	run_before=$(ls "$XEN_RUN_DIR")
+	run_before=$(names "$XEN_RUN_DIR")
 	vif_add 999 0 || fail "cannot create vif999.0"
 	xs_vif_seed 999 0 bridge=xenbr0 ip=192.0.2.99 || fail "cannot seed vif999.0"
-	reference vif-bridge bridge '"192.0.2.99"' ''
-	assert_contains "$REF" "rules vif-vif999.0" "the reference vif's chain"
+	reference vif-bridge bridge 192.0.2.99 ''
+	assert_ok has_line "$REF" "vifs vif999.0"
+	assert_ok has_line "$REF" "ports xenbr0 . vif999.0"
+	assert_ok has_line "$REF" "addr4 vif999.0 . 192.0.2.99"
 
 	for ((d = 1; d <= n; d++)); do
 		bguest "$d"
@@ -550,7 +569,7 @@ test_bridged_burst() {
 		links=$(vif_links)
 		for d in "${refused[@]}"; do
 			assert_contains "$links" "vif$d.0 - down " "vif$d.0 after its refusal"
-			assert_not_contains "$(fw_lines bridge)" "vif$d.0\"" "rules of refused vif$d.0"
+			assert_eq "" "$(fw_elems_of bridge "vif$d.0")" "rules of refused vif$d.0"
 		done
 		# The toolstack's retry.
 		burst_new
@@ -568,7 +587,7 @@ test_bridged_burst() {
 		"before the bridge and were refused cleanly, then retried"
 	assert_bridged_online "${ids[@]}"
 	assert_same "$(bridged_expected_fw "${ids[@]}")" "$(fw_lines bridge)" \
-		"the vifs' chains and set elements"
+		"the vifs' set elements"
 	# Every vif of xenbr1 a port beside eth1, forwarding (network-bridge status).
 	nb status netdev=eth1 bridge=xenbr1 --json
 	assert_eq 0 "$RC" "network-bridge status"
@@ -628,7 +647,7 @@ test_bridged_burst() {
 	note "bridged: $n vif-bridge offlines, $BOOTING_N onlines and network-bridge stop," \
 		"all waiting for the lock a shell held: all done in $off_ms ms after it let go"
 
-	# Nothing left of the old vifs: not a port, down, no chain, element or rule.
+	# Nothing left of the old vifs: not a port, down, no element or rule.
 	local want_links=""
 	for d in "${ids[@]}"; do
 		want_links+="vif$d.0 - down $DUMMY_MAC $(bmtu_of "$d")"$'\n'
@@ -637,7 +656,7 @@ test_bridged_burst() {
 		"$(grep -E "^vif($(IFS='|' && echo "${ids[*]}"))\.0 " <<<"$(vif_links)")" \
 		"the old vifs after the offlines"
 	assert_same "$(bridged_expected_fw "${booting[@]}")" "$(fw_lines bridge)" \
-		"chains and set elements after the offlines (the booted guests' only)"
+		"set elements after the offlines (the booted guests' only)"
 	assert_ruleset_forgets "${ids[@]}"
 	# The booted guests are attached and connected, and reach the LAN.
 	assert_bridged_online "${booting[@]}"
@@ -647,7 +666,10 @@ test_bridged_burst() {
 	assert_fail link_exists xenbr1
 	assert_eq "" "$(link_master eth1)" "master of eth1 after stop"
 	assert_same "$before1" "$(nic_state eth1)" "addresses and routes of eth1 after stop"
-	assert_eq "$run_before" "$(ls "$XEN_RUN_DIR")" "state files after stop"
+	# The firewall's records (nft-bridge/) are the booted guests' only.
+	assert_eq "$run_before" "$(names "$XEN_RUN_DIR" | grep -vx nft-bridge)" "state files after stop"
+	assert_same "$(dev_lines vif%s.0 "${booting[@]}")" "$(records nft-bridge)" \
+		"the firewall's records after the offlines"
 	assert_no_lock_files
 	assert_nothing_alarming
 }
@@ -710,8 +732,8 @@ lease() { dhcp_client "$1" eth0 10 2>/dev/null; }
 # lease, and one of them, configured by it, reaches the LAN through the
 # masquerade. Then all guests shut down at once while network-nat stops:
 # no entry is left, the administrator's files are byte for byte, owner and
-# mode what they were, no chain, element or route of a vif, forwarding off
-# again, no state file, no lock file.
+# mode what they were, no element or route of a vif, no owned table,
+# forwarding off again, no state file, no lock file.
 nat_burst() {
 	local kind=$1 n=$NAT_N d ids=() env=() files=() states=() f
 	[[ $kind == isc ]] && n=$ISC_N
@@ -736,7 +758,8 @@ nat_burst() {
 	# The reference (dhcp=no: it leaves the files alone).
 	vif_add 999 0 || fail "cannot create vif999.0"
 	xs_vif_seed 999 0 || fail "cannot seed vif999.0"
-	reference vif-nat inet '"10.3.231.1"' '' dhcp=no
+	reference vif-nat inet 10.3.231.1 '' dhcp=no
+	assert_ok has_line "$REF" "claims4 10.3.231.1 : vif999.0"
 	for ((d = 1; d <= n; d++)); do
 		nguest "$d"
 		ids+=("$d")
@@ -785,14 +808,14 @@ nat_burst() {
 			"the lines added to the hosts file"
 		assert_ok dhcp_alive "$(cat "$SB/dm/dnsmasq.pid")"
 	fi
-	# The vifs' chains and map elements, and network-nat's masquerade.
+	# The vifs' set and map elements, and network-nat's masquerade.
 	local pairs=()
 	for d in "${ids[@]}"; do
 		pairs+=("$d" "10.0.$d.1")
 	done
 	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$REF" vif999.0 10.3.231.1 \
-		"$(vif_mac 999 0)" "${pairs[@]}")" 'elem masquerade "eth0"' | LC_ALL=C sort)" \
-		"$(fw_lines inet)" "the vifs' chains and elements"
+		"$(vif_mac 999 0)" "${pairs[@]}")" 'masquerade eth0' | LC_ALL=C sort)" \
+		"$(fw_lines inet)" "the vifs' elements"
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
 	# Real packets: the server gives two guests their lease, and the guest
 	# configured by it reaches the LAN, masqueraded.
@@ -820,7 +843,8 @@ nat_burst() {
 		assert_eq "${states[$k]}" "$(file_state "$f")" "$f after the offlines"
 		k=$((k + 1))
 	done
-	assert_eq "" "$(fw_lines inet)" "chains and elements left"
+	assert_eq "" "$(fw_lines inet)" "elements left"
+	assert_eq "" "$(nft_h list tables)" "nft tables after the offlines and network-nat stop"
 	assert_ruleset_forgets "${ids[@]}"
 	assert_eq "" "$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
 		| "\(.dst) dev \(.dev)"')" "routes through vifs"
@@ -881,7 +905,7 @@ hvm_jobs() {
 # (libxl's add), which share the card's reverse rule and address claims:
 # both hotplug runs of a guest come in the same burst. Each device ends up
 # with the host's address, up, proxy ARP on, its route (metric 2 for the
-# vif, 1 for the tap), its chain, the card's reverse chain and interval once;
+# vif, 1 for the tap), its set elements, the card's claims once;
 # the guest reaches the LAN through proxy ARP. Forwarding was turned on and
 # recorded by exactly one of the two starts. Then the guests shut down at
 # once while network-route stops: nothing of a card is left (an address
@@ -894,8 +918,10 @@ test_routed_burst() {
 	# The LAN's neighbour requests for a guest get the host's proxy answer at once.
 	inh sysctl -qw net.ipv4.neigh.eth0.proxy_delay=0
 	hvm_guest 999 192.0.2.99
-	reference vif-route inet '"192.0.2.99"' tap
-	assert_contains "$REF" 'rules vif-vif999.0-emu ' "the reference card's rules"
+	reference vif-route inet 192.0.2.99 tap
+	assert_ok has_line "$REF" "vifs vif999.0"
+	assert_ok has_line "$REF" "vifs vif999.0-emu"
+	assert_ok has_line "$REF" "claims4 192.0.2.99 : vif999.0"
 	for ((d = 1; d <= n; d++)); do
 		hvm_guest "$d"
 		ids+=("$d")
@@ -913,7 +939,10 @@ test_routed_burst() {
 	local vif_ms
 	vif_ms=$(((LAST_END - $(usecs "$T0")) / 1000))
 	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward while the lock is held"
-	assert_eq "" "$(ls -A "$XEN_RUN_DIR")" "state files while the lock is held"
+	# Only the vifs' and taps' firewall records (nft-inet/): no start went ahead.
+	assert_eq "" "$(names "$XEN_RUN_DIR" | grep -vx nft-inet)" "state files while the lock is held"
+	assert_same "$({ dev_lines vif%s.0 "${ids[@]}"; dev_lines vif%s.0-emu "${ids[@]}"; } |
+		LC_ALL=C sort)" "$(records nft-inet)" "the firewall's records while the lock is held"
 	release_held
 	burst_wait
 	assert_jobs_ok "${JOBS[@]}"
@@ -939,8 +968,8 @@ test_routed_burst() {
 		done
 	done | LC_ALL=C sort)" "address and proxy ARP of the vifs and taps"
 	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$REF" vif999.0 192.0.2.99 \
-		"$(vif_mac 999 0)" "${pairs[@]}")" 'elem masquerade "eth0"' | LC_ALL=C sort)" \
-		"$(fw_lines inet)" "the cards' chains and elements"
+		"$(vif_mac 999 0)" "${pairs[@]}")" 'masquerade eth0' | LC_ALL=C sort)" \
+		"$(fw_lines inet)" "the cards' elements"
 	# Forwarding: on, and recorded (as it was off before) by exactly one start.
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/conf/eth0/proxy_arp)" "proxy_arp of eth0"
@@ -963,20 +992,23 @@ test_routed_burst() {
 	assert_jobs_ok "${JOBS[@]}"
 	note "routed: $n HVM guests' vif-route offline and remove and network-route stop" \
 		"fired at once: all done in $BURST_MS ms"
-	assert_eq 'elem masquerade "eth0"' "$(fw_lines inet)" "chains and elements left"
+	assert_eq 'masquerade eth0' "$(fw_lines inet)" "elements left"
 	assert_ruleset_forgets "${ids[@]}"
 	assert_eq "" "$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
 		| "\(.dst) dev \(.dev)"')" "routes through vifs"
 	# network-nat still runs: forwarding stays on, its record now with network-nat.
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after network-route stop"
 	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/conf/eth0/proxy_arp)" "proxy_arp of eth0"
-	assert_eq network-nat.eth0 "$(ls -A "$XEN_RUN_DIR")" "state files after network-route stop"
+	assert_eq "network-nat.eth0 nft-masquerade" "$(names "$XEN_RUN_DIR" | xargs)" \
+		"state files after network-route stop"
+	assert_eq eth0 "$(records nft-masquerade)" "the masquerade's record"
 	assert_eq 1 "$(grep -cx 'sysctl ip_forward 0 1' "$XEN_RUN_DIR/network-nat.eth0")" \
 		"network-nat's record of the forwarding change"
 	run_env network-nat -- stop netdev=eth0
 	assert_eq 0 "$RC" "network-nat stop: $OUT"
 	assert_eq 0 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward after the stops"
 	assert_eq "" "$(fw_lines inet)" "elements left after network-nat stop"
+	assert_eq "" "$(nft_h list tables)" "nft tables after network-nat stop"
 	assert_eq "" "$(ls -A "$XEN_RUN_DIR")" "state files after the stops"
 	assert_no_lock_files
 	assert_nothing_alarming

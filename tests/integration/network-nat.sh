@@ -99,6 +99,7 @@ test_start_stop_nft() {
 	rec=$(cat "$XEN_RUN_DIR/network-nat.eth0")
 	assert_contains "$rec" "sysctl ip_forward 0 1" "the record"
 	assert_contains "$rec" "masquerade nft" "the record"
+	assert_ok test -e "$XEN_RUN_DIR/nft-masquerade/eth0"
 	# Real packets: what leaves eth0 carries the host's address.
 	assert_eq $HOST_IP "$(lan_udp "$INSIDE" masq1)" "source the LAN saw after start"
 	nn stop netdev=eth0
@@ -106,11 +107,13 @@ test_start_stop_nft() {
 	assert_eq 0 "$(fwd)" "ip_forward after stop"
 	assert_eq "" "$(masq_set)" "the masquerade set after stop"
 	assert_fail test -e "$XEN_RUN_DIR/network-nat.eth0"
+	assert_fail test -e "$XEN_RUN_DIR/nft-masquerade/eth0"
 	# Forwarding off again: nothing goes through.
 	assert_eq "" "$(lan_udp "$INSIDE" after-stop)" "source the LAN saw after stop"
-	# Everything else as before; only the owned table's empty frame may stay.
-	assert_same "$(grep -v '^table inet xen_hotplug' <<<"$before")" \
-		"$(net_state | sed '/^table inet xen_hotplug {/,/^}/d')" "state after stop"
+	# Everything as before: the owned table went with the masquerade, its last
+	# content (nothing left behind).
+	assert_eq "" "$(nft_h list tables)" "nft tables after stop"
+	assert_same "$before" "$(net_state)" "state after stop"
 }
 
 test_start_stop_iptables() {
@@ -317,8 +320,8 @@ test_missing_dhcpd_conf_refused_first() {
 	assert_eq 0 "$(fwd)" "ip_forward after the failed start"
 	assert_eq "" "$(masq_set)" "the masquerade set after the failed start"
 	assert_fail test -e "$XEN_RUN_DIR/network-nat.eth0"
-	assert_same "$(grep -v '^table inet xen_hotplug' <<<"$before")" \
-		"$(net_state | sed '/^table inet xen_hotplug {/,/^}/d')" "state after the failed start"
+	assert_eq "" "$(nft_h list tables)" "nft tables after the failed start"
+	assert_same "$before" "$(net_state)" "state after the failed start"
 }
 
 # ---------------------------------------------------------------- others' rules
@@ -377,6 +380,7 @@ test_forwarding_shared_with_network_route() {
 	assert_eq 0 "$RC" "network-nat stop: $OUT"
 	assert_eq 1 "$(fwd)" "ip_forward while network-route is started"
 	assert_eq "" "$(masq_set)" "the masquerade set after network-nat stop"
+	assert_eq "" "$(nft_h list tables)" "nft tables after network-nat stop"
 	run_env network-route -- stop netdev=in0
 	assert_eq 0 "$RC" "network-route stop: $OUT"
 	assert_eq 0 "$(fwd)" "ip_forward after both stopped"

@@ -61,7 +61,8 @@ guest_net() {
 # ---------------------------------------------------------------- state
 
 nft_h() { ip netns exec "$HOST" nft "$@"; }
-chain_exists() { nft_h list chain inet xen_hotplug "$1" >/dev/null 2>&1; }
+# Lines sorted as fw_elems sorts them: an expected list of elements.
+lines() { printf '%s\n' "$@" | sort; }
 
 # The keys of map or set NAME of table inet xen_hotplug, one a line, sorted.
 set_keys() {
@@ -108,7 +109,8 @@ msgs() {
 
 # The vif carries guest D's NAT set-up for guest address ADDR and router
 # ROUTER: up, ARP on, ROUTER/32, a host route to ADDR with source ROUTER,
-# proxy ARP, the firewall's chains and map entries.
+# proxy ARP, the firewall's set elements: DEV has rules, restricted to
+# ADDR, and ADDR is claimed for DEV (the reverse rule).
 assert_nat_vif() { # DEV ADDR ROUTER
 	local dev=$1 addr=$2 router=$3 flags
 	flags=$(ip -n "$HOST" -j link show dev "$dev" | jq -r '.[0].flags | join(",")')
@@ -118,10 +120,9 @@ assert_nat_vif() { # DEV ADDR ROUTER
 	assert_eq "{\"dst\":\"$addr\",\"flags\":[],\"prefsrc\":\"$router\",\"scope\":\"link\"}" \
 		"$(routes_via "$dev" | jq -S -c '{dst, flags, prefsrc, scope}')" "routes through $dev"
 	assert_eq 1 "$(sysctl_h "conf/$dev/proxy_arp")" "proxy_arp of $dev"
-	assert_ok chain_exists "vif-$dev"
-	assert_ok chain_exists "rev-$dev"
-	assert_contains "$(set_keys vifs)" "$dev" "the vifs map"
-	assert_contains "$(set_keys guests4)" "$addr" "the guests4 map"
+	assert_ok fw_has_rules inet "$dev"
+	assert_same "$(lines "vifs $dev" "restricted4 $dev" "addr4 $dev . $addr" \
+		"claims4 $addr : $dev")" "$(fw_elems_of inet "$dev")" "the elements of $dev"
 }
 
 # ---------------------------------------------------------------- packets
@@ -263,9 +264,9 @@ dnsmasq_files() {
 }
 
 assert_vif_gone_from_firewall() { # DEV
-	assert_fail chain_exists "vif-$1"
-	assert_fail chain_exists "rev-$1"
-	assert_not_contains "$(set_keys vifs)" "$1" "the vifs map"
+	assert_fail fw_has_rules inet "$1"
+	assert_eq "" "$(fw_elems_of inet "$1")" "the elements of $1"
+	assert_not_contains "$(set_keys vifs)" "$1" "the vifs set"
 	assert_not_contains "$(nft_h list ruleset)" "$1" "the ruleset"
 }
 
@@ -286,7 +287,7 @@ $(vif_mac 2 0),10.0.2.1,dom2" "$(cat "$SB/hosts")" "hosts file after offline"
 	assert_fail link_is_up vif1.0
 	assert_eq "" "$(routes_via vif1.0)" "routes through vif1.0"
 	assert_vif_gone_from_firewall vif1.0
-	assert_eq "10.0.2.1" "$(set_keys guests4)" "guests4 after offline"
+	assert_eq "10.0.2.1" "$(set_keys claims4)" "claims4 after offline"
 	# The other guest is untouched.
 	assert_nat_vif vif2.0 10.0.2.1 10.0.2.128
 	# Offline again: nothing left to do, still fine.
@@ -305,7 +306,9 @@ test_offline_device_gone() {
 	offline 1 0 "${DNSMASQ[@]}"
 	assert_eq "$admin" "$(cat "$SB/hosts")" "hosts file after offline"
 	assert_vif_gone_from_firewall vif1.0
-	assert_eq "" "$(set_keys guests4)" "guests4 after offline"
+	assert_eq "" "$(set_keys claims4)" "claims4 after offline"
+	# Its last vif gone, the owned table goes too.
+	assert_eq "" "$(nft_h list ruleset)" "ruleset after offline"
 	# Gone with its backend directory too (domid and handle from the path).
 	guest 2 1
 	online 2 1 "${DNSMASQ[@]}"
@@ -314,6 +317,7 @@ test_offline_device_gone() {
 	offline 2 1 "${DNSMASQ[@]}"
 	assert_eq "$admin" "$(cat "$SB/hosts")" "hosts file after offline of vif2.1"
 	assert_vif_gone_from_firewall vif2.1
+	assert_eq "" "$(nft_h list ruleset)" "ruleset after offline of vif2.1"
 	# A device that never existed.
 	xs_vif_seed 3 0
 	offline 3 0 "${DNSMASQ[@]}"
@@ -515,6 +519,7 @@ test_xl_style_online_offline() {
 	assert_eq 0 "$RC" "offline exit: $OUT"
 	assert_fail link_is_up vif1.0
 	assert_vif_gone_from_firewall vif1.0
+	assert_eq "" "$(nft_h list ruleset)" "ruleset after offline"
 }
 
 # The emulated NIC of an HVM guest: NAT mode does nothing for it.
@@ -539,6 +544,7 @@ test_vifname() {
 	offline 1 0
 	assert_fail link_is_up natguest1
 	assert_vif_gone_from_firewall natguest1
+	assert_eq "" "$(nft_h list ruleset)" "ruleset after offline"
 }
 
 test_dry_run_changes_nothing() {

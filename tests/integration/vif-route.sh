@@ -126,7 +126,13 @@ routes_via() {
 proxy_arp() { inh cat "/proc/sys/net/ipv4/conf/$1/proxy_arp"; }
 
 nft_h() { ip netns exec "$HOST" nft "$@"; }
-chain_exists() { nft_h list chain inet xen_hotplug "$1" >/dev/null 2>&1; }
+# Lines sorted as fw_elems sorts them: an expected list of elements.
+lines() { printf '%s\n' "$@" | sort; }
+# The reverse-rule claims of card BASE (a vif's base name, the -emu twin's
+# too): the elements "claims4|claims6 PREFIX : BASE" of the inet table.
+claims_of() { # BASE
+	fw_elems inet | awk -v b="$1" '$1 ~ /^claims[46]$/ && $NF == b'
+}
 
 # After a good online of DEV with the ip list 192.0.2.10 2001:db8:1::/64:
 # the host's address as /32, up, proxy ARP, a route per entry with METRIC.
@@ -137,9 +143,15 @@ assert_online_state() { # DEV METRIC [HOST_ADDR]
 	assert_eq 1 "$(proxy_arp "$dev")" "proxy_arp of $dev"
 	assert_same "$GUEST_IP $addr $metric
 2001:db8:1::/64 - $metric" "$(routes_via "$dev")" "routes through $dev"
-	assert_ok chain_exists "vif-$dev"
+	assert_ok fw_has_rules inet "$dev"
+	# Its sources: the listed address and prefix, restricted in both families.
+	assert_same "$(lines "vifs $dev" "restricted4 $dev" "restricted6 $dev" \
+		"addr4 $dev . $GUEST_IP" "net6 $dev . 2001:db8:1::/64")" \
+		"$(fw_elems_of inet "$dev" | grep -v '^claims')" "the elements of $dev"
 	# The reverse rule belongs to the guest's card, shared by the vif and its -emu twin.
-	assert_ok chain_exists "rev-${dev%-emu}"
+	assert_same "$(lines "claims4 $GUEST_IP : ${dev%-emu}" \
+		"claims6 2001:db8:1::/64 : ${dev%-emu}")" "$(claims_of "${dev%-emu}")" \
+		"the reverse-rule claims of ${dev%-emu}"
 }
 
 # ---------------------------------------------------------------- packets
@@ -251,7 +263,10 @@ test_tap_add_remove() {
 	assert_eq 0 "$RC" "remove ($OUT)"
 	assert_eq "" "$(routes_via vif1.0-emu)" "routes after remove"
 	assert_fail link_is_up vif1.0-emu
-	assert_fail chain_exists vif-vif1.0-emu
+	assert_fail fw_has_rules inet vif1.0-emu
+	# It was the only device of the card: nothing of it is left, not even the table.
+	assert_eq "" "$(fw_elems_of inet vif1.0-emu)$(claims_of vif1.0)" "the card's elements"
+	assert_eq "" "$(nft_h list tables)" "nft tables after the remove"
 	# online/offline do nothing for a tap, add/remove nothing for a vif.
 	local before
 	before=$(host_state)
@@ -277,21 +292,23 @@ test_tap_and_vif_together() {
 	assert_online_state vif1.0-emu 1
 	# One reverse rule for the card: what claims the guest's address may come in
 	# through either device, and through nothing else.
-	local rev
-	rev=$(nft_h list chain inet xen_hotplug rev-vif1.0)
-	assert_contains "$rev" '"vif1.0"' "reverse rule"
-	assert_contains "$rev" '"vif1.0-emu"' "reverse rule"
+	# The card's claim, and the sources the reverse rule lets through: from
+	# either device, and from nothing else.
+	local card
+	card=$(lines "addr4 vif1.0 . $GUEST_IP" "addr4 vif1.0-emu . $GUEST_IP" \
+		"claims4 $GUEST_IP : vif1.0")
+	assert_same "$card" "$(fw_elems inet | grep -F "$GUEST_IP")" "reverse rule"
 	run_xl vif-route 1 0 remove type_if=tap
 	assert_eq 0 "$RC" "remove of the tap ($OUT)"
 	assert_online_state vif1.0 2
-	assert_fail chain_exists vif-vif1.0-emu
-	assert_contains "$(nft_h list map inet xen_hotplug guests4)" "jump rev-vif1.0" \
+	assert_fail fw_has_rules inet vif1.0-emu
+	# The card's shared entries stay while the vif has rules.
+	assert_same "$card" "$(fw_elems inet | grep -F "$GUEST_IP")" \
 		"the vif's addresses after the tap's removal"
 	run_xl vif-route 1 0 offline
 	assert_eq 0 "$RC" "offline of the vif ($OUT)"
-	assert_fail chain_exists rev-vif1.0
-	assert_not_contains "$(nft_h list map inet xen_hotplug guests4)" "rev-vif1.0" \
-		"addresses after both are gone"
+	assert_eq "" "$(claims_of vif1.0)" "claims after both are gone"
+	assert_eq "" "$(nft_h list tables)" "nft tables after both are gone"
 }
 
 # Two guests whose lists overlap: the second is refused with words that say
@@ -309,7 +326,9 @@ test_overlapping_guests() {
 	assert_contains "$(msgs)" "must not overlap" "message"
 	assert_eq error "$(xs_read /local/domain/0/backend/vif/2/0/hotplug-status)" "hotplug-status"
 	assert_same "$before" "$(host_state)" "host state"
-	assert_ok chain_exists rev-vif1.0
+	assert_eq "claims4 $GUEST_IP : vif1.0" "$(claims_of vif1.0)" "the first guest's claim"
+	assert_ok fw_has_rules inet vif1.0
+	assert_fail fw_has_rules inet vif2.0
 }
 
 # xenstore mtu: set on the vif and written to the guest's frontend.
@@ -330,8 +349,8 @@ test_no_ip_list() {
 	assert_eq 0 "$RC" "online ($OUT)"
 	assert_eq "$HOST_IP/32" "$(link_addrs vif1.0 | grep -v '^fe80')" "addresses of vif1.0"
 	assert_eq "" "$(routes_via vif1.0)" "routes through vif1.0"
-	assert_eq "" "$(nft_h list chain inet xen_hotplug vif-vif1.0 | grep -E 'drop|accept')" \
-		"rules of vif1.0"
+	# Rules, but no restriction and no claim: its only element is in vifs.
+	assert_eq "vifs vif1.0" "$(fw_elems inet)" "elements of the inet table"
 }
 
 # ---------------------------------------------------------------- netdev
@@ -443,10 +462,10 @@ test_offline_removes_routes_and_rules() {
 	assert_eq 0 "$RC" "offline ($OUT)"
 	assert_fail link_is_up vif1.0
 	assert_eq "" "$(routes_via vif1.0)" "routes after offline"
-	assert_fail chain_exists vif-vif1.0
-	assert_fail chain_exists rev-vif1.0
-	assert_not_contains "$(nft_h list table inet xen_hotplug)" vif1.0 "table after offline"
-	assert_not_contains "$(nft_h list table inet xen_hotplug)" $GUEST_IP "table after offline"
+	assert_fail fw_has_rules inet vif1.0
+	assert_eq "" "$(claims_of vif1.0)" "claims after offline"
+	# The last vif gone: nothing of the owned table is left behind.
+	assert_eq "" "$(nft_h list ruleset)" "ruleset after offline"
 	# Twice is fine.
 	run_udev vif-route 1 0 offline
 	assert_eq 0 "$RC" "second offline ($OUT)"
@@ -461,9 +480,9 @@ test_offline_device_gone() {
 	inh ip link del vif1.0
 	run_xl vif-route 1 0 offline
 	assert_eq 0 "$RC" "offline of a vanished device ($OUT)"
-	assert_fail chain_exists vif-vif1.0
-	assert_fail chain_exists rev-vif1.0
-	assert_not_contains "$(nft_h list table inet xen_hotplug)" $GUEST_IP "table after offline"
+	assert_fail fw_has_rules inet vif1.0
+	assert_eq "" "$(claims_of vif1.0)" "claims after offline"
+	assert_eq "" "$(nft_h list ruleset)" "ruleset after offline"
 	xs_vif_seed 2 0 ip=192.0.2.20
 	run_xl vif-route 2 0 offline
 	assert_eq 0 "$RC" "offline of a device that never existed ($OUT)"
@@ -497,7 +516,8 @@ test_vifname_rename() {
 	assert_eq 0 "$RC" "offline ($OUT)"
 	assert_fail link_is_up guest0
 	assert_eq "" "$(routes_via guest0)" "routes after offline"
-	assert_fail chain_exists vif-guest0
+	assert_fail fw_has_rules inet guest0
+	assert_eq "" "$(nft_h list ruleset)" "ruleset after offline"
 }
 
 # A vifname another link has already: refused, nothing changed.
@@ -528,7 +548,8 @@ test_vifname_taken_offline_spares_the_other() {
 	assert_same "$before" "$(host_state)" "the first guest's device, routes and rules"
 	assert_ok link_is_up guest0
 	assert_eq "$GUEST_IP $HOST_IP 2" "$(routes_via guest0)" "the first guest's route"
-	assert_ok chain_exists vif-guest0
+	assert_ok fw_has_rules inet guest0
+	assert_eq "claims4 $GUEST_IP : guest0" "$(claims_of guest0)" "the first guest's claim"
 }
 
 # A guest whose list changed to take another guest's address: its second
@@ -545,16 +566,15 @@ test_changed_list_cannot_take_another_guests_address() {
 	xs_write /local/domain/0/backend/vif/2/0/ip "192.0.2.20 $GUEST_IP"
 	run_udev vif-route 2 0 online
 	assert_ne 0 "$RC" "second online with a list that overlaps the first guest's"
-	local map
-	map=$(nft_h list map inet xen_hotplug guests4)
-	assert_contains "$map" "$GUEST_IP : jump rev-vif1.0" "the first guest's claim"
-	assert_contains "$map" "192.0.2.20 : jump rev-vif2.0" "the second guest's own claim"
+	assert_contains "$(msgs)" "already claimed by another guest's vif" "message"
+	assert_same "$(lines "claims4 $GUEST_IP : vif1.0" "claims4 192.0.2.20 : vif2.0")" \
+		"$(fw_elems inet | grep '^claims4 ')" "the first guest's claim and the second's own"
 	run_udev vif-route 2 0 offline
 	assert_eq 0 "$RC" "offline of the second guest ($OUT)"
-	map=$(nft_h list map inet xen_hotplug guests4)
-	assert_contains "$map" "$GUEST_IP : jump rev-vif1.0" "the first guest's claim after"
-	assert_not_contains "$map" "rev-vif2.0" "the second guest's claims after its offline"
-	assert_fail chain_exists rev-vif2.0
+	assert_eq "claims4 $GUEST_IP : vif1.0" "$(fw_elems inet | grep '^claims4 ')" \
+		"the first guest's claim after, and none of the second's"
+	assert_eq "" "$(fw_elems_of inet vif2.0)" "the second guest's elements after its offline"
+	assert_ok fw_has_rules inet vif1.0
 }
 
 # Without the firewall to catch an overlap, the route itself must: a route to
@@ -591,7 +611,10 @@ test_concurrent_onlines() {
 		assert_eq 0 "$(cut -d' ' -f1 "$SB/rc.$i")" "exit of vif$i.0: $(cat "$SB/rc.$i")"
 		assert_same "192.0.2.$((10 + i)) $HOST_IP 2
 2001:db8:$i::/64 - 2" "$(routes_via "vif$i.0")" "routes through vif$i.0"
-		assert_ok chain_exists "vif-vif$i.0"
+		assert_ok fw_has_rules inet "vif$i.0"
+		assert_same "$(lines "claims4 192.0.2.$((10 + i)) : vif$i.0" \
+			"claims6 2001:db8:$i::/64 : vif$i.0")" "$(claims_of "vif$i.0")" \
+			"the reverse-rule claims of vif$i.0"
 		assert_eq connected "$(xs_read "/local/domain/0/backend/vif/$i/0/hotplug-status")" \
 			"hotplug-status of vif$i.0"
 	done
@@ -774,7 +797,8 @@ test_fault_online() {
 		if [[ -z $LAN ]]; then
 			lan_setup
 			guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64" mtu=1400 vifname=guest0
-			# Every run starts with the owned table, as after any first guest.
+			# A first online and offline, as before every run: the owned
+			# table is deleted with its last vif, so each run starts without it.
 			run_xl vif-route 1 0 online
 		fi
 		run_xl vif-route 1 0 offline
