@@ -48,9 +48,9 @@
 #define SET_NET6	  "net6"
 #define SET_CLAIMS4	  "claims4" /* inet: a guest's IPv4 range : the card that owns it */
 #define SET_CLAIMS6	  "claims6"
-#define SET_PORTS	  "ports"      /* bridge: ifname . ifname, bridge . registered port */
-#define SET_ANTISPOOF	  "antispoof"  /* bridge: the bridges with network-bridge antispoof=yes */
-#define SET_MASQ	  "masquerade" /* inet: ifname of a NAT uplink */
+#define SET_PORTS	  "ports"     /* bridge: ifname . ifname, bridge . registered port */
+#define SET_ANTISPOOF	  "antispoof" /* bridge: the bridges with network-bridge antispoof=yes */
+#define SET_MASQ	  "uplinks" /* inet: the NAT uplinks (not "masquerade": a keyword to nft) */
 
 #define NFT_TYPE_IPADDR	   7
 #define NFT_TYPE_IP6ADDR   8
@@ -1561,42 +1561,94 @@ int fw_masquerade_installed(struct fw *fw, const char *netdev)
 	return installed(fw, NFPROTO_INET, SET_MASQ, netdev);
 }
 
-/* Each record of directory dir (one policy each) put back with restore; 0 or the first error. */
-static int restore_dir(struct fw *fw, const char *dir, bool masq, char *err, size_t errlen)
+/*
+ * fn for each record of dir (one policy each, named by its file): the policy's name and, for
+ * an antispoof bridge, its physical port.  Stops at fn's first non-zero return, which it
+ * returns; 0, or a negative errno when the directory cannot be read.
+ */
+static int each_record(const char *dir, int (*fn)(const char *name, const char *physdev, void *),
+		       void *arg)
 {
 	char path[4096];
-	int result = 0;
+	int r = 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", path_run_dir(), dir) >= sizeof(path))
 		return -ENAMETOOLONG;
 	DIR *d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	for (struct dirent *de; (de = readdir(d));) {
+	for (struct dirent *de; !r && (de = readdir(d));) {
 		char name[300], text[128], physdev[IFNAMSIZ] = "";
-		const char *dev = de->d_name;
-		if (de->d_name[0] == '.' || check_ifname(dev))
+		if (de->d_name[0] == '.' || check_ifname(de->d_name))
 			continue; /* ., .., and the temporary files of a write under way */
-		snprintf(name, sizeof(name), "%s/%s", dir, dev);
-		if (!masq && (statefile_read(name, text, sizeof(text)) < 0 ||
-			      sscanf(text, "physdev %15s", physdev) != 1 || check_ifname(physdev)))
+		snprintf(name, sizeof(name), "%s/%s", dir, de->d_name);
+		if (!strcmp(dir, DIR_ANTISPOOF) &&
+		    (statefile_read(name, text, sizeof(text)) < 0 ||
+		     sscanf(text, "physdev %15s", physdev) != 1 || check_ifname(physdev)))
 			continue;
-		char msg[256];
-		int r = masq ? fw_masquerade_add(fw, dev, msg, sizeof(msg))
-			     : fw_antispoof_add(fw, dev, physdev, msg, sizeof(msg));
-		if (r < 0 && !result) {
-			result = r;
-			snprintf(err, errlen, "%s", msg);
-		}
+		r = fn(de->d_name, physdev, arg);
 	}
 	closedir(d);
-	return result;
+	return r;
+}
+
+struct restore {
+	struct fw *fw;
+	bool masq;
+	char *err;
+	size_t errlen;
+	int result;
+};
+
+static int restore_one(const char *name, const char *physdev, void *arg)
+{
+	struct restore *r = arg;
+	char msg[256];
+	int e = r->masq ? fw_masquerade_add(r->fw, name, msg, sizeof(msg))
+			: fw_antispoof_add(r->fw, name, physdev, msg, sizeof(msg));
+	if (e < 0 && !r->result) {
+		r->result = e;
+		snprintf(r->err, r->errlen, "%s", msg);
+	}
+	return 0;
 }
 
 int fw_restore_policies(struct fw *fw, char *err, size_t errlen)
 {
 	if (fw->backend != FW_NFT)
 		return 0;
-	int r = restore_dir(fw, DIR_MASQ, true, err, errlen);
-	int a = restore_dir(fw, DIR_ANTISPOOF, false, err, errlen);
-	return r < 0 ? r : a;
+	struct restore r = {fw, true, err, errlen, 0};
+	int e = each_record(DIR_MASQ, restore_one, &r);
+	r.masq = false;
+	int a = each_record(DIR_ANTISPOOF, restore_one, &r);
+	return r.result < 0 ? r.result : e < 0 ? e : a;
+}
+
+struct listing {
+	struct fw *fw;
+	bool masq;
+	int (*fn)(bool masquerade, const char *name, int installed, void *arg);
+	void *arg;
+};
+
+static int list_one(const char *name, const char *physdev, void *arg)
+{
+	struct listing *l = arg;
+	(void)physdev;
+	int in =
+	    l->masq ? fw_masquerade_installed(l->fw, name) : fw_antispoof_installed(l->fw, name);
+	return l->fn(l->masq, name, in, l->arg);
+}
+
+int fw_recorded_policies(struct fw *fw,
+			 int (*fn)(bool masquerade, const char *name, int installed, void *arg),
+			 void *arg)
+{
+	if (fw->backend != FW_NFT)
+		return 0;
+	struct listing l = {fw, true, fn, arg};
+	int r = each_record(DIR_MASQ, list_one, &l);
+	if (r)
+		return r;
+	l.masq = false;
+	return each_record(DIR_ANTISPOOF, list_one, &l);
 }

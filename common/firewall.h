@@ -88,4 +88,13 @@ int fw_masquerade_installed(struct fw *fw, const char *netdev);
  */
 int fw_restore_policies(struct fw *fw, char *err, size_t errlen);
 
+/*
+ * For status: fn for each policy recorded as on (nft only), a masquerade (netdev) or an
+ * antispoof bridge, with what the kernel holds (fw_*_installed: 1, 0 or -errno).  Stops at
+ * fn's first non-zero return, which it returns; 0, or a negative errno.
+ */
+int fw_recorded_policies(struct fw *fw,
+			 int (*fn)(bool masquerade, const char *name, int installed, void *arg),
+			 void *arg);
+
 #endif

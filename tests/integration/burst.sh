@@ -814,7 +814,7 @@ nat_burst() {
 		pairs+=("$d" "10.0.$d.1")
 	done
 	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$REF" vif999.0 10.3.231.1 \
-		"$(vif_mac 999 0)" "${pairs[@]}")" 'masquerade eth0' | LC_ALL=C sort)" \
+		"$(vif_mac 999 0)" "${pairs[@]}")" 'uplinks eth0' | LC_ALL=C sort)" \
 		"$(fw_lines inet)" "the vifs' elements"
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
 	# Real packets: the server gives two guests their lease, and the guest
@@ -968,7 +968,7 @@ test_routed_burst() {
 		done
 	done | LC_ALL=C sort)" "address and proxy ARP of the vifs and taps"
 	assert_same "$(printf '%s\n%s\n' "$(expected_fw "$REF" vif999.0 192.0.2.99 \
-		"$(vif_mac 999 0)" "${pairs[@]}")" 'masquerade eth0' | LC_ALL=C sort)" \
+		"$(vif_mac 999 0)" "${pairs[@]}")" 'uplinks eth0' | LC_ALL=C sort)" \
 		"$(fw_lines inet)" "the cards' elements"
 	# Forwarding: on, and recorded (as it was off before) by exactly one start.
 	assert_eq 1 "$(inh cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
@@ -992,7 +992,7 @@ test_routed_burst() {
 	assert_jobs_ok "${JOBS[@]}"
 	note "routed: $n HVM guests' vif-route offline and remove and network-route stop" \
 		"fired at once: all done in $BURST_MS ms"
-	assert_eq 'masquerade eth0' "$(fw_lines inet)" "elements left"
+	assert_eq 'uplinks eth0' "$(fw_lines inet)" "elements left"
 	assert_ruleset_forgets "${ids[@]}"
 	assert_eq "" "$(ip -n "$HOST" -j route show | jq -r '.[] | select(.dev | startswith("vif"))
 		| "\(.dst) dev \(.dev)"')" "routes through vifs"

@@ -943,13 +943,34 @@ test_routed_del_with_other_list() {
 	assert_eq "" "$(set_keys inet vifs)" "vifs after routed-del"
 }
 
+# What an administrator does to keep the ruleset (nft list ruleset > /etc/nftables.conf):
+# the owned tables, with bridged, routed and NAT rules, load back as listed.
+test_owned_tables_load_back_as_listed() {
+	local saved ns
+	bridge_add br0
+	vif_add 1 0
+	xs_vif_seed 1 0 bridge=br0 "ip=10.1.0.1 10.2.0.0/24 2001:db8:1::1"
+	online 1 0
+	assert_ok fwtool routed-add dev=vif2.0 "ip=10.1.0.2 10.3.0.0/24 2001:db8:2::/64"
+	assert_ok fwtool masquerade-add dev=lan0
+	saved=$(nft_h list ruleset)
+	ns_new ns
+	ip netns exec "$ns" nft -f - <<<"$saved" 2>"$SB/load.err" ||
+		fail "the listed ruleset does not load: $(cat "$SB/load.err")"
+	assert_same "$saved" "$(ip netns exec "$ns" nft list ruleset)" "the ruleset loaded back"
+	offline 1 0
+	assert_ok fwtool routed-del dev=vif2.0
+	assert_ok fwtool masquerade-del dev=lan0
+	assert_eq "" "$(nft_h list ruleset)" "the ruleset after everything went"
+}
+
 test_masquerade() {
 	routed_setup
 	assert_ok fwtool masquerade-add dev=lan0
 	gprobe nat "$(g2lan nat $GUEST_IP sport=4001)"
 	assert_arrived nat
 	assert_eq $HOST_LAN_IP "$(recv_field nat src)" "source of the masqueraded packet"
-	assert_eq lan0 "$(set_keys inet masquerade)" "masquerade set"
+	assert_eq lan0 "$(set_keys inet uplinks)" "the set of NAT uplinks"
 	assert_ok fwtool masquerade-del dev=lan0
 	assert_eq "" "$(set_keys inet masquerade)" "masquerade set after masquerade-del"
 	# A new flow (another port: the first one's NAT mapping lives on in

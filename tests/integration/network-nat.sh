@@ -48,7 +48,7 @@ nn() { run_env network-nat -- "$@"; }
 # The elements of the owned masquerade set (empty when there is none).
 masq_set() {
 	nft_h -j list table inet xen_hotplug 2>/dev/null | jq -r '.nftables[] | .set // empty |
-		select(.name == "masquerade") | .elem[]?' | sort
+		select(.name == "uplinks") | .elem[]?' | sort
 }
 
 # Everything network-nat may change: forwarding, the nft ruleset, the
@@ -94,7 +94,7 @@ test_start_stop_nft() {
 	assert_eq 1 "$(fwd)" "ip_forward after start"
 	assert_eq eth0 "$(masq_set)" "the masquerade set"
 	assert_contains "$(nft_h list chain inet xen_hotplug postrouting)" \
-		'oifname @masquerade masquerade' "the postrouting chain"
+		'oifname @uplinks masquerade' "the postrouting chain"
 	local rec
 	rec=$(cat "$XEN_RUN_DIR/network-nat.eth0")
 	assert_contains "$rec" "sysctl ip_forward 0 1" "the record"
