@@ -46,8 +46,10 @@
 #define SET_NET4	  "net4"	/* ifname . ipv4_addr ranges: a listed prefix */
 #define SET_ADDR6	  "addr6"
 #define SET_NET6	  "net6"
-#define SET_CLAIMS4	  "claims4" /* inet: a guest's IPv4 range : the card that owns it */
+#define SET_CLAIMS4	  "claims4" /* inet: the guests' IPv4 ranges, for the reverse rule */
 #define SET_CLAIMS6	  "claims6"
+#define SET_OWNERS4	  "owners4" /* inet: each claim : the card that owns it (no rule reads it) */
+#define SET_OWNERS6	  "owners6"
 #define SET_PORTS	  "ports"     /* bridge: ifname . ifname, bridge . registered port */
 #define SET_ANTISPOOF	  "antispoof" /* bridge: the bridges with network-bridge antispoof=yes */
 #define SET_MASQ	  "uplinks" /* inet: the NAT uplinks (not "masquerade": a keyword to nft) */
@@ -216,21 +218,30 @@ static void elem_source(struct elems *es, const char *dev, const struct ip_prefi
 	}
 }
 
-/* The card's claim on a prefix: its interval (start : card, then the end past it). */
+/*
+ * The card's claim on a prefix: its interval (the start, then the end past it) in the claims
+ * the reverse rule looks up, and the same with the card's name in the owners, where another
+ * card's overlapping claim clashes (the kernel refuses it).  Two sets, since a lookup of a map
+ * as a mere set is refused by older kernels (Debian's 6.1).
+ */
 static void elem_claim(struct elems *es, const struct ip_prefix *p)
 {
 	uint8_t first[16], last[16], end[16];
 	uint32_t len;
-	const char *set = p->family == AF_INET ? SET_CLAIMS4 : SET_CLAIMS6;
 	prefix_range(p, first, last, &len);
-	struct elem *e = elem_new(es, set);
-	if (!e)
-		return;
-	key_put(&e->key, first, len);
-	e->with_data = true;
-	if (interval_end(last, len, end) && (e = elem_new(es, set))) {
-		key_put(&e->key, end, len);
-		e->flags = NFT_SET_ELEM_INTERVAL_END;
+	bool has_end = interval_end(last, len, end);
+	for (int owner = 0; owner < 2; owner++) {
+		const char *set = p->family == AF_INET ? (owner ? SET_OWNERS4 : SET_CLAIMS4)
+						       : (owner ? SET_OWNERS6 : SET_CLAIMS6);
+		struct elem *e = elem_new(es, set);
+		if (!e)
+			return;
+		key_put(&e->key, first, len);
+		e->with_data = owner;
+		if (has_end && (e = elem_new(es, set))) {
+			key_put(&e->key, end, len);
+			e->flags = NFT_SET_ELEM_INTERVAL_END;
+		}
 	}
 }
 
@@ -511,13 +522,16 @@ static void bootstrap(struct nft *n)
 		arp_rules(n);
 		return;
 	}
-	for (int i = 0; i < 2; i++) {
-		struct nft_set_spec s = {.name = i ? SET_CLAIMS6 : SET_CLAIMS4,
-					 .flags = NFT_SET_MAP | NFT_SET_INTERVAL,
-					 .key_type = i ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR,
-					 .key_len = i ? 16 : 4,
-					 .data_type = NFT_TYPE_IFNAME,
-					 .data_len = IFNAMSIZ};
+	for (int i = 0; i < 4; i++) {
+		bool v6 = i & 1, owners = i & 2;
+		struct nft_set_spec s = {.name = owners ? (v6 ? SET_OWNERS6 : SET_OWNERS4)
+						 : v6	? SET_CLAIMS6
+							: SET_CLAIMS4,
+					 .flags = NFT_SET_INTERVAL | (owners ? NFT_SET_MAP : 0),
+					 .key_type = v6 ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR,
+					 .key_len = v6 ? 16 : 4,
+					 .data_type = owners ? NFT_TYPE_IFNAME : 0,
+					 .data_len = owners ? IFNAMSIZ : 0};
 		nft_set_add(n, &s);
 	}
 	/* Before routing and before the administrator's filter chains (priority 0). */
@@ -535,27 +549,29 @@ static void bootstrap(struct nft *n)
 }
 
 /*
- * Commit what fill adds; when the table or its sets are missing, make them in the same
- * transaction, so that a failure leaves nothing of ours behind, not even the table.  EEXIST
- * then means another run made them meanwhile (or a real clash): once more without.
+ * Commit what fill adds, with boot's part of the table first when chain (boot's own) is
+ * missing, in the same transaction, so that a failure leaves nothing of ours behind, not
+ * even the table.  Whether it is missing is asked, not learnt from a failed batch: the
+ * kernel waits out a grace period to abort one (some 10 ms, the commit lock held).  EEXIST
+ * then means another run made it meanwhile, ENOENT that it went meanwhile: once more.
  */
-static int commit_with_bootstrap(struct nft *n, void (*boot)(struct nft *),
+static int commit_with_bootstrap(struct nft *n, void (*boot)(struct nft *), const char *chain,
 				 void (*fill)(struct nft *, const void *), const void *arg)
 {
-	nft_begin(n);
-	fill(n, arg);
-	int err = nft_commit(n);
-	if (err != -ENOENT)
-		return err;
-	nft_begin(n);
-	boot(n);
-	fill(n, arg);
-	if ((err = nft_commit(n)) != -EEXIST)
-		return err;
-	nft_begin(n);
-	fill(n, arg);
-	int again = nft_commit(n);
-	return again == 0 ? 0 : err;
+	int have = nft_chain_exists(n, chain);
+	if (have < 0)
+		return have;
+	int err = 0;
+	for (int tries = 0; tries < 3; tries++) {
+		nft_begin(n);
+		if (!have)
+			boot(n);
+		fill(n, arg);
+		if ((err = nft_commit(n)) != (have ? -ENOENT : -EEXIST))
+			return err;
+		have = !have;
+	}
+	return err;
 }
 
 /* ---- records */
@@ -677,7 +693,7 @@ static const char *const bridge_sets[] = {
     SET_ADDR4, SET_NET4,       SET_ADDR6,	SET_NET6,	 SET_PORTS};
 static const char *const inet_sets[] = {SET_VIFS,  SET_RESTRICTED4, SET_RESTRICTED6,
 					SET_ADDR4, SET_NET4,	    SET_ADDR6,
-					SET_NET6,  SET_CLAIMS4,	    SET_CLAIMS6};
+					SET_NET6,  SET_OWNERS4,	    SET_OWNERS6};
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -748,7 +764,8 @@ static int purge_find(struct nft *n, const char *dev, bool card, struct purge_li
 		}
 		if (err < 0)
 			break;
-		bool claims = !strcmp(sets[s], SET_CLAIMS4) || !strcmp(sets[s], SET_CLAIMS6);
+		bool v6 = !strcmp(sets[s], SET_OWNERS6);
+		bool claims = v6 || !strcmp(sets[s], SET_OWNERS4);
 		if (claims && k)
 			qsort(v, k, sizeof(*v), key_cmp);
 		for (size_t i = 0; i < k && !err; i++) {
@@ -759,9 +776,16 @@ static int purge_find(struct nft *n, const char *dev, bool card, struct purge_li
 				if (!card || v[i].end || v[i].data_len != IFNAMSIZ ||
 				    memcmp(v[i].data, cardname, IFNAMSIZ))
 					continue;
-				err = purge_note(pl, sets[s], &v[i]);
-				if (!err && i + 1 < k && v[i + 1].end)
-					err = purge_note(pl, sets[s], &v[++i]);
+				/* The same interval in the claims, without the card's name. */
+				bool end = i + 1 < k && v[i + 1].end;
+				for (int twice = 0; twice < 2 && !err; twice++) {
+					const char *set =
+					    twice ? (v6 ? SET_CLAIMS6 : SET_CLAIMS4) : sets[s];
+					err = purge_note(pl, set, &v[i]);
+					if (!err && end)
+						err = purge_note(pl, set, &v[i + 1]);
+				}
+				i += end;
 			} else if (!memcmp(name, me, IFNAMSIZ) ||
 				   (shared && !memcmp(name, other, IFNAMSIZ))) {
 				err = purge_note(pl, sets[s], &v[i]);
@@ -903,13 +927,14 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 		vif_elems(family, &old.v, !twin_up(family, v->dev), &del);
 		c.del = &del;
 	}
-	err = commit_with_bootstrap(n, bootstrap, fill_change, &c);
+	err = commit_with_bootstrap(n, bootstrap, CHAIN_PREROUTING, fill_change, &c);
 	if ((err == -ENOENT && c.del) || (had < 0 && err == 0)) {
 		/* The kernel does not hold what the record says (or there was none to trust). */
 		struct purge_list pl = {0};
 		if ((err = purge_find(n, v->dev, !twin_up(family, v->dev), &pl)) == 0) {
 			struct change c2 = {&pl, NULL, &add};
-			err = commit_with_bootstrap(n, bootstrap, fill_change, &c2);
+			err =
+			    commit_with_bootstrap(n, bootstrap, CHAIN_PREROUTING, fill_change, &c2);
 		}
 		free(pl.v);
 	}
@@ -1033,25 +1058,14 @@ static void bootstrap_antispoof(struct nft *n)
 struct policy {
 	const char *dir, *name, *record;
 	struct elems es;
-	void (*base)(struct nft *); /* the table's part it needs */
-	void (*boot)(struct nft *); /* its own part of the table */
+	void (*base)(struct nft *); /* the table's part it needs, whose chain is base_chain */
+	void (*boot)(struct nft *); /* its own part of the table, whose chain is chain */
+	const char *base_chain, *chain;
 };
-
-/* One batch: [the base] [the policy's part] the elements. */
-static int policy_commit(struct nft *n, const struct policy *p, bool base, bool boot)
-{
-	nft_begin(n);
-	if (base)
-		p->base(n);
-	if (boot)
-		p->boot(n);
-	elems_emit(n, true, &p->es);
-	return nft_commit(n);
-}
 
 /*
  * Add a policy's elements, making its part of the table (and the table) when missing, in the
- * same transaction.  Each part is made exclusively: EEXIST says another run made it meanwhile.
+ * same transaction (see commit_with_bootstrap).
  */
 static int policy_add(struct nft *n, const struct policy *p)
 {
@@ -1062,12 +1076,21 @@ static int policy_add(struct nft *n, const struct policy *p)
 		return err;
 	if ((err = statefile_write(name, p->record, strlen(p->record))) < 0)
 		goto out;
-	err = policy_commit(n, p, false, false);
-	if (err == -ENOENT && (err = policy_commit(n, p, false, true)) == -ENOENT &&
-	    (err = policy_commit(n, p, true, true)) == -EEXIST)
-		err = policy_commit(n, p, false, true);
-	if (err == -EEXIST)
-		err = policy_commit(n, p, false, false);
+	int have = nft_chain_exists(n, p->chain);
+	for (int tries = 0; have >= 0 && tries < 3; tries++) {
+		int base = have ? 1 : nft_chain_exists(n, p->base_chain);
+		nft_begin(n);
+		if (!have && base <= 0)
+			p->base(n);
+		if (!have)
+			p->boot(n);
+		elems_emit(n, true, &p->es);
+		if ((err = nft_commit(n)) != (have ? -ENOENT : -EEXIST))
+			break;
+		have = !have;
+	}
+	if (have < 0)
+		err = have;
 	if (err < 0)
 		statefile_remove(name);
 out:
@@ -1127,6 +1150,8 @@ static void masq_policy(struct policy *p, const char *netdev)
 	p->record = "masquerade\n";
 	p->base = nft_table_add;
 	p->boot = bootstrap_masq;
+	p->base_chain = CHAIN_POSTROUTING; /* the table alone: made again harmlessly */
+	p->chain = CHAIN_POSTROUTING;
 	elem_ifname(&p->es, SET_MASQ, netdev);
 }
 
@@ -1140,6 +1165,8 @@ static void antispoof_policy(struct policy *p, const char *bridge, const char *p
 	p->record = record;
 	p->base = bootstrap;
 	p->boot = bootstrap_antispoof;
+	p->base_chain = CHAIN_PREROUTING;
+	p->chain = CHAIN_ANTISPOOF;
 	elem_ifname(&p->es, SET_ANTISPOOF, bridge);
 	struct elem *e = elem_new(&p->es, SET_PORTS);
 	if (e) {

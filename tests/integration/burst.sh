@@ -759,7 +759,8 @@ nat_burst() {
 	vif_add 999 0 || fail "cannot create vif999.0"
 	xs_vif_seed 999 0 || fail "cannot seed vif999.0"
 	reference vif-nat inet 10.3.231.1 '' dhcp=no
-	assert_ok has_line "$REF" "claims4 10.3.231.1 : vif999.0"
+	assert_ok has_line "$REF" "owners4 10.3.231.1 : vif999.0"
+	assert_ok has_line "$REF" "claims4 10.3.231.1"
 	for ((d = 1; d <= n; d++)); do
 		nguest "$d"
 		ids+=("$d")
@@ -921,7 +922,8 @@ test_routed_burst() {
 	reference vif-route inet 192.0.2.99 tap
 	assert_ok has_line "$REF" "vifs vif999.0"
 	assert_ok has_line "$REF" "vifs vif999.0-emu"
-	assert_ok has_line "$REF" "claims4 192.0.2.99 : vif999.0"
+	assert_ok has_line "$REF" "owners4 192.0.2.99 : vif999.0"
+	assert_ok has_line "$REF" "claims4 192.0.2.99"
 	for ((d = 1; d <= n; d++)); do
 		hvm_guest "$d"
 		ids+=("$d")

@@ -94,8 +94,9 @@ use_layout() {
 #   leave (or lose) a state file either.
 net_dump() {
 	local f run=
+	# Files: the firewall's records (directories) belong to the vifs, checked elsewhere.
 	for f in "$XEN_RUN_DIR"/*; do
-		[[ -e $f ]] && run+="== ${f##*/}"$'\n'"$(cat "$f")"$'\n'
+		[[ -f $f ]] && run+="== ${f##*/}"$'\n'"$(cat "$f")"$'\n'
 	done
 	printf '%s\n' "link show" "addr show" "route show table all root 0.0.0.0/0" \
 		"route show table all root ::/0" | ip -n "$HOST" -j -d -batch - |

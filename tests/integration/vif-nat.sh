@@ -122,7 +122,8 @@ assert_nat_vif() { # DEV ADDR ROUTER
 	assert_eq 1 "$(sysctl_h "conf/$dev/proxy_arp")" "proxy_arp of $dev"
 	assert_ok fw_has_rules inet "$dev"
 	assert_same "$(lines "vifs $dev" "restricted4 $dev" "addr4 $dev . $addr" \
-		"claims4 $addr : $dev")" "$(fw_elems_of inet "$dev")" "the elements of $dev"
+		"owners4 $addr : $dev")" "$(fw_elems_of inet "$dev")" "the elements of $dev"
+	assert_contains "$(fw_elems inet)" "claims4 $addr"$'\n' "the reverse rule's claim"
 }
 
 # ---------------------------------------------------------------- packets

@@ -129,9 +129,14 @@ nft_h() { ip netns exec "$HOST" nft "$@"; }
 # Lines sorted as fw_elems sorts them: an expected list of elements.
 lines() { printf '%s\n' "$@" | sort; }
 # The reverse-rule claims of card BASE (a vif's base name, the -emu twin's
-# too): the elements "claims4|claims6 PREFIX : BASE" of the inet table.
+# too), as "claims4|claims6 PREFIX : BASE": each prefix that the owners map
+# gives to BASE and that the claims set (what the rule looks up) holds too.
 claims_of() { # BASE
-	fw_elems inet | awk -v b="$1" '$1 ~ /^claims[46]$/ && $NF == b'
+	fw_elems inet | awk -v b="$1" '
+		$1 ~ /^claims[46]$/ && NF == 2 { claimed[substr($1, 7) " " $2] = 1 }
+		$1 ~ /^owners[46]$/ && $NF == b { owned[substr($1, 7) " " $2] = 1 }
+		END { for (k in owned) if (k in claimed) { split(k, f, " "); print "claims" f[1] " " f[2] " : " b } }' |
+		sort
 }
 
 # After a good online of DEV with the ip list 192.0.2.10 2001:db8:1::/64:
@@ -147,7 +152,7 @@ assert_online_state() { # DEV METRIC [HOST_ADDR]
 	# Its sources: the listed address and prefix, restricted in both families.
 	assert_same "$(lines "vifs $dev" "restricted4 $dev" "restricted6 $dev" \
 		"addr4 $dev . $GUEST_IP" "net6 $dev . 2001:db8:1::/64")" \
-		"$(fw_elems_of inet "$dev" | grep -v '^claims')" "the elements of $dev"
+		"$(fw_elems_of inet "$dev" | grep -v '^owners')" "the elements of $dev"
 	# The reverse rule belongs to the guest's card, shared by the vif and its -emu twin.
 	assert_same "$(lines "claims4 $GUEST_IP : ${dev%-emu}" \
 		"claims6 2001:db8:1::/64 : ${dev%-emu}")" "$(claims_of "${dev%-emu}")" \
@@ -296,7 +301,7 @@ test_tap_and_vif_together() {
 	# either device, and from nothing else.
 	local card
 	card=$(lines "addr4 vif1.0 . $GUEST_IP" "addr4 vif1.0-emu . $GUEST_IP" \
-		"claims4 $GUEST_IP : vif1.0")
+		"claims4 $GUEST_IP" "owners4 $GUEST_IP : vif1.0")
 	assert_same "$card" "$(fw_elems inet | grep -F "$GUEST_IP")" "reverse rule"
 	run_xl vif-route 1 0 remove type_if=tap
 	assert_eq 0 "$RC" "remove of the tap ($OUT)"
@@ -568,11 +573,12 @@ test_changed_list_cannot_take_another_guests_address() {
 	assert_ne 0 "$RC" "second online with a list that overlaps the first guest's"
 	assert_contains "$(msgs)" "already claimed by another guest's vif" "message"
 	assert_same "$(lines "claims4 $GUEST_IP : vif1.0" "claims4 192.0.2.20 : vif2.0")" \
-		"$(fw_elems inet | grep '^claims4 ')" "the first guest's claim and the second's own"
+		"$(claims_of vif1.0; claims_of vif2.0)" "the first guest's claim and the second's own"
 	run_udev vif-route 2 0 offline
 	assert_eq 0 "$RC" "offline of the second guest ($OUT)"
-	assert_eq "claims4 $GUEST_IP : vif1.0" "$(fw_elems inet | grep '^claims4 ')" \
-		"the first guest's claim after, and none of the second's"
+	assert_eq "claims4 $GUEST_IP" "$(fw_elems inet | grep '^claims4 ')" \
+		"the claims after: the first guest's, none of the second's"
+	assert_eq "claims4 $GUEST_IP : vif1.0" "$(claims_of vif1.0)" "the first guest's claim after"
 	assert_eq "" "$(fw_elems_of inet vif2.0)" "the second guest's elements after its offline"
 	assert_ok fw_has_rules inet vif1.0
 }
