@@ -60,6 +60,17 @@ int store_read(struct store *s, const char *dir, const char *key, char **out)
 	return 0;
 }
 
+int store_list(struct store *s, const char *dir, char ***names, unsigned *n)
+{
+	unsigned count = 0;
+	errno = 0;
+	*names = xs_directory(s->xs, XBT_NULL, dir, &count);
+	*n = *names ? count : 0;
+	if (!*names)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 int store_write(struct store *s, const char *dir, const char *key, const char *value)
 {
 	char path[512];

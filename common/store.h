@@ -18,6 +18,13 @@ void store_close(struct store *s);
  */
 int store_read(struct store *s, const char *dir, const char *key, char **out);
 
+/*
+ * The names of the entries of directory dir: 0 and an array of *n names in *names (one
+ * malloc'd block, strings included: free(*names) releases it), -ENOENT when dir is absent, or
+ * another -errno.
+ */
+int store_list(struct store *s, const char *dir, char ***names, unsigned *n);
+
 /* Write dir/key = value. Returns 0 or -errno. */
 int store_write(struct store *s, const char *dir, const char *key, const char *value);
 

@@ -2,8 +2,9 @@
 # Builds the Debian package with dpkg-deb alone (no debhelper): `make install` into a staging
 # tree from an optimised build with Debian's hardening flags, then what Debian policy asks of a
 # binary package (stripped programs, gzipped man pages and changelog, copyright, md5sums,
-# maintainer scripts that divert Xen's scripts). Run by `make deb`; DEB_BUILD is the build
-# and output directory. Reproducible: the same commit gives the same .deb, byte for byte.
+# maintainer scripts that divert Xen's scripts and enable, start and stop the systemd unit the
+# way dh_installsystemd's would). Run by `make deb`; DEB_BUILD is the build and output
+# directory. Reproducible: the same commit gives the same .deb, byte for byte.
 set -euo pipefail
 umask 022
 
@@ -15,6 +16,9 @@ MAKE=${MAKE:-make}
 PACKAGE=xen-net-hooks
 SCRIPT_DIR=/etc/xen/scripts
 LIBEXEC_DIR=/usr/libexec/$PACKAGE
+SBIN_DIR=/usr/sbin
+# Debian 12's place for units shipped by packages.
+UNIT_DIR=/lib/systemd/system
 DOC_DIR=/usr/share/doc/$PACKAGE
 
 die() {
@@ -51,12 +55,22 @@ rm -rf "$stage"
 mkdir -p "$stage/DEBIAN"
 "$MAKE" --no-print-directory BUILD="$DEB_BUILD" SAN= CFLAGS="$CFLAGS $CPPFLAGS" LDFLAGS="$LDFLAGS" \
 	DESTDIR="$stage" PREFIX=/usr XEN_SCRIPT_DIR=$SCRIPT_DIR LIBEXECDIR=$LIBEXEC_DIR \
-	MANDIR=/usr/share/man/man8 DOCDIR=$DOC_DIR install
+	SBINDIR=$SBIN_DIR SYSTEMDUNITDIR=$UNIT_DIR MANDIR=/usr/share/man/man8 DOCDIR=$DOC_DIR install
 
 programs=()
 for f in "$stage$LIBEXEC_DIR"/*; do
 	programs+=("${f##*/}")
 	strip --remove-section=.comment --remove-section=.note "$f"
+done
+# The hooks are the programs linked from the script directory: the names to divert there.
+hooks=()
+for f in "$stage$SCRIPT_DIR"/*; do
+	[[ -L $f ]] && hooks+=("${f##*/}")
+done
+[[ ${#hooks[@]} -gt 0 ]] || die "no hook in $stage$SCRIPT_DIR"
+units=()
+for f in "$stage$UNIT_DIR"/*; do
+	units+=("${f##*/}")
 done
 gzip -9n "$stage"/usr/share/man/man8/*.8
 # Policy 12.3: documentation larger than 4 KiB is compressed.
@@ -90,10 +104,11 @@ fill() { # TEMPLATE: the template with the package's values in place
 	sed -e "s|@PACKAGE@|$PACKAGE|g" -e "s|@VERSION@|$version|g" -e "s|@ARCH@|$arch|g" \
 		-e "s|@MAINTAINER@|$maintainer|g" -e "s|@INSTALLED_SIZE@|$installed_size|g" \
 		-e "s|@DEPENDS@|$depends|g" -e "s|@BUILT_USING@|$built_using|g" \
-		-e "s|@PROGRAMS@|${programs[*]}|g" -e "s|@SCRIPT_DIR@|$SCRIPT_DIR|g" "$1"
+		-e "s|@HOOKS@|${hooks[*]}|g" -e "s|@SCRIPT_DIR@|$SCRIPT_DIR|g" \
+		-e "s|@UNITS@|${units[*]}|g" "$1"
 }
 fill "$HERE/control.in" >"$stage/DEBIAN/control"
-for script in preinst postrm; do
+for script in preinst postinst prerm postrm; do
 	fill "$HERE/$script.in" >"$stage/DEBIAN/$script"
 	chmod 0755 "$stage/DEBIAN/$script"
 done

@@ -1,9 +1,10 @@
 #!/bin/bash
 # What the administrator reads, kept true (issue 6, "the administrator's experience"): for each
-# of the six programs, --help, -h, --version and a wrong option behave as documented, and the
-# man page documents every parameter, option, command and environment variable that --help
-# names, has the sections an administrator looks for (with xend and xl examples and the
-# differences from the Xen scripts), and renders without a warning.
+# of the six hooks and the operator's tool xen-net-hooks, --help, -h, --version and a wrong
+# option behave as documented, and the man page documents every parameter, option, command
+# and environment variable that --help names, has the sections an administrator looks for
+# (with xend and xl examples and the differences from the Xen scripts), and renders without a
+# warning.
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -91,5 +92,6 @@ test_network_route() { check_program network-route; }
 test_vif_route() { check_program vif-route; }
 test_network_nat() { check_program network-nat; }
 test_vif_nat() { check_program vif-nat; }
+test_xen_net_hooks() { check_program xen-net-hooks; }
 
 run_tests "$@"

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Installation and the Debian package: `make install` and `make uninstall` (PREFIX, DESTDIR,
-# XEN_SCRIPT_DIR, LIBEXECDIR, MANDIR), `make deb` (contents, metadata, hardening, a
-# reproducible build, lintian), and a real dpkg install, upgrade and remove cycle that diverts
-# Xen's scripts and gives them back byte for byte. dpkg runs for real, but in a private mount
+# XEN_SCRIPT_DIR, LIBEXECDIR, SBINDIR, SYSTEMDUNITDIR, MANDIR), `make deb` (contents, metadata,
+# hardening, a reproducible build, lintian, the systemd unit), and a real dpkg install, upgrade
+# and remove cycle that diverts Xen's scripts and gives them back byte for byte, and enables
+# the unit and takes it away as Debian's helpers do. dpkg runs for real, but in a private mount
 # namespace whose /etc, /usr and /var are overlays on the host's: every write lands in the
 # test's own directory and vanishes with the namespace, so the host's /etc/xen and dpkg
 # database are never touched, whatever happens to the test.
@@ -20,9 +21,15 @@ if nm "$BUILD/vif-bridge" 2>/dev/null | grep -q __asan_init; then
 fi
 
 PACKAGE=xen-net-hooks
-PROGS=(network-bridge network-nat network-route vif-bridge vif-nat vif-route)
+# The hooks (linked from the script directory, Xen's scripts diverted) and the operator's tool
+# (linked from SBINDIR); PROGS is all of them.
+HOOKS=(network-bridge network-nat network-route vif-bridge vif-nat vif-route)
+TOOLS=(xen-net-hooks)
+PROGS=("${HOOKS[@]}" "${TOOLS[@]}")
 LIBEXEC=/usr/libexec/$PACKAGE
 SCRIPTS=/etc/xen/scripts
+UNIT=xen-net-hooks-resync.service
+UNITS=/lib/systemd/system
 
 # ---------------------------------------------------------------- helpers
 
@@ -33,11 +40,15 @@ listing() {
 }
 
 # The tree `make install` lays out for PREFIX, XEN_SCRIPT_DIR and LIBEXECDIR ($1 $2 $3), with
-# the programs as symlinks in XEN_SCRIPT_DIR unless it is LIBEXECDIR.
+# the hooks as symlinks in XEN_SCRIPT_DIR unless it is LIBEXECDIR, the tool as a symlink in
+# PREFIX/sbin (relative when both are under the same top-level directory) and the unit in
+# /lib/systemd/system (PREFIX=/usr) or PREFIX/lib/systemd/system.
 expected_install() {
-	local prefix=${1#/} scripts=${2#/} libexec=${3#/} p d
+	local prefix=${1#/} scripts=${2#/} libexec=${3#/} p d units
+	units=$([[ $prefix == usr ]] || echo "$prefix/")lib/systemd/system
 	{
-		for d in "$scripts" "$libexec" "$prefix/share/man/man8" "$prefix/share/doc/$PACKAGE"; do
+		for d in "$scripts" "$libexec" "$prefix/sbin" "$units" "$prefix/share/man/man8" \
+			"$prefix/share/doc/$PACKAGE"; do
 			while [[ $d == */* ]]; do
 				echo "d 0755 $d"
 				d=${d%/*}
@@ -46,9 +57,19 @@ expected_install() {
 		done
 		for p in "${PROGS[@]}"; do
 			echo "f 0755 $libexec/$p"
-			[[ $scripts != "$libexec" ]] && echo "l 0777 $scripts/$p -> /$libexec/$p"
 			echo "f 0644 $prefix/share/man/man8/$p.8"
 		done
+		for p in "${HOOKS[@]}"; do
+			[[ $scripts != "$libexec" ]] && echo "l 0777 $scripts/$p -> /$libexec/$p"
+		done
+		for p in "${TOOLS[@]}"; do
+			if [[ ${libexec%%/*} == "${prefix%%/*}" ]]; then
+				echo "l 0777 $prefix/sbin/$p -> ../libexec/$PACKAGE/$p"
+			else
+				echo "l 0777 $prefix/sbin/$p -> /$libexec/$p"
+			fi
+		done
+		echo "f 0644 $units/$UNIT"
 		echo "f 0644 $prefix/share/doc/$PACKAGE/README.md"
 		echo "f 0644 $prefix/share/doc/$PACKAGE/xend-config.sxp.example"
 	} | sort -u
@@ -94,6 +115,11 @@ test_install_layout() {
 		# It runs (XEN_SCRIPT_DIR from the sandbox aside).
 		assert_contains "$(XEN_SCRIPT_DIR='' "$d$LIBEXEC/$p" --version 2>&1)" "$p" "$p --version"
 	done
+	assert_eq "xen-net-hooks $(deb_version | sed 's/-1$//')" \
+		"$("$d/usr/sbin/xen-net-hooks" --version 2>&1)" "/usr/sbin/xen-net-hooks --version"
+	# The unit names the tool where it is installed.
+	assert_eq "/usr/sbin/xen-net-hooks resync" "$(sed -n 's/^ExecStart=//p' "$d$UNITS/$UNIT")" \
+		"ExecStart of the installed unit"
 	cmp -s "$ROOT/xend-config.sxp.example" "$d/usr/share/doc/$PACKAGE/xend-config.sxp.example" ||
 		fail "xend-config.sxp.example differs"
 }
@@ -106,6 +132,9 @@ test_install_directories() {
 		fail "make install PREFIX=/usr/local failed"
 	assert_same "$(expected_install /usr/local /srv/xen/scripts /usr/local/libexec/$PACKAGE)" \
 		"$(listing "$d")" "tree for PREFIX=/usr/local XEN_SCRIPT_DIR=/srv/xen/scripts"
+	assert_eq "/usr/local/sbin/xen-net-hooks resync" \
+		"$(sed -n 's/^ExecStart=//p' "$d/usr/local/lib/systemd/system/$UNIT")" \
+		"ExecStart of the unit for PREFIX=/usr/local"
 
 	# LIBEXECDIR equal to XEN_SCRIPT_DIR: the programs themselves, no symlinks.
 	d=$SB/flat
@@ -138,7 +167,8 @@ test_uninstall_symmetric() {
 	rm "$d$SCRIPTS/vif-nat" && printf '#!/bin/sh\n' >"$d$SCRIPTS/vif-nat"
 	pmake uninstall DESTDIR="$d" PREFIX=/usr || fail "make uninstall failed"
 	assert_same "$(printf '%s\n' "$before" "f 0644 ${SCRIPTS#/}/vif-nat" "d 0755 usr/libexec" \
-		"d 0755 usr/share/doc" | sort)" "$(listing "$d")" "tree after uninstall"
+		"d 0755 usr/share/doc" "d 0755 usr/sbin" "d 0755 lib" "d 0755 lib/systemd" \
+		"d 0755 lib/systemd/system" | sort)" "$(listing "$d")" "tree after uninstall"
 	# A second uninstall finds nothing to do and does not fail.
 	pmake uninstall DESTDIR="$d" PREFIX=/usr || fail "a second make uninstall failed"
 }
@@ -183,17 +213,23 @@ test_deb_contents() {
 	need_deb
 	local expected p doc=usr/share/doc/$PACKAGE actual
 	expected=$(
-		for d in etc etc/xen etc/xen/scripts usr usr/libexec usr/libexec/$PACKAGE usr/share \
-			usr/share/doc "$doc" usr/share/lintian usr/share/lintian/overrides usr/share/man \
-			usr/share/man/man8; do
+		for d in etc etc/xen etc/xen/scripts lib lib/systemd lib/systemd/system usr \
+			usr/libexec usr/libexec/$PACKAGE usr/sbin usr/share usr/share/doc "$doc" \
+			usr/share/lintian usr/share/lintian/overrides usr/share/man usr/share/man/man8; do
 			echo "drwxr-xr-x root/root ./$d/"
 		done
 		echo "drwxr-xr-x root/root ./"
 		for p in "${PROGS[@]}"; do
-			echo "lrwxrwxrwx root/root .$SCRIPTS/$p -> $LIBEXEC/$p"
 			echo "-rwxr-xr-x root/root .$LIBEXEC/$p"
 			echo "-rw-r--r-- root/root ./usr/share/man/man8/$p.8.gz"
 		done
+		for p in "${HOOKS[@]}"; do
+			echo "lrwxrwxrwx root/root .$SCRIPTS/$p -> $LIBEXEC/$p"
+		done
+		for p in "${TOOLS[@]}"; do
+			echo "lrwxrwxrwx root/root ./usr/sbin/$p -> ../libexec/$PACKAGE/$p"
+		done
+		echo "-rw-r--r-- root/root .$UNITS/$UNIT"
 		for f in README.md.gz changelog.Debian.gz copyright xend-config.sxp.example.gz; do
 			echo "-rw-r--r-- root/root ./$doc/$f"
 		done
@@ -263,13 +299,48 @@ test_deb_metadata() {
 		"files in md5sums"
 	(cd "$x" && md5sum --quiet -c "$SB/control/md5sums") || fail "md5sums do not match"
 	# No conffiles: the package has only symlinks in /etc.
-	assert_eq "control md5sums postrm preinst" "$(cd "$SB/control" && echo *)" "control members"
-	[[ -x $SB/control/preinst && -x $SB/control/postrm ]] || fail "maintainer scripts not executable"
-	sh -n "$SB/control/preinst" || fail "preinst syntax"
-	sh -n "$SB/control/postrm" || fail "postrm syntax"
+	assert_eq "control md5sums postinst postrm preinst prerm" "$(cd "$SB/control" && echo *)" \
+		"control members"
+	local s
+	for s in preinst postinst prerm postrm; do
+		[[ -x $SB/control/$s ]] || fail "$s not executable"
+		sh -n "$SB/control/$s" || fail "$s syntax"
+	done
+	# The hooks are diverted, the tool is not (no Xen script has its name).
+	assert_contains "$(cat "$SB/control/preinst")" "for p in ${HOOKS[*]}; do" "preinst's diversions"
 	# Built-Using names the sources of the statically linked libraries, as installed.
 	assert_contains "$(field Built-Using)" \
 		"libnftnl (= $(dpkg-query -W -f='${source:Version}' libnftnl-dev))" "Built-Using"
+}
+
+# The unit ships where Debian 12 keeps packages' units, runs the installed tool, passes
+# systemd-analyze verify (in a copy whose paths lead into the extracted package: verify wants
+# the program and the man page of Documentation= to exist), and the maintainer scripts
+# enable, start, stop, mask and purge it with Debian's helpers, as dh_installsystemd would.
+test_deb_systemd_unit() {
+	need_deb
+	local x=$SB/x c=$SB/control u out
+	dpkg-deb -x "$(deb_file)" "$x" || fail "dpkg-deb -x failed"
+	dpkg-deb -e "$(deb_file)" "$c" || fail "dpkg-deb -e failed"
+	u=$x$UNITS/$UNIT
+	[[ -f $u ]] || fail "no $UNITS/$UNIT in the package"
+	assert_eq "/usr/sbin/xen-net-hooks resync" "$(sed -n 's/^ExecStart=//p' "$u")" "ExecStart"
+	assert_eq "/usr/sbin/xen-net-hooks resync" "$(sed -n 's/^ExecReload=//p' "$u")" "ExecReload"
+	if command -v systemd-analyze >/dev/null; then
+		mkdir -p "$SB/units"
+		sed "s|/usr/sbin/|$x/usr/sbin/|g" "$u" >"$SB/units/$UNIT"
+		out=$(MANPATH=$x/usr/share/man systemd-analyze verify "$SB/units/$UNIT" 2>&1)
+		assert_eq 0 "$?" "systemd-analyze verify: $out"
+		assert_eq "" "$out" "systemd-analyze verify's output"
+	else
+		note "systemd-analyze verify skipped: systemd-analyze is not installed (package systemd)"
+	fi
+	assert_contains "$(cat "$c/postinst")" "deb-systemd-helper enable" "postinst"
+	assert_contains "$(cat "$c/postinst")" "deb-systemd-helper --quiet was-enabled" "postinst"
+	assert_contains "$(cat "$c/postinst")" "deb-systemd-invoke \$action $UNIT" "postinst"
+	assert_contains "$(cat "$c/prerm")" "deb-systemd-invoke stop $UNIT" "prerm"
+	assert_contains "$(cat "$c/postrm")" "deb-systemd-helper mask $UNIT" "postrm"
+	assert_contains "$(cat "$c/postrm")" "deb-systemd-helper purge $UNIT" "postrm"
 }
 
 # No lintian error or warning. Info and pedantic tags are opinions and only shown; the one
@@ -297,11 +368,12 @@ test_lintian() {
 
 # In the private mount namespace: /etc, /usr and /var become overlays whose writes go under
 # $1. Refuses (before any dpkg command) unless all three really are overlays in a namespace of
-# their own.
+# their own, and /lib, where the package puts its unit, lies in /usr (merged /usr).
 ns_overlays() {
 	local d
 	[[ $(readlink /proc/self/ns/mnt) != "$PKG_HOST_MNTNS" ]] ||
 		fail "not in a private mount namespace: refusing to run dpkg"
+	[[ $(readlink -f /lib) == /usr/lib ]] || fail "/lib is not /usr/lib: refusing to run dpkg"
 	for d in etc usr var; do
 		mkdir -p "$1/$d/up" "$1/$d/work"
 		mount -t overlay overlay -o "lowerdir=/$d,upperdir=$1/$d/up,workdir=$1/$d/work" "/$d" ||
@@ -327,6 +399,11 @@ etc_xen_state() {
 	done
 }
 
+# What deb-systemd-helper keeps of the unit: links under /etc/systemd, its own state.
+unit_state() {
+	find /etc/systemd /var/lib/systemd -name "*$UNIT*" -printf '%y %p -> %l\n' 2>/dev/null | sort
+}
+
 # dpkg's view: packages and states, diversions, and what --verify says of xen-utils-common.
 dpkg_state() {
 	dpkg-query -W -f='${binary:Package} ${Version} ${db:Status-Abbrev}\n' | sort
@@ -350,22 +427,28 @@ xen_utils_deb() {
 }
 
 in_ns_cycle() { # DEB OVERLAY_DIR XEN_UTILS_DEB
-	local deb=$1 xu=$3 etc0 dpkg0 out p
+	local deb=$1 xu=$3 etc0 dpkg0 unit0 out p
 	ns_overlays "$2"
 	etc0=$(etc_xen_state)
 	dpkg0=$(dpkg_state)
+	unit0=$(unit_state)
 	[[ -f $SCRIPTS/vif-bridge && ! -L $SCRIPTS/vif-bridge ]] || fail "no Xen vif-bridge script"
 
 	out=$(dpkg -i "$deb" 2>&1) || fail "dpkg -i failed: $out"
 	assert_eq "install ok installed" "$(dpkg-query -W -f='${Status}' $PACKAGE)" "status"
-	for p in "${PROGS[@]}"; do
+	# The tool in PATH; the unit enabled as deb-systemd-helper enables it: a link in
+	# nftables.service.wants, so that it starts whenever nftables.service does.
+	assert_contains "$(xen-net-hooks --version 2>&1)" "xen-net-hooks " "xen-net-hooks in PATH"
+	assert_eq "$UNITS/$UNIT" "$(readlink "/etc/systemd/system/nftables.service.wants/$UNIT")" \
+		"the unit's link in nftables.service.wants"
+	for p in "${HOOKS[@]}"; do
 		assert_eq "$LIBEXEC/$p" "$(readlink "$SCRIPTS/$p")" "$SCRIPTS/$p after install"
 		assert_eq $PACKAGE "$(dpkg-divert --listpackage "$SCRIPTS/$p")" "diversion of $p"
 		assert_eq "$SCRIPTS/$p.distrib" "$(dpkg-divert --truename "$SCRIPTS/$p")" "divert-to of $p"
 	done
 	# Xen's scripts wait under their .distrib names, untouched.
 	local names
-	names=$(printf '%s\\|' "${PROGS[@]}")
+	names=$(printf '%s\\|' "${HOOKS[@]}")
 	assert_same "$(sed -n "s,^\(f .* $SCRIPTS/\(${names%\\|}\)\)$,\1.distrib,p" <<<"$etc0")" \
 		"$(etc_xen_state | grep '\.distrib$')" "Xen's scripts, diverted"
 	dpkg --verify $PACKAGE || fail "dpkg --verify $PACKAGE"
@@ -397,11 +480,19 @@ in_ns_cycle() { # DEB OVERLAY_DIR XEN_UTILS_DEB
 		note "xen-utils-common upgrade not tried: no .deb in apt's cache and none downloadable"
 	fi
 
+	# An upgrade keeps the unit enabled.
+	assert_eq "$UNITS/$UNIT" "$(readlink "/etc/systemd/system/nftables.service.wants/$UNIT")" \
+		"the unit's link after the upgrade"
+
 	out=$(dpkg -r $PACKAGE 2>&1) || fail "dpkg -r failed: $out"
 	assert_same "$etc0" "$(etc_xen_state)" "/etc/xen after remove (< before install)"
+	# Removed but not purged: masked, as dh_installsystemd's postrm leaves it.
+	assert_eq /dev/null "$(readlink "/etc/systemd/system/$UNIT")" "the unit's mask after remove"
+	[[ ! -e $UNITS/$UNIT ]] || fail "$UNITS/$UNIT left by dpkg -r"
 	out=$(dpkg -P $PACKAGE 2>&1) || fail "dpkg -P failed: $out"
 	assert_same "$etc0" "$(etc_xen_state)" "/etc/xen after purge (< before install)"
 	assert_same "$dpkg0" "$(dpkg_state)" "dpkg's database after purge (< before install)"
+	assert_same "$unit0" "$(unit_state)" "the unit's links and state after purge (< before)"
 }
 
 # A failed install (here: another package already diverts vif-route, so the preinst stops
