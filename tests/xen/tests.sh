@@ -137,7 +137,7 @@ test_bridged_antispoof() {
 	local before mac
 	mac=$(mac_of 25)
 	nft -f - <<-'EOF' || fail "cannot add the administrator's table"
-		table bridge admin { chain fwd { type filter hook forward priority 10; policy accept; counter; }; }
+		table bridge admin { chain forward_watch { type filter hook forward priority 10; policy accept; counter; }; }
 	EOF
 	echo "nft delete table bridge admin" >>"$TEST_DIR/cleanup"
 	before=$(trace_state)
