@@ -1,6 +1,7 @@
 /* nftables batches over libmnl and libnftnl: the few message kinds the firewall needs. */
 #include "nft.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -50,18 +51,60 @@ int nft_open(struct nft *n, int family, const char *table)
 }
 
 /*
+ * The ruleset's generation: the kernel counts every commit (anyone's).  0 when it cannot be
+ * asked, which reads as activity.
+ */
+static uint32_t generation(struct mnl_socket *nl, uint32_t seq)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+	h->nlmsg_flags = NLM_F_REQUEST;
+	h->nlmsg_seq = seq;
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+	g->nfgen_family = AF_UNSPEC;
+	g->version = NFNETLINK_V0;
+	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
+		return 0;
+	ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
+	int left = (int)len;
+	for (; len > 0 && mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
+		if ((r->nlmsg_type & 0xff) != NFT_MSG_NEWGEN)
+			continue;
+		const struct nlattr *a, *id = NULL;
+		mnl_attr_for_each(a, r, sizeof(struct nfgenmsg))
+		{
+			if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
+			    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				id = a;
+		}
+		if (id)
+			return ntohl(mnl_attr_get_u32(id));
+	}
+	return 0;
+}
+
+/*
  * Closing a netfilter socket makes the kernel finish freeing what deletions released, this
  * run's or another's (any netfilter user's), after an RCU grace period: some 10 ms, while the
  * rule set is long final (each commit was acknowledged), and holding the namespace's nf_tables
  * commit lock, so that the next vif's commit waits too.  So the last reference to the socket
  * goes to a child, which waits for this process to end (udev or libxl, waiting for this
- * process, does not wait for the clean-up), then for a grace period of its own (membarrier),
- * after which the kernel's freeing is done and the close waits for nothing.  The child keeps
- * nothing else open (no lock, no pipe of the caller's); on any failure the socket is simply
- * closed here.
+ * process, does not wait for the clean-up); then for the ruleset to be quiet, since a close
+ * while the others of a boot storm still commit would make each wait in turn (no commit for
+ * QUIET_MS, at most LINGER_MS in all); then for a grace period of its own (membarrier), after
+ * which the kernel's freeing is done and the close waits for nothing.  The child keeps nothing
+ * else open (no lock, no pipe of the caller's); on any failure the socket is simply closed
+ * here.
  */
-static void hand_over_close(int fd)
+#define QUIET_MS  20
+#define LINGER_MS 1500
+#define POLL_MS	  5
+
+static void hand_over_close(struct nft *n)
 {
+	int fd = mnl_socket_get_fd(n->nl);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return;
@@ -81,6 +124,15 @@ static void hand_over_close(int fd)
 		char c;
 		while (read(p[0], &c, 1) < 0 && errno == EINTR)
 			;
+		uint32_t last = generation(n->nl, n->seq++);
+		for (int quiet = 0, waited = 0; quiet < QUIET_MS && waited < LINGER_MS;
+		     waited += POLL_MS) {
+			struct timespec t = {0, POLL_MS * 1000000L};
+			nanosleep(&t, NULL);
+			uint32_t now = generation(n->nl, n->seq++);
+			quiet = now && now == last ? quiet + POLL_MS : 0;
+			last = now;
+		}
 		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 		_exit(0);
 	}
@@ -95,7 +147,7 @@ void nft_close(struct nft *n)
 	if (n->batch)
 		mnl_nlmsg_batch_stop(n->batch);
 	if (n->nl) {
-		hand_over_close(mnl_socket_get_fd(n->nl));
+		hand_over_close(n);
 		mnl_socket_close(n->nl);
 	}
 	free(n->buf);
