@@ -29,10 +29,11 @@ assert_attached() {
 
 # The state the programs must give back once the guests are gone and network-bridge (or
 # -route, -nat) is stopped: links, nft, the programs' state and lock files, the store's vif
-# backends (SPEC §6: the owned tables go with the last of those).
+# backends (SPEC §6: the owned tables go with the last of those); rules without their
+# counters (-s), which traffic moves.
 trace_state() {
 	leftovers
-	nft list ruleset
+	nft -s list ruleset
 	find /var/run/xen -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null |
 		grep -v -E '^(xl-|qmp|xenconsoled|domid-history)' | sort
 }
