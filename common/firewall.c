@@ -619,7 +619,7 @@ static int record_write(int family, const struct fw_vif *v)
 		}
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "\n");
 	}
-	return statefile_write(name, text, len);
+	return statefile_put(name, text, len);
 }
 
 /* 1 with *r filled, 0 when there is no record, or a negative errno (unreadable, garbled). */
@@ -1074,7 +1074,7 @@ static int policy_add(struct nft *n, const struct policy *p)
 	int err = record_path(name, sizeof(name), p->dir, p->name);
 	if (err < 0 || (err = lock_hold(&lk, true)) < 0)
 		return err;
-	if ((err = statefile_write(name, p->record, strlen(p->record))) < 0)
+	if ((err = statefile_put(name, p->record, strlen(p->record))) < 0)
 		goto out;
 	int have = nft_chain_exists(n, p->chain);
 	for (int tries = 0; have >= 0 && tries < 3; tries++) {
@@ -1136,7 +1136,7 @@ static int policy_del(struct nft *n, struct policy *p)
 		err = 0;
 restore:
 	if (err < 0 && had)
-		statefile_write(name, p->record, strlen(p->record));
+		statefile_put(name, p->record, strlen(p->record));
 out:
 	lock_release(&lk);
 	return err;

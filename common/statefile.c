@@ -18,8 +18,9 @@ static int state_path(const char *name, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int file_replace(const char *path, const char *text, size_t len, const struct stat *orig,
-		 const char **stage)
+/* file_replace, and when durable the data and the rename flushed to the disk. */
+static int replace(const char *path, const char *text, size_t len, const struct stat *orig,
+		   const char **stage, bool durable)
 {
 	char dir[4096], tmp[4200];
 	const char *base = strrchr(path, '/');
@@ -51,7 +52,7 @@ int file_replace(const char *path, const char *text, size_t len, const struct st
 		else
 			off += (size_t)n;
 	}
-	if (!err && fsync(fd) < 0) {
+	if (!err && durable && fsync(fd) < 0) {
 		what = "flush";
 		err = -errno;
 	}
@@ -65,7 +66,7 @@ int file_replace(const char *path, const char *text, size_t len, const struct st
 		unlink(tmp);
 		goto out;
 	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = durable ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -76,7 +77,13 @@ out:
 	return err;
 }
 
-int statefile_write(const char *name, const char *text, size_t len)
+int file_replace(const char *path, const char *text, size_t len, const struct stat *orig,
+		 const char **stage)
+{
+	return replace(path, text, len, orig, stage, true);
+}
+
+static int state_replace(const char *name, const char *text, size_t len, bool durable)
 {
 	char path[4096];
 	int err = state_path(name, path, sizeof(path));
@@ -94,10 +101,20 @@ int statefile_write(const char *name, const char *text, size_t len)
 			*slash = '/';
 		}
 		const char *stage = NULL;
-		if ((err = file_replace(path, text, len, NULL, &stage)) != -ENOENT || !sub)
+		if ((err = replace(path, text, len, NULL, &stage, durable)) != -ENOENT || !sub)
 			return err;
 	}
 	return err;
+}
+
+int statefile_write(const char *name, const char *text, size_t len)
+{
+	return state_replace(name, text, len, true);
+}
+
+int statefile_put(const char *name, const char *text, size_t len)
+{
+	return state_replace(name, text, len, false);
 }
 
 int statefile_rmdir(const char *dir)

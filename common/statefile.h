@@ -21,6 +21,11 @@ int file_replace(const char *path, const char *text, size_t len, const struct st
  * needed.  Each returns 0 or a negative errno; reading a missing file gives -ENOENT.
  */
 int statefile_write(const char *name, const char *text, size_t len);
+/*
+ * The same, atomic but not flushed to the disk: for a record of what the kernel holds, which a
+ * power cut takes too (XEN_RUN_DIR is a tmpfs on most hosts, where a flush costs nothing).
+ */
+int statefile_put(const char *name, const char *text, size_t len);
 int statefile_read(const char *name, char *buf, size_t len); /* NUL-terminated */
 int statefile_remove(const char *name);
 /* Remove the subdirectory dir if it is empty: 0, -ENOTEMPTY, -ENOENT... */
