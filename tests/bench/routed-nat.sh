@@ -22,11 +22,12 @@
 # Every cycle is checked, with the clock stopped (bench.c's --untimed): after online, the
 # vif is up with its address (the host's 192.0.2.2/32, or the router address), the route to
 # the guest has the right source (and metric 2 for vif-route), proxy ARP is on and
-# hotplug-status says connected, and for ours the guest's firewall chain exists; after
-# offline, the route and the chain are gone (and vif-nat's vif is down). Then the vif is put
-# back as netback hands it over (down, no address, proxy ARP off, no hotplug-status), which
-# the scripts need: Debian's vif-nat fails on an address left by an earlier online. So a
-# cycle that did not do its work stops the run instead of being timed.
+# hotplug-status says connected, and for ours the guest's firewall rules exist (its name in
+# the owned inet table); after offline, the route and the rules are gone (and vif-nat's vif
+# is down). Then the vif is put back as netback hands it over (down, no address, proxy ARP
+# off, no hotplug-status), which the scripts need: Debian's vif-nat fails on an address left
+# by an earlier online. So a cycle that did not do its work stops the run instead of being
+# timed.
 #
 # No network-route or network-nat start runs first: forwarding and the masquerade concern
 # the host, not what a vif program does per guest.
@@ -102,12 +103,16 @@ check_connected() {
 	[[ $s == connected ]] || check_fail "hotplug-status of vif $1 is '$s', expected connected"
 }
 
-# check_chain VIF yes|no: the guest's chain in this project's inet table (only ours makes one).
+# check_chain VIF yes|no: the guest's rules in this project's inet table (only ours makes
+# one), whatever their layout (a chain per vif, or elements of shared sets): the vif's name
+# appears in the table or not.
 check_chain() {
-	if nft list chain inet xen_hotplug "vif-$1" >/dev/null 2>&1; then
-		[[ $2 == yes ]] || check_fail "the firewall chain vif-$1 is still there"
+	local t
+	t=$(nft list table inet xen_hotplug 2>/dev/null)
+	if [[ $t == *"\"$1\""* ]]; then
+		[[ $2 == yes ]] || check_fail "the firewall rules of $1 are still there"
 	else
-		[[ $2 == no ]] || check_fail "the firewall chain vif-$1 is missing"
+		[[ $2 == no ]] || check_fail "the firewall rules of $1 are missing"
 	fi
 }
 
@@ -284,7 +289,7 @@ main() {
 	run_bench || die "the benchmark failed (see above)"
 	# The last cycle of every case ended with its checks and the reset: say so.
 	echo "checks: every counted and warm-up cycle did its work (routes, addresses," \
-		"proxy ARP, hotplug-status, firewall chain): ok"
+		"proxy ARP, hotplug-status, firewall rules): ok"
 }
 
 main "$@"
