@@ -96,11 +96,13 @@ static uint32_t generation(struct mnl_socket *nl, uint32_t seq)
  * QUIET_MS, at most LINGER_MS in all); then for a grace period of its own (membarrier), after
  * which the kernel's freeing is done and the close waits for nothing.  The child keeps nothing
  * else open (no lock, no pipe of the caller's); on any failure the socket is simply closed
- * here.
+ * here.  A run that deleted nothing closes its socket itself (nft_close): it left the kernel
+ * nothing to free, and a fork for each of a storm's onlines costs more than the rare wait for
+ * another run's freeing.
  */
 #define QUIET_MS  20
+#define NAP_MS	  40
 #define LINGER_MS 1500
-#define POLL_MS	  5
 
 static void hand_over_close(struct nft *n)
 {
@@ -124,13 +126,16 @@ static void hand_over_close(struct nft *n)
 		char c;
 		while (read(p[0], &c, 1) < 0 && errno == EINTR)
 			;
+		/* Asleep meanwhile, longer while the ruleset moves (up to NAP_MS): a storm's
+		 * hundred waiting children must not compete with its programs for the CPU. */
 		uint32_t last = generation(n->nl, n->seq++);
-		for (int quiet = 0, waited = 0; quiet < QUIET_MS && waited < LINGER_MS;
-		     waited += POLL_MS) {
-			struct timespec t = {0, POLL_MS * 1000000L};
+		for (long waited = 0, nap = QUIET_MS;
+		     waited<LINGER_MS; waited += nap, nap = nap * 2> NAP_MS ? NAP_MS : nap * 2) {
+			struct timespec t = {nap / 1000, (nap % 1000) * 1000000L};
 			nanosleep(&t, NULL);
 			uint32_t now = generation(n->nl, n->seq++);
-			quiet = now && now == last ? quiet + POLL_MS : 0;
+			if (now && now == last)
+				break;
 			last = now;
 		}
 		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
@@ -146,10 +151,11 @@ void nft_close(struct nft *n)
 {
 	if (n->batch)
 		mnl_nlmsg_batch_stop(n->batch);
-	if (n->nl) {
+	/* Without a deletion of its own, the close is as quick as the kernel lets it be. */
+	if (n->nl && n->deleted)
 		hand_over_close(n);
+	if (n->nl)
 		mnl_socket_close(n->nl);
-	}
 	free(n->buf);
 	memset(n, 0, sizeof(*n));
 }
@@ -175,6 +181,7 @@ void nft_begin(struct nft *n)
 	n->batch = mnl_nlmsg_batch_start(n->buf, NFT_BUF_SIZE / 2);
 	n->expected = 0;
 	n->oom = false;
+	n->deleting = false;
 	nftnl_batch_begin(mnl_nlmsg_batch_current(n->batch), n->seq++);
 	mnl_nlmsg_batch_next(n->batch);
 	n->first_seq = n->seq;
@@ -226,7 +233,12 @@ int nft_commit(struct nft *n)
 		return -errno;
 	mnl_nlmsg_batch_stop(n->batch);
 	n->batch = NULL;
-	return collect(n, expected);
+	int err = collect(n, expected);
+	/* Only a committed deletion leaves the kernel freeing to do (an aborted batch is undone
+	 * before the answer comes). */
+	if (err == 0 && n->deleting)
+		n->deleted = true;
+	return err;
 }
 
 void nft_table_add(struct nft *n)
@@ -286,11 +298,13 @@ void nft_chain_add(struct nft *n, const char *name, int hook, int prio, const ch
 
 void nft_chain_del(struct nft *n, const char *name)
 {
+	n->deleting = true;
 	chain_msg(n, chain_obj(n, name), NFT_MSG_DELCHAIN, 0);
 }
 
 void nft_chain_flush(struct nft *n, const char *name)
 {
+	n->deleting = true;
 	char *p = next(n);
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!p || !r) {
@@ -352,6 +366,7 @@ void nft_set_add(struct nft *n, const struct nft_set_spec *spec)
 
 void nft_set_del(struct nft *n, const char *name)
 {
+	n->deleting = true;
 	char *p = next(n);
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!p || !s) {
@@ -370,6 +385,7 @@ void nft_set_del(struct nft *n, const char *name)
 
 void nft_table_del(struct nft *n)
 {
+	n->deleting = true;
 	char *p = next(n);
 	struct nftnl_table *t = nftnl_table_alloc();
 	if (!p || !t) {
@@ -402,6 +418,7 @@ static struct nftnl_set_elem *elem_obj(const struct nft_elem_spec *spec)
 
 void nft_elem(struct nft *n, bool add, const char *set, const struct nft_elem_spec *spec)
 {
+	n->deleting |= !add;
 	char *p = next(n);
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elem *e = elem_obj(spec);

@@ -18,7 +18,9 @@ struct nft {
 	unsigned expected; /* messages in the batch that will be acknowledged */
 	int family;
 	const char *table;
-	bool oom; /* a message did not fit: the batch must not be sent */
+	bool oom;      /* a message did not fit: the batch must not be sent */
+	bool deleting; /* the batch deletes something */
+	bool deleted;  /* a batch that deleted something was committed */
 };
 
 int nft_open(struct nft *n, int family, const char *table);
