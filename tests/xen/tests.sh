@@ -175,6 +175,47 @@ test_bridged_antispoof() {
 	assert_same "$before" "$(trace_state)" "links, rules, state files and store after stop"
 }
 
+# nft flush ruleset (what a restart of Debian's nftables.service does) takes a real guest's
+# rules away: xen-net-hooks status says so, resync (from what libxl wrote in oxenstored, its
+# script node naming the mode) puts them back without bouncing the guest's link.
+test_resync_after_flush() {
+	local before mac v ifindex
+	mac=$(mac_of 26)
+	before=$(trace_state)
+	must "$SCRIPTS/network-bridge" start
+	guest_up g6 "mac=$mac,ip=192.0.2.26"
+	assert_attached g6 0 xenbr0
+	v=$(vif_dev g6)
+	ifindex=$(ip -j link show dev "$v" | jq -r '.[0].ifindex')
+	guest_net g6 eth0 192.0.2.26/24 "$LAN_IP"
+	frames_probe g6 eth0 "$mac" "good4" good4,ipv4,src=192.0.2.26,dst=$LAN_IP \
+		forged4,ipv4,src=192.0.2.99,dst=$LAN_IP
+	assert_arrived good4
+	assert_dropped forged4
+	must nft flush ruleset
+	run xen-net-hooks status
+	assert_eq 1 "$RC" "xen-net-hooks status after the flush: $OUT"
+	assert_contains "$OUT" "$v" "status names the vif"
+	assert_contains "$OUT" "resync" "status names the mend"
+	frames_probe g6 eth0 "$mac" "forged4" forged4,ipv4,src=192.0.2.99,dst=$LAN_IP
+	assert_arrived forged4
+	must xen-net-hooks resync
+	run xen-net-hooks status
+	assert_eq 0 "$RC" "xen-net-hooks status after resync: $OUT"
+	frames_probe g6 eth0 "$mac" "good4" good4,ipv4,src=192.0.2.26,dst=$LAN_IP \
+		forged4,ipv4,src=192.0.2.99,dst=$LAN_IP
+	assert_arrived good4
+	assert_dropped forged4
+	assert_eq "$ifindex" "$(ip -j link show dev "$v" | jq -r '.[0].ifindex')" "ifindex of $v"
+	assert_attached g6 0 xenbr0
+	guest_ping g6 "$LAN_IP"
+	guest_destroy g6
+	assert_eq 0 "$RC" "xl destroy: $OUT"
+	wait_until 20 "the backends gone" bash -c "! xenstore-list /local/domain/0/backend/vif | grep -q ."
+	must "$SCRIPTS/network-bridge" stop
+	assert_same "$before" "$(trace_state)" "links, rules, state files and store after stop"
+}
+
 # xl network-attach and network-detach on a running guest; xl destroy then leaves nothing.
 test_network_attach_detach_destroy() {
 	local before_guest before_net v1
