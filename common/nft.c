@@ -241,7 +241,7 @@ int nft_commit(struct nft *n)
 	return err;
 }
 
-void nft_table_add(struct nft *n)
+static void table_msg(struct nft *n, uint16_t type, uint16_t flags)
 {
 	char *p = next(n);
 	struct nftnl_table *t = nftnl_table_alloc();
@@ -251,11 +251,22 @@ void nft_table_add(struct nft *n)
 		return;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWTABLE, (uint16_t)n->family,
-						   NLM_F_CREATE | NLM_F_ACK, n->seq++);
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, type, (uint16_t)n->family, flags | NLM_F_ACK, n->seq++);
 	nftnl_table_nlmsg_build_payload(h, t);
 	nftnl_table_free(t);
 	done(n);
+}
+
+void nft_table_add(struct nft *n)
+{
+	table_msg(n, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+}
+
+void nft_table_del(struct nft *n)
+{
+	n->deleting = true;
+	table_msg(n, NFT_MSG_DELTABLE, 0);
 }
 
 static struct nftnl_chain *chain_obj(struct nft *n, const char *name)
@@ -380,24 +391,6 @@ void nft_set_del(struct nft *n, const char *name)
 	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELSET, (uint16_t)n->family, NLM_F_ACK, n->seq++);
 	nftnl_set_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
-	done(n);
-}
-
-void nft_table_del(struct nft *n)
-{
-	n->deleting = true;
-	char *p = next(n);
-	struct nftnl_table *t = nftnl_table_alloc();
-	if (!p || !t) {
-		n->oom = true;
-		nftnl_table_free(t);
-		return;
-	}
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
-	struct nlmsghdr *h =
-	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELTABLE, (uint16_t)n->family, NLM_F_ACK, n->seq++);
-	nftnl_table_nlmsg_build_payload(h, t);
-	nftnl_table_free(t);
 	done(n);
 }
 
