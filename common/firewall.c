@@ -901,6 +901,27 @@ static void fate_emit(struct nft *n, enum fate f)
 	}
 }
 
+/*
+ * When the kernel does not hold what the record says (or there is no record to trust): every
+ * element that names dev deleted, found by a dump (purge_find), and add's put in, in one
+ * batch (the table made when missing).  0 or a negative errno.
+ */
+static int purge_commit(struct nft *n, const char *dev, bool card, const struct elems *add)
+{
+	struct purge_list pl = {0};
+	int err = purge_find(n, dev, card, &pl);
+	if (err == 0 && add) {
+		struct change c = {&pl, NULL, add};
+		err = commit_with_bootstrap(n, bootstrap, CHAIN_PREROUTING, fill_change, &c);
+	} else if (err == 0 && pl.n) {
+		nft_begin(n);
+		fill_change(n, &(struct change){&pl, NULL, NULL});
+		err = nft_commit(n);
+	}
+	free(pl.v);
+	return err;
+}
+
 static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 {
 	struct nft *n;
@@ -914,6 +935,8 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 		return err;
 	/* An unreadable record is as good as none: the clean-up below finds what it named. */
 	int had = record_read(family, v->dev, &old);
+	/* Whether the card's shared elements are this vif's to take: only asked when needed. */
+	bool card = had == 0 || !twin_up(family, v->dev);
 	if ((err = record_write(family, v)) < 0)
 		goto out;
 	vif_elems(family, v, true, &add);
@@ -924,20 +947,12 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 	 * deletion makes the kernel wait for a grace period), and puts back what went missing.
 	 */
 	if (had > 0 && !same_vif(&old.v, v)) {
-		vif_elems(family, &old.v, !twin_up(family, v->dev), &del);
+		vif_elems(family, &old.v, card, &del);
 		c.del = &del;
 	}
 	err = commit_with_bootstrap(n, bootstrap, CHAIN_PREROUTING, fill_change, &c);
-	if ((err == -ENOENT && c.del) || (had < 0 && err == 0)) {
-		/* The kernel does not hold what the record says (or there was none to trust). */
-		struct purge_list pl = {0};
-		if ((err = purge_find(n, v->dev, !twin_up(family, v->dev), &pl)) == 0) {
-			struct change c2 = {&pl, NULL, &add};
-			err =
-			    commit_with_bootstrap(n, bootstrap, CHAIN_PREROUTING, fill_change, &c2);
-		}
-		free(pl.v);
-	}
+	if ((err == -ENOENT && c.del) || (had < 0 && err == 0))
+		err = purge_commit(n, v->dev, card, &add);
 	if (err < 0) {
 		/* Nothing was changed: the record says what is in force. */
 		if (had > 0)
@@ -999,16 +1014,8 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 		err = in_set(n, SET_VIFS, v->dev);
 		err = err > 0 ? -ENOENT : err;
 	}
-	if (err == -ENOENT) {
-		/* The kernel does not hold what the record says: find what names the vif. */
-		struct purge_list pl = {0};
-		if ((err = purge_find(n, v->dev, card, &pl)) == 0 && pl.n) {
-			nft_begin(n);
-			fill_change(n, &(struct change){&pl, NULL, NULL});
-			err = nft_commit(n);
-		}
-		free(pl.v);
-	}
+	if (err == -ENOENT)
+		err = purge_commit(n, v->dev, card, NULL);
 restore:
 	/* Nothing was deleted: the record says again what is in force. */
 	if (err < 0 && had > 0)

@@ -313,25 +313,6 @@ void nft_chain_del(struct nft *n, const char *name)
 	chain_msg(n, chain_obj(n, name), NFT_MSG_DELCHAIN, 0);
 }
 
-void nft_chain_flush(struct nft *n, const char *name)
-{
-	n->deleting = true;
-	char *p = next(n);
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!p || !r) {
-		n->oom = true;
-		nftnl_rule_free(r);
-		return;
-	}
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
-	struct nlmsghdr *h =
-	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, (uint16_t)n->family, NLM_F_ACK, n->seq++);
-	nftnl_rule_nlmsg_build_payload(h, r);
-	nftnl_rule_free(r);
-	done(n);
-}
-
 void nft_set_add(struct nft *n, const struct nft_set_spec *spec)
 {
 	char *p = next(n);

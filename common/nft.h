@@ -34,7 +34,6 @@ void nft_table_add(struct nft *n);
 /* A regular chain (hook < 0) or a base chain; exclusive fails with EEXIST if it exists. */
 void nft_chain_add(struct nft *n, const char *name, int hook, int prio, const char *type,
 		   bool exclusive);
-void nft_chain_flush(struct nft *n, const char *name);
 void nft_chain_del(struct nft *n, const char *name);
 /* What a set is: its key, for a concatenation each field's length, for a map its data. */
 struct nft_set_spec {
