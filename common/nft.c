@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/syscall.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
-
-#include <linux/membarrier.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -89,58 +89,147 @@ static uint32_t generation(struct mnl_socket *nl, uint32_t seq)
  * Closing a netfilter socket makes the kernel finish freeing what deletions released, this
  * run's or another's (any netfilter user's), after an RCU grace period: some 10 ms, while the
  * rule set is long final (each commit was acknowledged), and holding the namespace's nf_tables
- * commit lock, so that the next vif's commit waits too.  So the last reference to the socket
- * goes to a child, which waits for this process to end (udev or libxl, waiting for this
- * process, does not wait for the clean-up); then for the ruleset to be quiet, since a close
- * while the others of a boot storm still commit would make each wait in turn (no commit for
- * QUIET_MS, at most LINGER_MS in all); then for a grace period of its own (membarrier), after
- * which the kernel's freeing is done and the close waits for nothing.  The child keeps nothing
- * else open (no lock, no pipe of the caller's); on any failure the socket is simply closed
- * here.  A run that deleted nothing closes its socket itself (nft_close): it left the kernel
- * nothing to free, and a fork for each of a storm's onlines costs more than the rare wait for
- * another run's freeing.
+ * commit lock, so that the next vif's commit waits too.  Whoever closes the last reference to
+ * a netfilter socket pays it, so the last references go to one process, the closer, which
+ * closes them all at once when the rule set is quiet, out of every caller's way.
+ *
+ * The closer is a child of the first run that deleted something: it waits for that run to end
+ * (udev or libxl, waiting for the run, does not wait for the clean-up); then for the ruleset
+ * to be quiet, since a close while the others of a boot storm still commit would make each
+ * wait in turn (no commit for QUIET_MS, at most LINGER_MS in all).  By then the kernel's
+ * freeing, started by the last commit, is done or nearly, and the close waits for little and
+ * holds up nobody.  Meanwhile it listens on an abstract unix socket of the network namespace (the
+ * nf_tables state is per namespace, and so is that name): any run, deleting or not, connects
+ * and sends its socket (SCM_RIGHTS) instead of closing it, which costs a few system calls where
+ * a close would wait out the grace period or a fork would copy the process.  The closer never
+ * even accepts: a connection waits in the listener's backlog with the socket queued on it, and
+ * the listener's close at the end releases the lot.  A run checks that the listener is its own
+ * user's (SO_PEERCRED, which a connect gets from the listener) before it hands anything over;
+ * when no closer listens, a run that deleted nothing closes its socket itself (it left the
+ * kernel nothing to free, and a fork for each of a storm's onlines costs more than the rare
+ * wait for another run's freeing).  The closer keeps nothing else open (no lock, no pipe of
+ * the caller's); on any failure the socket is simply closed here.
  */
-#define QUIET_MS  20
-#define NAP_MS	  40
+#define QUIET_MS  10
+#define NAP_MS	  20
 #define LINGER_MS 1500
+#define BACKLOG	  4096
 
-static void hand_over_close(struct nft *n)
+static const char closer_name[] = "xen-net-hooks/nft-closer";
+
+static socklen_t closer_addr(struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	/* Abstract: sun_path[0] is NUL, and the name is not NUL-terminated. */
+	memcpy(a->sun_path + 1, closer_name, sizeof(closer_name) - 1);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof(closer_name));
+}
+
+/* Give the socket's reference to a listening closer: true when it has it. */
+static bool give_to_closer(int fd)
+{
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return false;
+	struct sockaddr_un a;
+	socklen_t alen = closer_addr(&a);
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	bool given = false;
+	if (connect(s, (struct sockaddr *)&a, alen) == 0 &&
+	    getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.uid == geteuid()) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} u;
+		memset(&u, 0, sizeof(u));
+		char byte = 0;
+		struct iovec iov = {&byte, 1};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = u.buf,
+				   .msg_controllen = sizeof(u.buf)};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		given = sendmsg(s, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
+	}
+	close(s);
+	return given;
+}
+
+/* Close every descriptor but the n in keep (ascending). */
+static void close_all_but(const int *keep, int n)
+{
+	unsigned from = 0;
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++) {
+		if ((unsigned)keep[i] > from)
+			ok = close_range(from, (unsigned)keep[i] - 1, 0) == 0;
+		from = (unsigned)keep[i] + 1;
+	}
+	if (ok && close_range(from, ~0u, 0) == 0)
+		return;
+	/* A kernel before 5.9: one by one, up to the limit of descriptors. */
+	long max = sysconf(_SC_OPEN_MAX);
+	for (int fd = 0; fd < (max > 0 ? max : 1024); fd++) {
+		bool kept = false;
+		for (int i = 0; i < n; i++)
+			kept |= keep[i] == fd;
+		if (!kept)
+			close(fd);
+	}
+}
+
+static void become_closer(struct nft *n, int fd, int parent)
+{
+	int keep[2] = {fd < parent ? fd : parent, fd < parent ? parent : fd};
+	close_all_but(keep, 2);
+	/* Another closer may have started since the parent asked: then this one only lingers
+	 * for its own socket. */
+	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a;
+	socklen_t alen = closer_addr(&a);
+	if (l >= 0 && (bind(l, (struct sockaddr *)&a, alen) < 0 || listen(l, BACKLOG) < 0)) {
+		close(l);
+		l = -1;
+	}
+	/* EOF when the parent has ended and its write end with it. */
+	char c;
+	while (read(parent, &c, 1) < 0 && errno == EINTR)
+		;
+	/* Asleep meanwhile, longer while the ruleset moves (up to NAP_MS): a storm's programs
+	 * must not compete with it for the CPU. */
+	uint32_t last = generation(n->nl, n->seq++);
+	for (long waited = 0, nap = QUIET_MS;
+	     waited<LINGER_MS; waited += nap, nap = nap * 2> NAP_MS ? NAP_MS : nap * 2) {
+		struct timespec t = {nap / 1000, (nap % 1000) * 1000000L};
+		nanosleep(&t, NULL);
+		uint32_t now = generation(n->nl, n->seq++);
+		if (now && now == last)
+			break;
+		last = now;
+	}
+	/* No new sockets from here on: a run that comes now closes its own, or starts a closer.
+	 */
+	if (l >= 0)
+		shutdown(l, SHUT_RDWR);
+	_exit(0);
+}
+
+/* A closer of our own, for this run's socket and the next runs'. */
+static void start_closer(struct nft *n)
 {
 	int fd = mnl_socket_get_fd(n->nl);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return;
 	pid_t pid = fork();
-	if (pid == 0) {
-		int lo = fd < p[0] ? fd : p[0], hi = fd < p[0] ? p[0] : fd;
-		if ((lo > 0 && close_range(0, (unsigned)lo - 1, 0) < 0) ||
-		    (hi > lo + 1 && close_range((unsigned)lo + 1, (unsigned)hi - 1, 0) < 0) ||
-		    close_range((unsigned)hi + 1, ~0u, 0) < 0) {
-			/* A kernel before 5.9: one by one, up to the limit of descriptors. */
-			long max = sysconf(_SC_OPEN_MAX);
-			for (int i = 0; i < (max > 0 ? max : 1024); i++)
-				if (i != fd && i != p[0])
-					close(i);
-		}
-		/* EOF when the parent has ended and its write end with it. */
-		char c;
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
-		/* Asleep meanwhile, longer while the ruleset moves (up to NAP_MS): a storm's
-		 * hundred waiting children must not compete with its programs for the CPU. */
-		uint32_t last = generation(n->nl, n->seq++);
-		for (long waited = 0, nap = QUIET_MS;
-		     waited<LINGER_MS; waited += nap, nap = nap * 2> NAP_MS ? NAP_MS : nap * 2) {
-			struct timespec t = {nap / 1000, (nap % 1000) * 1000000L};
-			nanosleep(&t, NULL);
-			uint32_t now = generation(n->nl, n->seq++);
-			if (now && now == last)
-				break;
-			last = now;
-		}
-		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
-		_exit(0);
-	}
+	if (pid == 0)
+		become_closer(n, fd, p[0]);
 	close(p[0]);
 	/* The write end stays open (close-on-exec) until this process ends. */
 	if (pid < 0)
@@ -151,9 +240,10 @@ void nft_close(struct nft *n)
 {
 	if (n->batch)
 		mnl_nlmsg_batch_stop(n->batch);
-	/* Without a deletion of its own, the close is as quick as the kernel lets it be. */
-	if (n->nl && n->deleted)
-		hand_over_close(n);
+	/* Without a deletion of its own and without a closer, the close is as quick as the
+	 * kernel lets it be. */
+	if (n->nl && !give_to_closer(mnl_socket_get_fd(n->nl)) && n->deleted)
+		start_closer(n);
 	if (n->nl)
 		mnl_socket_close(n->nl);
 	free(n->buf);

@@ -21,8 +21,9 @@
 # 1. The storm. The driver (bench.c --storm) forks one process per vif, parks all of them at
 #    a gate and opens it at once; the online storm is timed from the opening to the exit of
 #    the last, then likewise the offline storm. bench.c --reap makes the driver a subreaper,
-#    so what a program leaves behind (our nft programs hand their netfilter socket to a child
-#    that closes it after they exit, see common/nft.c) is reparented to it, and each storm is
+#    so what a program leaves behind (our nft programs hand their netfilter sockets to a
+#    closer process that closes them once the ruleset is quiet, see common/nft.c) is
+#    reparented to it, and each storm is
 #    also timed until every such process is gone: "all done" (the figure judged) beside "last
 #    return" (NAME:ret, what the toolstack waited for). Cases:
 #      nft-on / nft-off        ours, firewall=nft
@@ -44,8 +45,8 @@
 #    hotplug-status "" again, as libxl does before it runs the script.
 #
 # 2. Back to back. Online+offline of vif1.0, BENCH_B2B_CYCLES times in a row (bench.c -r):
-#    each cycle starts as soon as the previous offline returned, so the child that closes the
-#    previous cycle's netfilter socket competes with it, as it would on the host; the driver
+#    each cycle starts as soon as the previous offline returned, so the closer that holds the
+#    previous cycles' netfilter sockets competes with it, as it would on the host; the driver
 #    waits for leftovers only after the last cycle of a block (added to that cycle's time).
 #    Blocks of nft, of firewall=none and of the floor alternate, in reverse order every other
 #    block, the first block a warm-up. Run twice: "alone" (no other guest, so each online
