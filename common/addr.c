@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,19 +172,42 @@ static void relabel(struct rtnl_addr *a, const char *from, const char *to)
 	rtnl_addr_set_label(a, buf);
 }
 
+/* A copy of the address for the link to (named to_name), as netconf_add_addrs adds it. */
+static struct rtnl_addr *addr_moved(struct rtnl_addr *orig, int to, const char *from_name,
+				    const char *to_name)
+{
+	struct rtnl_addr *a = (struct rtnl_addr *)nl_object_clone((struct nl_object *)orig);
+	if (!a)
+		return NULL;
+	rtnl_addr_set_ifindex(a, to);
+	if (rtnl_addr_get_family(a) == AF_INET)
+		relabel(a, from_name, to_name);
+	/* Secondary is the kernel's to decide, from the order the addresses arrive in. */
+	rtnl_addr_unset_flags(a, IFA_F_SECONDARY);
+	return a;
+}
+
+/* A copy of the route with its next hops through from going through to instead. */
+static struct rtnl_route *route_moved(struct rtnl_route *orig, int from, int to)
+{
+	struct rtnl_route *r = (struct rtnl_route *)nl_object_clone((struct nl_object *)orig);
+	if (!r)
+		return NULL;
+	for (int k = 0; k < rtnl_route_get_nnexthops(r); k++) {
+		struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, k);
+		if (rtnl_route_nh_get_ifindex(nh) == from)
+			rtnl_route_nh_set_ifindex(nh, to);
+	}
+	return r;
+}
+
 int netconf_add_addrs(struct net *n, struct undo *u, const struct netconf *c, int to,
 		      const char *from_name, const char *to_name)
 {
 	for (size_t i = 0; i < c->n_addrs; i++) {
-		struct rtnl_addr *a =
-		    (struct rtnl_addr *)nl_object_clone((struct nl_object *)c->addrs[i]);
+		struct rtnl_addr *a = addr_moved(c->addrs[i], to, from_name, to_name);
 		if (!a)
 			return -NLE_NOMEM;
-		rtnl_addr_set_ifindex(a, to);
-		if (rtnl_addr_get_family(a) == AF_INET)
-			relabel(a, from_name, to_name);
-		/* Secondary is the kernel's to decide, from the order the addresses arrive in. */
-		rtnl_addr_unset_flags(a, IFA_F_SECONDARY);
 		int err = rtnl_addr_add(n->sk, a, NLM_F_REPLACE);
 		if (err < 0) {
 			rtnl_addr_put(a);
@@ -272,15 +296,9 @@ int netconf_move_routes(struct net *n, struct undo *u, const struct netconf *c, 
 {
 	for (size_t i = 0; i < c->n_routes; i++) {
 		struct rtnl_route *old = c->routes[i];
-		struct rtnl_route *r =
-		    (struct rtnl_route *)nl_object_clone((struct nl_object *)old);
+		struct rtnl_route *r = route_moved(old, from, to);
 		if (!r)
 			return -NLE_NOMEM;
-		for (int k = 0; k < rtnl_route_get_nnexthops(r); k++) {
-			struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, k);
-			if (rtnl_route_nh_get_ifindex(nh) == from)
-				rtnl_route_nh_set_ifindex(nh, to);
-		}
 		/* Deleted first: the same route through another link would be a duplicate. */
 		int err = rtnl_route_delete(n->sk, old, 0);
 		if (err < 0 && err != -NLE_OBJ_NOTFOUND) {
@@ -303,6 +321,131 @@ int netconf_move_routes(struct net *n, struct undo *u, const struct netconf *c, 
 			return err;
 	}
 	return 0;
+}
+
+int netconf_restore_routes(struct net *n, const struct netconf *c)
+{
+	for (size_t i = 0; i < c->n_routes; i++) {
+		int err = rtnl_route_add(n->sk, c->routes[i], NLM_F_EXCL);
+		if (err < 0 && err != -NLE_EXIST)
+			return err;
+	}
+	return 0;
+}
+
+/* One line: the kind, a space, the netlink message in hex. */
+static int put_msg(FILE *f, const char *kind, struct nl_msg *msg)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	const unsigned char *b = (const unsigned char *)h;
+	fprintf(f, "%s ", kind);
+	for (uint32_t i = 0; i < h->nlmsg_len; i++)
+		fprintf(f, "%02x", b[i]);
+	fputc('\n', f);
+	return ferror(f) ? -NLE_NOMEM : 0;
+}
+
+int netconf_write(FILE *f, const struct netconf *c, int from, int to, const char *from_name,
+		  const char *to_name)
+{
+	int err = 0;
+	for (size_t i = 0; i < c->n_addrs && !err; i++) {
+		struct rtnl_addr *a = addr_moved(c->addrs[i], to, from_name, to_name);
+		struct nl_msg *msg = NULL;
+		if (!a)
+			return -NLE_NOMEM;
+		if ((err = rtnl_addr_build_add_request(a, NLM_F_REPLACE, &msg)) == 0)
+			err = put_msg(f, "addr", msg);
+		nlmsg_free(msg);
+		rtnl_addr_put(a);
+	}
+	for (size_t i = 0; i < c->n_routes && !err; i++) {
+		struct rtnl_route *r = route_moved(c->routes[i], from, to);
+		struct nl_msg *msg = NULL;
+		if (!r)
+			return -NLE_NOMEM;
+		if ((err = rtnl_route_build_add_request(r, NLM_F_EXCL, &msg)) == 0)
+			err = put_msg(f, "route", msg);
+		nlmsg_free(msg);
+		rtnl_route_put(r);
+	}
+	return err;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+struct parsed {
+	struct nl_object *obj;
+};
+
+static void take_object(struct nl_object *o, void *arg)
+{
+	struct parsed *p = arg;
+	if (!p->obj) {
+		nl_object_get(o);
+		p->obj = o;
+	}
+}
+
+/* Append o to the array *v of *n, taking the reference. */
+static int append(void ***v, size_t *n, void *o)
+{
+	void **grown = realloc(*v, (*n + 2) * sizeof(**v));
+	if (!grown)
+		return -NLE_NOMEM;
+	grown[(*n)++] = o;
+	grown[*n] = NULL;
+	*v = grown;
+	return 0;
+}
+
+int netconf_parse_line(struct netconf *c, const char *line)
+{
+	bool addr = !strncmp(line, "addr ", 5);
+	if (!addr && strncmp(line, "route ", 6))
+		return -NLE_INVAL;
+	const char *hex = line + (addr ? 5 : 6);
+	size_t len = strcspn(hex, "\n");
+	if (len % 2 || len / 2 < sizeof(struct nlmsghdr) || len / 2 > 65536)
+		return -NLE_INVAL;
+	unsigned char *b = malloc(len / 2);
+	if (!b)
+		return -NLE_NOMEM;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return -NLE_INVAL;
+		}
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	struct nlmsghdr *h = (struct nlmsghdr *)b;
+	uint16_t want = addr ? RTM_NEWADDR : RTM_NEWROUTE;
+	struct nl_msg *msg = NULL;
+	struct parsed p = {NULL};
+	int err = -NLE_INVAL;
+	if (h->nlmsg_len == len / 2 && h->nlmsg_type == want && (msg = nlmsg_convert(h))) {
+		/* The parser is found by protocol and type. */
+		nlmsg_set_proto(msg, NETLINK_ROUTE);
+		err = nl_msg_parse(msg, take_object, &p);
+	}
+	nlmsg_free(msg);
+	free(b);
+	if (err >= 0 && !p.obj)
+		err = -NLE_INVAL;
+	if (err < 0) {
+		if (p.obj)
+			nl_object_put(p.obj);
+		return err;
+	}
+	err = addr ? append((void ***)&c->addrs, &c->n_addrs, p.obj)
+		   : append((void ***)&c->routes, &c->n_routes, p.obj);
+	if (err < 0)
+		nl_object_put(p.obj);
+	return err;
 }
 
 /*

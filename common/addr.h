@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "link.h"
 #include "undo.h"
@@ -34,6 +35,19 @@ int netconf_add_addrs(struct net *n, struct undo *u, const struct netconf *c, in
 /* to <= 0: only delete them from the old link. */
 int netconf_move_routes(struct net *n, struct undo *u, const struct netconf *c, int from, int to);
 int netconf_remove_addrs(struct net *n, struct undo *u, const struct netconf *c);
+
+/*
+ * A record of c that outlives the program: a line per address ("addr <hex>") and per route
+ * ("route <hex>"), the netlink request that adds it as it would be on the link to (named
+ * to_name): moved from the link from (from_name) as netconf_add_addrs and netconf_move_routes
+ * move them.  from == to records them as they are.
+ */
+int netconf_write(FILE *f, const struct netconf *c, int from, int to, const char *from_name,
+		  const char *to_name);
+/* Add the address or route of one such line to c (zeroed at first; netconf_free frees it). */
+int netconf_parse_line(struct netconf *c, const char *line);
+/* Add the routes of c that are missing (no undo: a repair, run again if it fails). */
+int netconf_restore_routes(struct net *n, const struct netconf *c);
 
 /* The device of the IPv4 default route in the main table, into name; -NLE_OBJ_NOTFOUND if none. */
 int route_default_dev(struct net *n, char name[IFNAME_MAX + 1]);

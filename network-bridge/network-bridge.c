@@ -111,6 +111,7 @@ static int resolve(struct nb *nb)
 	unsigned n = 0;
 	bool have_vifnum = vifnum && *vifnum;
 	char state_bridge[IFNAME_MAX + 1];
+	struct nb_record rec;
 
 	if (bridge && !strcmp(bridge, "null"))
 		return 1;
@@ -126,9 +127,12 @@ static int resolve(struct nb *nb)
 			return nb_net_fail(nb, err, "cannot read the routing table");
 		if (err < 0)
 			snprintf(nb->netdev, sizeof(nb->netdev), "eth%u", n);
-		/* After start the default route goes through our bridge: its state file says
+		/* After start the default route goes through our bridge: its record says
 		 * which device and bridge that start was about. */
-		else if (nb_state_read(nb->netdev, nb->netdev, state_bridge) == 0) {
+		else if (nb_record_load(nb->netdev, &rec) == 0) {
+			snprintf(nb->netdev, sizeof(nb->netdev), "%s", rec.netdev);
+			snprintf(state_bridge, sizeof(state_bridge), "%s", rec.bridge);
+			nb_record_free(&rec);
 			if (!(bridge && *bridge))
 				bridge = state_bridge;
 		} else if (default_dev_bridged(nb, state_bridge) == 0 && !(bridge && *bridge)) {
@@ -212,6 +216,7 @@ int main(int argc, char *argv[])
 {
 	static const char *const commands[] = {"start", "stop", "status", NULL};
 	struct nb nb;
+	bool mend = false;
 	int r;
 
 	memset(&nb, 0, sizeof(nb));
@@ -256,6 +261,11 @@ int main(int argc, char *argv[])
 	}
 	if (r == 0 && !strcmp(nb.params.command, "status")) {
 		r = nb_status(&nb, nb.params.json);
+		/* An interrupted start or stop: reported, and the status says so. */
+		if (r == 2) {
+			r = 0;
+			mend = true;
+		}
 	} else if (r == 0) {
 		/* Held throughout, so that vif-bridge never sees half a takeover. */
 		int err = lock_take(&nb.lock, "network-bridge");
@@ -274,5 +284,5 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	log_close(&nb.log);
-	return 0;
+	return mend ? 1 : 0;
 }

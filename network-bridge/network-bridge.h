@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "addr.h"
 #include "firewall.h"
 #include "link.h"
 #include "lock.h"
@@ -46,15 +47,42 @@ int nb_open_firewall(struct nb *nb);
 int nb_antispoof_add(struct nb *nb);
 int nb_antispoof_del(struct nb *nb);
 
-/* Print the state of the bridge and the device, as text or JSON.  0 or -1. */
+/*
+ * Print the state of the bridge and the device, as text or JSON.  0, 2 when a start or stop was
+ * interrupted (what mends it is printed), or -1.
+ */
 int nb_status(struct nb *nb, bool json);
 
+/* The record of a takeover (record.c): what start and stop are about to change. */
+enum nb_phase { NB_STARTED, NB_STARTING, NB_STOPPING };
+struct nb_record {
+	enum nb_phase phase;
+	char netdev[IFNAME_MAX + 1], bridge[IFNAME_MAX + 1];
+	bool was_up;	     /* the device, before start */
+	int ifindex;	     /* the device's */
+	long pid;	     /* the run that wrote a starting or stopping record */
+	struct netconf conf; /* what the device holds once the network is back on it */
+};
+
 /*
- * The state file start leaves for bridge: the device it took (into netdev) and the bridge
- * (into bridge_out), and whether the device was up.  0, or -1 when there is none.
+ * Write the record of bridge (flushed to the disk), with its undo (the record as it was).
+ * For starting and stopping, conf is what the device (ifindex) will hold, moved from the link
+ * from (named from_name) to the device.  0 or -1 (nb->err).
  */
-int nb_state_read(const char *bridge, char *netdev, char *bridge_out);
-bool nb_state_was_up(struct nb *nb);
+int nb_record_save(struct nb *nb, enum nb_phase phase, bool was_up, int ifindex,
+		   const struct netconf *conf, int from, const char *from_name);
+int nb_record_forget(struct nb *nb);
+/* 0, -ENOENT when there is none, -EINVAL when it cannot be read, other -errno. */
+int nb_record_load(const char *bridge, struct nb_record *r);
+void nb_record_free(struct nb_record *r);
+/* The run that wrote a starting or stopping record is still running. */
+bool nb_record_running(const struct nb_record *r);
+/*
+ * Under the lock: a start or stop of nb->bridge was killed half-way (its record says so): put
+ * the device back as it was before that start, or as that stop would have left it.  1 when it
+ * did, 0 when there was nothing to finish, -1 (nb->err) when it failed.
+ */
+int nb_finish_interrupted(struct nb *nb);
 
 /* Refuse when the root filesystem is on NFS reached through netdev. 0 or -1 (nb->err). */
 int nb_check_nfs_root(struct nb *nb, int netdev_ifindex);

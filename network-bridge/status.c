@@ -2,8 +2,10 @@
 #include "addr.h"
 #include "json.h"
 #include "network-bridge.h"
+#include "paths.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +118,20 @@ int nb_status(struct nb *nb, bool json)
 		goto fail;
 	bool started = have_br && have_dev && dev.master == br.ifindex;
 	bool antispoof = fw_antispoof_installed(&nb->fw, nb->bridge) > 0;
+	/* A start or stop that did not finish, and what finishes it. */
+	struct nb_record rec;
+	int rerr = nb_record_load(nb->bridge, &rec);
+	bool half = rerr == 0 && rec.phase != NB_STARTED;
+	bool running = half && nb_record_running(&rec);
+	const char *what = half && rec.phase == NB_STARTING ? "start" : "stop";
+	char mend[256] = "";
+	if (half)
+		snprintf(mend, sizeof(mend), "network-bridge stop netdev=%s bridge=%s", rec.netdev,
+			 rec.bridge);
+	else if (rerr < 0 && rerr != -ENOENT)
+		snprintf(mend, sizeof(mend),
+			 "check the network by hand, then remove %s/network-bridge.%s",
+			 path_run_dir(), nb->bridge);
 
 	if (json) {
 		printf("{\"bridge\":");
@@ -127,7 +143,15 @@ int nb_status(struct nb *nb, bool json)
 		       started ? "true" : "false", nb->rename ? "rename" : "classic",
 		       have_br ? "true" : "false", br.up ? "true" : "false",
 		       antispoof ? "true" : "false");
-	} else {
+	} else if (half) {
+		printf("interrupted: the %s of %s by process %ld %s; %s `%s` to give %s its "
+		       "network back as it was before start (a new start does that first too)\n",
+		       what, rec.bridge, rec.pid, running ? "is still running" : "did not finish",
+		       running ? "if it hangs, kill it, then run" : "run", mend, rec.netdev);
+	} else if (rerr < 0 && rerr != -ENOENT) {
+		printf("record: unreadable (%s): %s\n", strerror(-rerr), mend);
+	}
+	if (!json) {
 		if (!have_br)
 			printf("bridge %s: does not exist (not started)\n", nb->bridge);
 		else
@@ -163,14 +187,30 @@ int nb_status(struct nb *nb, bool json)
 		printf("routes:\n");
 	print_routes(&bc, nb->bridge, json, &first);
 	print_routes(&dc, devname, json, &first);
-	if (json)
-		printf("]}\n");
-	else
+	if (json) {
+		printf("],\"interrupted\":");
+		if (half) {
+			printf("{\"command\":\"%s\",\"pid\":%ld,\"running\":%s,\"mend\":", what,
+			       rec.pid, running ? "true" : "false");
+			json_str(stdout, mend);
+			printf("}");
+		} else if (rerr < 0 && rerr != -ENOENT) {
+			printf("{\"command\":null,\"pid\":null,\"running\":false,\"mend\":");
+			json_str(stdout, mend);
+			printf("}");
+		} else {
+			printf("null");
+		}
+		printf("}\n");
+	} else {
 		printf("antispoof: %s\n", antispoof ? "on" : "off");
+	}
+	nb_record_free(&rec);
 	free(ports);
 	netconf_free(&bc);
 	netconf_free(&dc);
-	return 0;
+	/* Something to mend: a script checking the state learns it from the status. */
+	return (half && !running) || (rerr < 0 && rerr != -ENOENT) ? 2 : 0;
 fail:
 	free(ports);
 	netconf_free(&bc);

@@ -52,66 +52,6 @@ static int unwind(struct nb *nb, const char *cmd, const char *what)
 	return -1;
 }
 
-/* The state file: what stop needs that the kernel does not remember (the NIC's up state). */
-static void state_name_of(const char *bridge, char *buf, size_t len)
-{
-	snprintf(buf, len, "network-bridge.%s", bridge);
-}
-
-static int state_write(struct nb *nb, bool was_up)
-{
-	char name[64], text[128];
-	state_name_of(nb->bridge, name, sizeof(name));
-	int n = snprintf(text, sizeof(text), "netdev=%s\nbridge=%s\nup=%d\n", nb->netdev,
-			 nb->bridge, was_up);
-	return statefile_write(name, text, (size_t)n);
-}
-
-static int state_load(const char *bridge, char *buf, size_t len)
-{
-	char name[64];
-	state_name_of(bridge, name, sizeof(name));
-	return statefile_read(name, buf, len) < 0 || !buf[0] ? -1 : 0;
-}
-
-/* key=value from the state file's text, validated as an interface name. */
-static int state_name(const char *text, const char *key, char *out)
-{
-	const char *p = strstr(text, key);
-	if (!p || (p != text && p[-1] != '\n'))
-		return -1;
-	p += strlen(key);
-	char name[IFNAME_MAX + 1];
-	size_t l = strcspn(p, "\n");
-	if (l > IFNAME_MAX)
-		return -1;
-	memcpy(name, p, l);
-	name[l] = '\0';
-	if (check_ifname(name))
-		return -1;
-	memcpy(out, name, l + 1);
-	return 0;
-}
-
-int nb_state_read(const char *bridge, char *netdev, char *bridge_out)
-{
-	char text[256];
-	char dev[IFNAME_MAX + 1], br[IFNAME_MAX + 1];
-	if (state_load(bridge, text, sizeof(text)) < 0 || state_name(text, "netdev=", dev) < 0 ||
-	    state_name(text, "bridge=", br) < 0)
-		return -1;
-	memcpy(netdev, dev, sizeof(dev));
-	memcpy(bridge_out, br, sizeof(br));
-	return 0;
-}
-
-/* The NIC's up state before start; up when the file is missing (the usual case). */
-bool nb_state_was_up(struct nb *nb)
-{
-	char text[256];
-	return state_load(nb->bridge, text, sizeof(text)) < 0 || !strstr(text, "up=0");
-}
-
 static long elapsed_ms(const struct timespec *since)
 {
 	struct timespec now;
@@ -178,6 +118,8 @@ int nb_start(struct nb *nb)
 	struct netconf conf;
 	int err, r;
 
+	if (nb_finish_interrupted(nb) < 0)
+		return -1;
 	if ((r = started(nb, &br, &port)) != 0) {
 		if (r < 0)
 			return -1;
@@ -231,6 +173,12 @@ int nb_start(struct nb *nb)
 	const char *step = "";
 	int brindex = 0;
 	bool was_up = dev.up;
+	/* Before any change: whatever ends this run, the next one knows what to put back. */
+	if (nb_record_save(nb, NB_STARTING, was_up, dev.ifindex, &conf, dev.ifindex, nb->netdev) <
+	    0) {
+		netconf_free(&conf);
+		return -1;
+	}
 	/* First, so that a kernel without it refuses before the network is touched. */
 	if (nb->antispoof && nb_antispoof_add(nb) < 0) {
 		netconf_free(&conf);
@@ -281,11 +229,10 @@ int nb_start(struct nb *nb)
 	step = progress(nb, "set the device up");
 	if ((err = link_set_up(&nb->net, &nb->undo, &dev, true)) < 0)
 		goto fail;
-	if ((err = state_write(nb, was_up)) < 0) {
+	if (nb_record_save(nb, NB_STARTED, was_up, dev.ifindex, NULL, 0, NULL) < 0) {
 		netconf_free(&conf);
-		char what[512];
-		snprintf(what, sizeof(what), "cannot write the state file in %s: %s",
-			 path_run_dir(), strerror(-err));
+		char what[sizeof(nb->err)];
+		snprintf(what, sizeof(what), "%s", nb->err);
 		return unwind(nb, "start", what);
 	}
 	netconf_free(&conf);
@@ -307,6 +254,9 @@ int nb_stop(struct nb *nb)
 	struct netconf conf;
 	int err, r;
 
+	/* A start or stop killed half-way: this stop is done once the network is back. */
+	if ((r = nb_finish_interrupted(nb)) != 0)
+		return r < 0 ? -1 : 0;
 	if ((r = started(nb, &br, &port)) <= 0) {
 		if (r < 0)
 			return -1;
@@ -351,8 +301,17 @@ int nb_stop(struct nb *nb)
 		netconf_free(&conf);
 		return 0;
 	}
-	bool was_up = nb_state_was_up(nb);
+	struct nb_record rec;
+	bool was_up = nb_record_load(nb->bridge, &rec) < 0 || rec.was_up;
+	nb_record_free(&rec);
 	const char *step = "";
+	/* Before any change: what the device will hold, for the stop that finishes this one. */
+	if (nb_record_save(nb, NB_STOPPING, was_up, port.ifindex, &conf, br.ifindex, nb->bridge) <
+	    0) {
+		free(ports);
+		netconf_free(&conf);
+		return -1;
+	}
 	step = progress(nb, "release the guest ports");
 	for (size_t i = 0; i < n_ports; i++) {
 		if (ports[i].ifindex != port.ifindex &&
@@ -407,14 +366,14 @@ int nb_stop(struct nb *nb)
 		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
 			goto fail;
 	}
-	/* The last step, still undoable: a state file left would say the bridge holds it. */
-	char name[64];
-	state_name_of(nb->bridge, name, sizeof(name));
-	step = progress(nb, "remove the state file");
-	int gone = statefile_remove(name);
-	if (gone < 0) {
-		err = -nl_syserr2nlerr(-gone);
-		goto fail;
+	/* The last step, still undoable: a record left would say the bridge holds it. */
+	progress(nb, "remove the record");
+	if (nb_record_forget(nb) < 0) {
+		free(ports);
+		netconf_free(&conf);
+		char what[sizeof(nb->err)];
+		snprintf(what, sizeof(what), "%s", nb->err);
+		return unwind(nb, "stop", what);
 	}
 	free(ports);
 	netconf_free(&conf);
