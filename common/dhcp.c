@@ -526,14 +526,34 @@ static char *edit_subnet(const char *text, const void *arg, const char **why)
 }
 
 /* dnsmasq_conf is this program's own file: written whole, removed whole. */
-static int dnsmasq_conf(const struct dhcp *d, bool add, bool *changed, char *err, size_t errlen)
+/* What network-nat writes for dnsmasq. */
+static void dnsmasq_text(const struct dhcp *d, char *text, size_t len)
 {
-	char text[PATH_MAX + 256];
-	snprintf(text, sizeof(text),
+	snprintf(text, len,
 		 "# Written by network-nat (dhcp=dnsmasq): the guests of vif-nat get their\n"
 		 "# addresses from the hosts file vif-nat keeps.  Removed by network-nat stop.\n"
 		 "%s\ndhcp-hostsfile=%s\n",
 		 DHCP_NAT_RANGE, d->hosts);
+}
+
+bool dhcp_subnet_served(const struct dhcp *d)
+{
+	char text[PATH_MAX + 256];
+	bool missing;
+	int errnum;
+	char *now = read_all(d->kind == DHCP_ISC ? d->conf : d->dnsmasq_conf, &missing, &errnum);
+	if (!now)
+		return false;
+	dnsmasq_text(d, text, sizeof(text));
+	bool served = d->kind == DHCP_ISC ? declares_nat_subnet(now) : !strcmp(now, text);
+	free(now);
+	return served;
+}
+
+static int dnsmasq_conf(const struct dhcp *d, bool add, bool *changed, char *err, size_t errlen)
+{
+	char text[PATH_MAX + 256];
+	dnsmasq_text(d, text, sizeof(text));
 	*changed = false;
 	if (!add) {
 		bool missing;

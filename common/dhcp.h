@@ -68,6 +68,9 @@ struct dhcp_host {
 int dhcp_host(const struct dhcp *d, const struct dhcp_host *h, bool add, struct log *log, char *err,
 	      size_t errlen);
 
+/* The server serves the subnet already (as dhcp_serve_subnet would make it): nothing to add. */
+bool dhcp_subnet_served(const struct dhcp *d);
+
 /*
  * network-nat: make the server serve 10.0.0.0/16 (ISC: the subnet declaration, added when no
  * declaration of that subnet exists; dnsmasq: dnsmasq_conf written with the range and the

@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netlink/errno.h>
 
 static const char *const commands[] = {"start", "stop", "status", NULL};
+
+static int vrecord(struct netprog *np, const char *fmt, va_list ap);
 
 int netprog_fail(struct netprog *np, const char *fmt, ...)
 {
@@ -40,9 +43,18 @@ int netprog_record(struct netprog *np, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	int r = vrecord(np, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* The line that marks a start under way, before the rest of the record. */
+#define STARTING "starting "
+
+static int vrecord(struct netprog *np, const char *fmt, va_list ap)
+{
 	size_t room = sizeof(np->record) - np->record_len;
 	int n = vsnprintf(np->record + np->record_len, room, fmt, ap);
-	va_end(ap);
 	if (n < 0 || (size_t)n + 1 >= room) {
 		np->record[np->record_len] = '\0';
 		return netprog_fail(np, "too much to record in the state file %s", np->state);
@@ -51,6 +63,79 @@ int netprog_record(struct netprog *np, const char *fmt, ...)
 	np->record[np->record_len++] = '\n';
 	np->record[np->record_len] = '\0';
 	return 0;
+}
+
+/* The undo of the first write of the state file by start: its removal. */
+static int undo_state(void *ctx, const void *arg)
+{
+	(void)ctx;
+	int err = statefile_remove((const char *)arg);
+	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
+}
+
+/* Write the record, with the line of a start under way first when starting. */
+static int write_record(struct netprog *np, bool starting)
+{
+	char text[sizeof(np->record) + 32];
+	int n = starting ? snprintf(text, sizeof(text), STARTING "%ld\n", (long)getpid()) : 0;
+	size_t len = (size_t)n + np->record_len;
+	memcpy(text + n, np->record, np->record_len + 1);
+	int err = statefile_write(np->state, text, len);
+	if (err < 0)
+		return netprog_fail(np, "cannot write the state file %s/%s: %s", path_run_dir(),
+				    np->state, strerror(-err));
+	if (!np->saved) {
+		np->saved = true;
+		if (undo_push(&np->undo, undo_state, np->state, strlen(np->state) + 1,
+			      "the state file")) {
+			statefile_remove(np->state);
+			return netprog_fail(np, "out of memory");
+		}
+	}
+	return 0;
+}
+
+int netprog_intent(struct netprog *np, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vrecord(np, fmt, ap);
+	va_end(ap);
+	return r < 0 ? -1 : write_record(np, true);
+}
+
+/* Back to the end of the line before the last. */
+static void drop_last(struct netprog *np)
+{
+	size_t end = np->record_len ? np->record_len - 1 : 0;
+	while (end > 0 && np->record[end - 1] != '\n')
+		end--;
+	np->record_len = end;
+	np->record[end] = '\0';
+}
+
+int netprog_amend(struct netprog *np, const char *fmt, ...)
+{
+	drop_last(np);
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vrecord(np, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+bool netprog_starter_running(const struct netprog *np)
+{
+	/* By pid and name: the pid of a run killed long ago may be another program's now. */
+	char path[64], comm[32] = "", want[32];
+	snprintf(path, sizeof(path), "/proc/%ld/comm", np->starter);
+	snprintf(want, sizeof(want), "%.15s\n", np->name);
+	FILE *f = np->starter > 0 ? fopen(path, "re") : NULL;
+	if (!f)
+		return false;
+	bool ours = fgets(comm, sizeof(comm), f) && !strcmp(comm, want);
+	fclose(f);
+	return ours;
 }
 
 /* Call fn on each record line (NUL-terminated copy) until it returns true. */
@@ -106,11 +191,18 @@ int netprog_sysctl(struct netprog *np, const char *key, const char *value)
 	}
 	if (!netprog_step(np, "set %s to %s", name, value))
 		return 0;
+	if (netprog_intent(np, "sysctl %s %s %s", key, now, value) < 0)
+		return -1;
 	int err = sysctl_set(&np->undo, key, value, old, &changed);
 	if (err < 0)
 		return netprog_fail(np, "cannot set /proc/sys/net/ipv4/%s to %s: %s", key, value,
 				    strerror(-err));
-	return changed ? netprog_record(np, "sysctl %s %s %s", key, old, value) : 0;
+	/* Changed meanwhile by someone else: what it was just before is what stop puts back. */
+	if (changed && strcmp(old, now))
+		return netprog_amend(np, "sysctl %s %s %s", key, old, value);
+	if (!changed)
+		drop_last(np);
+	return 0;
 }
 
 int netprog_netdev_exists(struct netprog *np)
@@ -131,11 +223,7 @@ int netprog_save(struct netprog *np)
 {
 	if (np->params.dry_run)
 		return 0;
-	int err = statefile_write(np->state, np->record, np->record_len);
-	if (err < 0)
-		return netprog_fail(np, "cannot write the state file %s/%s: %s", path_run_dir(),
-				    np->state, strerror(-err));
-	return 0;
+	return write_record(np, false);
 }
 
 int netprog_forget(struct netprog *np)
@@ -147,6 +235,14 @@ int netprog_forget(struct netprog *np)
 		return netprog_fail(np, "cannot remove the state file %s/%s: %s", path_run_dir(),
 				    np->state, strerror(-err));
 	return 0;
+}
+
+void netprog_restart(struct netprog *np)
+{
+	undo_commit(&np->undo);
+	np->started = np->interrupted = np->saved = false;
+	np->record[0] = '\0';
+	np->record_len = 0;
 }
 
 /* The state files of network-route and network-nat (other than skip): calls fn on each name. */
@@ -207,6 +303,11 @@ static int hand_over(struct undo *u, const char *other, const char *line)
 	if (err < 0)
 		return err;
 	size_t len = strlen(buf);
+	/* Handed over already, by a stop that did not finish. */
+	size_t ll = strlen(line);
+	for (const char *p = buf; (p = strstr(p, line)); p += ll)
+		if ((p == buf || p[-1] == '\n') && (p[ll] == '\n' || !p[ll]))
+			return 0;
 	if (len + strlen(line) + 2 > sizeof(buf))
 		return -ENOSPC;
 	struct handed *h = malloc(sizeof(*h) + len + 1);
@@ -355,7 +456,25 @@ void netprog_print_status(const struct netprog *np, const char *const keys[], si
 		json_str(stdout, np->name);
 		printf(",\"netdev\":");
 		json_str(stdout, np->netdev);
-		printf(",\"started\":%s,\"settings\":[", np->started ? "true" : "false");
+		printf(",\"started\":%s,\"interrupted\":", np->started ? "true" : "false");
+		if (np->interrupted) {
+			char mend[64 + IFNAME_MAX];
+			snprintf(mend, sizeof(mend), "%s stop netdev=%s", np->name, np->netdev);
+			printf("{\"command\":\"start\",\"pid\":%ld,\"running\":%s,\"mend\":",
+			       np->starter, netprog_starter_running(np) ? "true" : "false");
+			json_str(stdout, mend);
+			putchar('}');
+		} else {
+			printf("null");
+		}
+		printf(",\"settings\":[");
+	} else if (np->interrupted) {
+		bool running = netprog_starter_running(np);
+		printf("%s: interrupted: the start for %s by process %ld %s; %s `%s stop "
+		       "netdev=%s` to put back what it changed (a new start does that first too)\n",
+		       np->name, np->netdev, np->starter,
+		       running ? "is still running" : "did not finish",
+		       running ? "if it hangs, kill it, then run" : "run", np->name, np->netdev);
 	} else if (np->started) {
 		printf("%s: started for %s (state in %s/%s)\n", np->name, np->netdev,
 		       path_run_dir(), np->state);
@@ -473,6 +592,14 @@ int netprog_begin(struct netprog *np, const char *name, const char *usage, int a
 	np->started = err == 0;
 	if (!np->started)
 		np->record[0] = '\0';
+	/* The mark of a start under way: a start that did not finish (under the lock: dead). */
+	char *end;
+	if (!strncmp(np->record, STARTING, strlen(STARTING))) {
+		np->interrupted = true;
+		np->starter = strtol(np->record + strlen(STARTING), &end, 10);
+		char *nl = strchr(np->record, '\n');
+		memmove(np->record, nl ? nl + 1 : "", strlen(nl ? nl + 1 : "") + 1);
+	}
 	np->record_len = strlen(np->record);
 	return 0;
 }
@@ -499,5 +626,7 @@ int netprog_end(struct netprog *np, int r)
 	if (r < 0)
 		log_msg(&np->log, LOG_ERR, "%s", np->err);
 	log_close(&np->log);
-	return r < 0 ? 1 : 0;
+	/* status: an interrupted start, reported, is something to mend. */
+	bool mend = np->command == NP_STATUS && np->interrupted && !netprog_starter_running(np);
+	return r < 0 || mend ? 1 : 0;
 }

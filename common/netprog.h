@@ -33,6 +33,9 @@ struct netprog {
 	char netdev[IFNAME_MAX + 1];
 	char state[64];	   /* the state file, <name>.<netdev> under XEN_RUN_DIR */
 	bool started;	   /* the state file exists (loaded by netprog_begin) */
+	bool interrupted;  /* ... and says that its start did not finish */
+	long starter;	   /* the pid of that start */
+	bool saved;	   /* this run wrote the state file (its removal is journaled) */
 	char record[4096]; /* what start changed, a line each: "<kind> <words...>" */
 	size_t record_len;
 	char err[1024];
@@ -57,6 +60,20 @@ bool netprog_step(struct netprog *np, const char *fmt, ...) __attribute__((forma
 /* Append a line to the record. */
 int netprog_record(struct netprog *np, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * start: append a line saying what is about to change, and write the record with it, flushed
+ * to the disk, before the change: whatever ends this run, the next stop or start puts back
+ * what it may have changed (a stop leaves what was never changed as it is).  Until
+ * netprog_save, the record says that a start (this process) is under way.
+ */
+int netprog_intent(struct netprog *np, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Replace the last line of the record (what an intent turned out to be). */
+int netprog_amend(struct netprog *np, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* status: the start that wrote an interrupted record still runs. */
+bool netprog_starter_running(const struct netprog *np);
+
 /* The words after "<kind> " of the first record line of that kind, into out; false if none. */
 bool netprog_recorded(const struct netprog *np, const char *kind, char *out, size_t len);
 
@@ -74,12 +91,17 @@ bool netprog_sysctl_entry(const char *line, struct netprog_sysctl *e);
 /* start: 0 when netdev exists, else -1 with a message saying so. */
 int netprog_netdev_exists(struct netprog *np);
 
-/* start: set a sysctl (sysctl.h key), recording "sysctl <key> <old> <new>" when it changed. */
+/* start: set a sysctl (sysctl.h key), recording "sysctl <key> <old> <new>" before it changes. */
 int netprog_sysctl(struct netprog *np, const char *key, const char *value);
 
-/* start: write the record to the state file.  stop: remove it. */
+/*
+ * start: write the record to the state file, as finished.  stop: remove it.  A start that
+ * finds the record of an interrupted one runs stop's own steps first, then netprog_restart.
+ */
 int netprog_save(struct netprog *np);
 int netprog_forget(struct netprog *np);
+/* After that roll-back: keep it (its undo is dropped), and start from nothing. */
+void netprog_restart(struct netprog *np);
 
 /*
  * stop: put back each recorded setting that still has the value start gave it (one changed
@@ -89,10 +111,11 @@ int netprog_forget(struct netprog *np);
 int netprog_restore(struct netprog *np);
 
 /*
- * status: whether start was run for netdev, then the current value of each sysctl key, with
- * the value it had before start when start changed it.  As text lines; with --json as the
- * first members of the object ({"program":..,"netdev":..,"started":..,"settings":[..]), which
- * the caller ends.
+ * status: whether start was run for netdev (or did not finish, and what mends it), then the
+ * current value of each sysctl key, with the value it had before start when start changed it.
+ * As text lines; with --json as the first members of the object ({"program":..,"netdev":..,
+ * "started":..,"interrupted":..,"settings":[..]), which the caller ends.  netprog_end makes
+ * the exit status 1 after an interrupted start.
  */
 void netprog_print_status(const struct netprog *np, const char *const keys[], size_t n);
 

@@ -129,11 +129,38 @@ static int check_params(struct nat *n)
 	return dhcp_check(&np->params, np->err, sizeof(np->err));
 }
 
+static int stop(struct nat *n);
+
+/*
+ * A start that did not finish: stop's steps put back what it may have changed, and the hosts
+ * file it made for dnsmasq goes while it is empty, as a failed start leaves it.
+ */
+static int roll_back(struct nat *n)
+{
+	struct netprog *np = &n->np;
+	char made[PATH_MAX];
+	log_msg(&np->log, LOG_WARNING,
+		"the start for %s by process %ld did not finish: putting back what it changed "
+		"first",
+		np->netdev, np->starter);
+	bool hosts = netprog_recorded(np, "hostsfile", made, sizeof(made));
+	if (stop(n) < 0)
+		return -1;
+	struct stat st;
+	if (hosts && netprog_step(np, "remove %s, made by that start, if empty", made) &&
+	    stat(made, &st) == 0 && st.st_size == 0 && unlink(made) < 0 && errno != ENOENT)
+		return netprog_fail(np, "cannot remove %s: %s", made, strerror(errno));
+	netprog_restart(np);
+	return 0;
+}
+
 static int start(struct nat *n)
 {
 	struct netprog *np = &n->np;
 	char err[512];
 
+	if (np->interrupted && roll_back(n) < 0)
+		return -1;
 	if (np->started) {
 		log_msg(&np->log, LOG_DEBUG, "already started for %s: nothing to do", np->netdev);
 		return 0;
@@ -152,11 +179,11 @@ static int start(struct nat *n)
 		return -1;
 	if (netprog_step(np, "masquerade what leaves %s (%s)", np->netdev,
 			 fw_backend_name(n->fw.backend))) {
+		if (netprog_intent(np, "masquerade %s", fw_backend_name(n->fw.backend)) < 0)
+			return -1;
 		if (fw_masquerade_add(&n->fw, np->netdev, err, sizeof(err)) < 0)
 			return netprog_fail(np, "%s", err);
 		if (push_undo(n, undo_masquerade, false, "the masquerade") < 0)
-			return -1;
-		if (netprog_record(np, "masquerade %s", fw_backend_name(n->fw.backend)) < 0)
 			return -1;
 	}
 	if (n->dhcp.kind != DHCP_NO &&
@@ -166,19 +193,26 @@ static int start(struct nat *n)
 		/* dnsmasq needs vif-nat's hosts file to exist: made here if missing, and
 		 * taken away again if start fails, from this step on. */
 		struct stat st;
-		if (n->dhcp.kind == DHCP_DNSMASQ && stat(n->dhcp.hosts, &st) < 0 &&
-		    errno == ENOENT &&
-		    undo_push(&np->undo, undo_hosts_file, NULL, 0, "the DHCP hosts file"))
-			return netprog_fail(np, "out of memory");
-		if (dhcp_serve_subnet(&n->dhcp, true, &changed, &np->log, np->err,
-				      sizeof(np->err)) < 0)
+		struct dhcp *d = &n->dhcp;
+		if (d->kind == DHCP_DNSMASQ && stat(d->hosts, &st) < 0 && errno == ENOENT) {
+			if (netprog_intent(np, "hostsfile %s", d->hosts) < 0)
+				return -1;
+			if (undo_push(&np->undo, undo_hosts_file, NULL, 0, "the DHCP hosts file"))
+				return netprog_fail(np, "out of memory");
+		}
+		/* Paths are validated: no blanks.  "-" stands for none.  Whether start adds the
+		 * subnet (else an administrator's own declaration serves), known before. */
+		bool adds = !dhcp_subnet_served(d);
+		if (netprog_intent(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), adds,
+				   subnet_file(d), d->init, d->hosts[0] ? d->hosts : "-") < 0)
+			return -1;
+		if (dhcp_serve_subnet(d, true, &changed, &np->log, np->err, sizeof(np->err)) < 0)
 			return -1;
 		if (changed && push_undo(n, undo_subnet, false, "the DHCP subnet") < 0)
 			return -1;
-		/* Paths are validated: no blanks.  "-" stands for none. */
-		struct dhcp *d = &n->dhcp;
-		if (netprog_record(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), changed,
-				   subnet_file(d), d->init, d->hosts[0] ? d->hosts : "-") < 0)
+		if (changed != adds &&
+		    netprog_amend(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), changed,
+				  subnet_file(d), d->init, d->hosts[0] ? d->hosts : "-") < 0)
 			return -1;
 	}
 	return netprog_save(np);

@@ -26,10 +26,21 @@ static const char usage[] =
     "  -n, --dry-run  print the steps, change nothing\n"
     "      --json     status as JSON\n";
 
+static int stop(struct netprog *np);
+
 static int start(struct netprog *np)
 {
 	char key[SYSCTL_KEY_MAX];
 
+	if (np->interrupted) {
+		log_msg(&np->log, LOG_WARNING,
+			"the start for %s by process %ld did not finish: putting back what it "
+			"changed first",
+			np->netdev, np->starter);
+		if (stop(np) < 0)
+			return -1;
+		netprog_restart(np);
+	}
 	if (np->started) {
 		log_msg(&np->log, LOG_DEBUG, "already started for %s: nothing to do", np->netdev);
 		return 0;
