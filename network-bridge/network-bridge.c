@@ -2,6 +2,7 @@
 #include "network-bridge.h"
 #include "addr.h"
 #include "paths.h"
+#include "signals.h"
 #include "version.h"
 
 #include <errno.h>
@@ -214,6 +215,7 @@ int main(int argc, char *argv[])
 	struct nb nb;
 	int r;
 
+	sig_install();
 	memset(&nb, 0, sizeof(nb));
 	nb.lock.fd = -1;
 	if (params_parse(&nb.params, argc, argv, nb.err, sizeof(nb.err)) < 0) {

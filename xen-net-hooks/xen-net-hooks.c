@@ -1,6 +1,7 @@
 /* xen-net-hooks: the operator's tool: the vifs' state beside the kernel's, and their rules put
  * back. */
 #include "xen-net-hooks.h"
+#include "signals.h"
 #include "version.h"
 
 #include <stdio.h>
@@ -40,6 +41,7 @@ static int refuse(struct xnh *x, bool status)
 int main(int argc, char *argv[])
 {
 	struct xnh x;
+	sig_install();
 	memset(&x, 0, sizeof(x));
 
 	if (params_parse(&x.params, argc, argv, x.err, sizeof(x.err)) < 0) {
