@@ -479,8 +479,10 @@ int dhcp_host(const struct dhcp *d, const struct dhcp_host *h, bool add, struct 
 {
 	struct lock lk = {.fd = -1};
 	int r = lock_take(&lk, DHCP_LOCK);
-	if (r < 0)
-		return fail(err, errlen, "cannot take the lock %s: %s", DHCP_LOCK, strerror(-r));
+	if (r < 0) {
+		lock_strerror(&lk, r, err, errlen);
+		return -1;
+	}
 	r = host_files(d, h, add, err, errlen);
 	/* Told under the lock, so that a restart never reads another vif's half-made edit. */
 	if (r == 0 && d->kind == DHCP_ISC)
@@ -603,8 +605,10 @@ int dhcp_serve_subnet(const struct dhcp *d, bool add, bool *changed, struct log 
 {
 	struct lock lk = {.fd = -1};
 	int r = lock_take(&lk, DHCP_LOCK);
-	if (r < 0)
-		return fail(err, errlen, "cannot take the lock %s: %s", DHCP_LOCK, strerror(-r));
+	if (r < 0) {
+		lock_strerror(&lk, r, err, errlen);
+		return -1;
+	}
 	if (d->kind == DHCP_ISC)
 		r = edit_file(d->conf, false, edit_subnet, &add, changed, err, errlen);
 	else

@@ -859,6 +859,13 @@ static int set_only(struct nft *n, const char *set, const char *name)
 	return only;
 }
 
+/* A lock that was not had: why, kept for the call's message (report).  Returns err. */
+static int lock_failed(struct fw *fw, const struct lock *lk, int err)
+{
+	lock_strerror(lk, err, fw->lock_why, sizeof(fw->lock_why));
+	return err;
+}
+
 /* What a removal deletes: its elements, or with the last user a policy's part, or the table. */
 enum fate { KEEP, POLICY_GOES, TABLE_GOES };
 
@@ -868,14 +875,15 @@ enum fate { KEEP, POLICY_GOES, TABLE_GOES };
  * other run's change is half done, and the kernel is asked too (records can be lost; a guest's
  * rules must never go with them).  The fate, or a negative errno.
  */
-static int last_user(struct nft *n, struct lock *lk, const char *dir, const char *name)
+static int last_user(struct fw *fw, struct nft *n, struct lock *lk, const char *dir,
+		     const char *name)
 {
 	if (statefile_rmdir(dir) < 0)
 		return KEEP;
 	lock_release(lk);
 	int err = lock_hold(lk, false);
 	if (err < 0)
-		return err;
+		return lock_failed(fw, lk, err);
 	bool bridge = n->family == NFPROTO_BRIDGE;
 	const char *vifs = bridge ? DIR_BRIDGE : DIR_INET,
 		   *policy = bridge ? DIR_ANTISPOOF : DIR_MASQ;
@@ -932,7 +940,7 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 	if (err < 0)
 		return err;
 	if ((err = lock_hold(&lk, true)) < 0)
-		return err;
+		return lock_failed(fw, &lk, err);
 	/* An unreadable record is as good as none: the clean-up below finds what it named. */
 	int had = record_read(family, v->dev, &old);
 	/* Whether the card's shared elements are this vif's to take: only asked when needed. */
@@ -988,14 +996,14 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 	if (err < 0)
 		return err;
 	if ((err = lock_hold(&lk, true)) < 0)
-		return err;
+		return lock_failed(fw, &lk, err);
 	int had = record_read(family, v->dev, &old);
 	bool card = !twin_up(family, v->dev);
 	int fate = KEEP;
 	/* The record goes first, so that its directory says whether this was the last. */
 	if (had > 0 && (err = record_remove(family, v->dev)) < 0)
 		goto out;
-	if (had > 0 && (fate = last_user(n, &lk, vif_dir(family), v->dev)) < 0) {
+	if (had > 0 && (fate = last_user(fw, n, &lk, vif_dir(family), v->dev)) < 0) {
 		err = fate;
 		goto restore;
 	}
@@ -1074,13 +1082,15 @@ struct policy {
  * Add a policy's elements, making its part of the table (and the table) when missing, in the
  * same transaction (see commit_with_bootstrap).
  */
-static int policy_add(struct nft *n, const struct policy *p)
+static int policy_add(struct fw *fw, struct nft *n, const struct policy *p)
 {
 	char name[64];
 	struct lock lk;
 	int err = record_path(name, sizeof(name), p->dir, p->name);
-	if (err < 0 || (err = lock_hold(&lk, true)) < 0)
+	if (err < 0)
 		return err;
+	if ((err = lock_hold(&lk, true)) < 0)
+		return lock_failed(fw, &lk, err);
 	if ((err = statefile_put(name, p->record, strlen(p->record))) < 0)
 		goto out;
 	int have = nft_chain_exists(n, p->chain);
@@ -1107,18 +1117,20 @@ out:
 	return err;
 }
 
-static int policy_del(struct nft *n, struct policy *p)
+static int policy_del(struct fw *fw, struct nft *n, struct policy *p)
 {
 	char name[64];
 	struct lock lk;
 	int err = record_path(name, sizeof(name), p->dir, p->name);
-	if (err < 0 || (err = lock_hold(&lk, true)) < 0)
+	if (err < 0)
 		return err;
+	if ((err = lock_hold(&lk, true)) < 0)
+		return lock_failed(fw, &lk, err);
 	bool had = statefile_exists(name);
 	int fate = KEEP;
 	if (had && (err = statefile_remove(name)) < 0)
 		goto out;
-	if (had && (fate = last_user(n, &lk, p->dir, p->name)) < 0) {
+	if (had && (fate = last_user(fw, n, &lk, p->dir, p->name)) < 0) {
 		err = fate;
 		goto restore;
 	}
@@ -1192,7 +1204,7 @@ static int nft_masquerade(struct fw *fw, bool add, const char *netdev)
 	if (err < 0)
 		return err;
 	masq_policy(&p, netdev);
-	return add ? policy_add(n, &p) : policy_del(n, &p);
+	return add ? policy_add(fw, n, &p) : policy_del(fw, n, &p);
 }
 
 static int nft_antispoof(struct fw *fw, bool add, const char *bridge, const char *physdev)
@@ -1204,7 +1216,7 @@ static int nft_antispoof(struct fw *fw, bool add, const char *bridge, const char
 	if (err < 0)
 		return err;
 	antispoof_policy(&p, bridge, physdev, record, sizeof(record));
-	return add ? policy_add(n, &p) : policy_del(n, &p);
+	return add ? policy_add(fw, n, &p) : policy_del(fw, n, &p);
 }
 
 extern char **environ;
@@ -1267,11 +1279,13 @@ struct mnl_socket *fw_netlink(struct fw *fw)
 	return fw->nft.nl;
 }
 
-static int report(int err, char *msg, size_t len, const char *what, const char *dev)
+/* A call's message: a lock's failure in lock_strerror's words, else the error's. */
+static int report(struct fw *fw, int err, char *msg, size_t len, const char *what, const char *dev)
 {
 	if (err < 0)
 		snprintf(msg, len, "cannot %s the firewall rules of %s: %s", what, dev,
-			 strerror(-err));
+			 fw->lock_why[0] ? fw->lock_why : strerror(-err));
+	fw->lock_why[0] = '\0';
 	return err;
 }
 
@@ -1403,7 +1417,7 @@ static int iptables_pair(struct rule_log *lg, const char *dev, const char *const
  * source and one for DHCP requests, or a single unrestricted pair when there is no list.
  * What this vif had before is removed first, so that adding twice is adding once.
  */
-static int iptables_vif(bool add, const struct fw_vif *v)
+static int iptables_vif(struct fw *fw, bool add, const struct fw_vif *v)
 {
 	static const char *const dhcp[] = {"-p", "udp", "--sport", "68", "--dport", "67"};
 	char src[INET6_ADDRSTRLEN + 8];
@@ -1413,7 +1427,7 @@ static int iptables_vif(bool add, const struct fw_vif *v)
 
 	/* The scripts serialise their iptables calls with this lock. */
 	if ((err = lock_take(&lk, "iptables")) < 0)
-		return err;
+		return lock_failed(fw, &lk, err);
 	err = iptables_remove_recorded(v->dev);
 	if (add && err == 0) {
 		if (v->n_ips == 0) {
@@ -1461,24 +1475,26 @@ static int iptables_masquerade(bool add, const char *netdev)
  * the next guest with its addresses is refused).  0 when taken, 1 when dev can have no twin
  * (nothing taken), or a negative errno.
  */
-static int card_lock(struct lock *lk, const char *dev)
+static int card_lock(struct fw *fw, struct lock *lk, const char *dev)
 {
 	char base[IFNAMSIZ], twin[IFNAMSIZ], name[IFNAMSIZ + 16];
 	if (!card_names(dev, base, twin))
 		return 1;
 	snprintf(name, sizeof(name), "vif-card-%s", base);
-	return lock_take(lk, name);
+	int err = lock_take(lk, name);
+	return err < 0 ? lock_failed(fw, lk, err) : 0;
 }
 
 static int vif_rules(struct fw *fw, int family, bool add, const struct fw_vif *v, char *err,
 		     size_t errlen)
 {
 	struct lock card = {.fd = -1};
-	int r = fw->backend == FW_NFT && family != NFPROTO_BRIDGE ? card_lock(&card, v->dev) : 0;
+	int r =
+	    fw->backend == FW_NFT && family != NFPROTO_BRIDGE ? card_lock(fw, &card, v->dev) : 0;
 	if (r < 0)
-		return report(r, err, errlen, add ? "install" : "remove", v->dev);
+		return report(fw, r, err, errlen, add ? "install" : "remove", v->dev);
 	r = fw->backend == FW_NFT ? (add ? nft_vif_add(fw, family, v) : nft_vif_del(fw, family, v))
-	    : fw->backend == FW_IPTABLES ? iptables_vif(add, v)
+	    : fw->backend == FW_IPTABLES ? iptables_vif(fw, add, v)
 					 : 0;
 	lock_release(&card);
 	/* The claims clash: another card's list overlaps this one's. */
@@ -1491,7 +1507,7 @@ static int vif_rules(struct fw *fw, int family, bool add, const struct fw_vif *v
 			 v->dev, FW_TABLE);
 		return -EEXIST;
 	}
-	return report(r, err, errlen, add ? "install" : "remove", v->dev);
+	return report(fw, r, err, errlen, add ? "install" : "remove", v->dev);
 }
 
 int fw_bridged_vif_add(struct fw *fw, const struct fw_vif *v, char *err, size_t errlen)
@@ -1519,7 +1535,7 @@ static int masquerade(struct fw *fw, bool add, const char *netdev, char *err, si
 	int r = fw->backend == FW_NFT	     ? nft_masquerade(fw, add, netdev)
 		: fw->backend == FW_IPTABLES ? iptables_masquerade(add, netdev)
 					     : 0;
-	return report(r, err, errlen, add ? "install" : "remove", netdev);
+	return report(fw, r, err, errlen, add ? "install" : "remove", netdev);
 }
 
 int fw_masquerade_add(struct fw *fw, const char *netdev, char *err, size_t errlen)
@@ -1551,7 +1567,7 @@ static int antispoof(struct fw *fw, bool add, const char *bridge, const char *ph
 		    bridge);
 		return r;
 	}
-	return report(r, err, errlen, add ? "install" : "remove", bridge);
+	return report(fw, r, err, errlen, add ? "install" : "remove", bridge);
 }
 
 int fw_antispoof_add(struct fw *fw, const char *bridge, const char *physdev, char *err,

@@ -36,6 +36,8 @@ struct fw_vif {
 struct fw {
 	enum fw_backend backend;
 	struct nft nft; /* nft.nl is NULL until opened */
+	/* Why a lock the last call waited for was not had (lock_strerror), for its message. */
+	char lock_why[512];
 };
 
 /*

@@ -569,6 +569,11 @@ int netprog_begin(struct netprog *np, const char *name, const char *usage, int a
 	np->command = !strcmp(cmd, "start") ? NP_START : !strcmp(cmd, "stop") ? NP_STOP : NP_STATUS;
 	if (np->params.json && np->command != NP_STATUS)
 		return netprog_fail(np, "--json goes with status only");
+	const char *timeout, *expected;
+	if ((expected = lock_timeout_invalid(&timeout))) {
+		params_invalid(np->err, sizeof(np->err), LOCK_TIMEOUT_ENV, timeout, expected);
+		return -1;
+	}
 	int err = net_open(&np->net);
 	if (err < 0)
 		return netprog_fail(np, "cannot open a netlink socket: %s", net_error(err));
@@ -581,9 +586,10 @@ int netprog_begin(struct netprog *np, const char *name, const char *usage, int a
 		return 1;
 	}
 	snprintf(np->state, sizeof(np->state), "%s.%s", name, np->netdev);
-	if (np->command != NP_STATUS && (err = lock_take(&np->lock, NETPROG_LOCK)) < 0)
-		return netprog_fail(np, "cannot take the lock %s: %s", NETPROG_LOCK,
-				    strerror(-err));
+	if (np->command != NP_STATUS && (err = lock_take(&np->lock, NETPROG_LOCK)) < 0) {
+		char why[sizeof(np->err)];
+		return netprog_fail(np, "%s", lock_strerror(&np->lock, err, why, sizeof(why)));
+	}
 	/* Read under the lock: a concurrent stop may be removing it. */
 	err = statefile_read(np->state, np->record, sizeof(np->record));
 	if (err < 0 && err != -ENOENT)

@@ -161,6 +161,35 @@ const char *parse_mtu(const char *s, unsigned *mtu)
 	return NULL;
 }
 
+const char *parse_seconds(const char *s, unsigned long *ms)
+{
+	static const char expected[] =
+	    "a number of seconds like 20 or 0.5, above 0 and at most 3600";
+	char whole[8];
+	const char *dot = strchr(s, '.');
+	size_t n = dot ? (size_t)(dot - s) : strlen(s), frac = dot ? strlen(dot + 1) : 0;
+	unsigned long v, part = 0;
+
+	/* Milliseconds are as fine as a wait needs: more decimals would only look precise. */
+	if (n >= sizeof(whole) || (dot && (frac == 0 || frac > 3)))
+		return expected;
+	memcpy(whole, s, n);
+	whole[n] = '\0';
+	if (parse_decimal(whole, 3600, &v))
+		return expected;
+	for (size_t i = 0; i < 3; i++) {
+		char d = i < frac ? dot[1 + i] : '0';
+		if (d < '0' || d > '9')
+			return expected;
+		part = part * 10 + (unsigned long)(d - '0');
+	}
+	v = v * 1000 + part;
+	if (v == 0 || v > 3600 * 1000UL)
+		return expected;
+	*ms = v;
+	return NULL;
+}
+
 const char *parse_id(const char *s, unsigned max, unsigned *id)
 {
 	unsigned long v;

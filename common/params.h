@@ -60,6 +60,8 @@ const char *parse_id(const char *s, unsigned max, unsigned *id);
 const char *parse_ip_prefix(const char *s, struct ip_prefix *out);
 const char *parse_ip_list(const char *s, struct ip_prefix *out, size_t max, size_t *n);
 const char *parse_yesno(const char *s, bool *out);
+/* A wait's bound: seconds above 0 and at most 3600, with up to three decimals ("0.5"). */
+const char *parse_seconds(const char *s, unsigned long *ms);
 
 /*
  * Copy value into buf for use in a message: printable ASCII kept, everything else as \xNN,

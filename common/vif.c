@@ -135,6 +135,17 @@ static int read_params(struct vif_ctx *c)
 	bool fallback;
 	if ((expected = fw_open(&c->fw, fw, &fallback)))
 		return invalid(c, "firewall", fw, expected);
+	const char *timeout;
+	if ((expected = lock_timeout_invalid(&timeout))) {
+		/* As with a bad MAC: the guest is going, and its rules and entries must go too. */
+		if (c->up)
+			return invalid(c, LOCK_TIMEOUT_ENV, timeout, expected);
+		char shown[64];
+		log_msg(&c->log, LOG_WARNING,
+			"invalid %s '%s' (expected %s): cleaning up with the default of %lu s",
+			LOCK_TIMEOUT_ENV, printable(timeout, shown, sizeof(shown)), expected,
+			LOCK_TIMEOUT_DEFAULT_MS / 1000);
+	}
 	if (fallback)
 		log_msg(
 		    &c->log, LOG_WARNING,
@@ -318,10 +329,10 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 	int err = net_open(&c->net);
 	if (err < 0)
 		return vif_net_error(c, err, "cannot open a netlink socket");
-	if (prog->lock && (err = lock_take(&c->lock, prog->lock)) < 0)
-		return vif_error(c, "cannot take the lock %s in %s: %s", prog->lock,
-				 c->lock.path[0] ? c->lock.path : "the lock directory",
-				 strerror(-err));
+	if (prog->lock && (err = lock_take(&c->lock, prog->lock)) < 0) {
+		char why[sizeof(c->err)];
+		return vif_error(c, "%s", lock_strerror(&c->lock, err, why, sizeof(why)));
+	}
 
 	snprintf(c->dev, sizeof(c->dev), "%s", c->vif);
 	err = link_get(&c->net, c->dev, &c->link);
@@ -657,9 +668,11 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
 		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
 		if (err < 0) {
-			if (c->prog->lock && lock_take(&c->lock, c->prog->lock) < 0)
-				log_msg(&c->log, LOG_ERR, "cannot take the lock %s again to undo",
-					c->prog->lock);
+			int lerr;
+			char why[512];
+			if (c->prog->lock && (lerr = lock_take(&c->lock, c->prog->lock)) < 0)
+				log_msg(&c->log, LOG_ERR, "undoing without the lock: %s",
+					lock_strerror(&c->lock, lerr, why, sizeof(why)));
 			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
 					 strerror(-err));
 		}

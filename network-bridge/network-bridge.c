@@ -2,6 +2,7 @@
 #include "network-bridge.h"
 #include "addr.h"
 #include "paths.h"
+#include "signals.h"
 #include "version.h"
 
 #include <errno.h>
@@ -151,6 +152,9 @@ static int resolve(struct nb *nb)
 	}
 	if (force && *force && (expected = parse_yesno(force, &nb->force)))
 		return invalid(nb, "force", force, expected);
+	const char *timeout;
+	if ((expected = lock_timeout_invalid(&timeout)))
+		return invalid(nb, LOCK_TIMEOUT_ENV, timeout, expected);
 	const char *antispoof = params_get(&nb->params, "antispoof");
 	if (antispoof && *antispoof && (expected = parse_yesno(antispoof, &nb->antispoof)))
 		return invalid(nb, "antispoof", antispoof, expected);
@@ -219,6 +223,7 @@ int main(int argc, char *argv[])
 	bool mend = false;
 	int r;
 
+	sig_install();
 	memset(&nb, 0, sizeof(nb));
 	nb.lock.fd = -1;
 	if (params_parse(&nb.params, argc, argv, nb.err, sizeof(nb.err)) < 0) {
@@ -269,9 +274,9 @@ int main(int argc, char *argv[])
 	} else if (r == 0) {
 		/* Held throughout, so that vif-bridge never sees half a takeover. */
 		int err = lock_take(&nb.lock, "network-bridge");
+		char why[sizeof(nb.err)];
 		if (err < 0)
-			r = nb_fail(&nb, "cannot take the lock %s: %s", nb.lock.path,
-				    strerror(-err));
+			r = nb_fail(&nb, "%s", lock_strerror(&nb.lock, err, why, sizeof(why)));
 		else
 			r = !strcmp(nb.params.command, "start") ? nb_start(&nb) : nb_stop(&nb);
 		lock_release(&nb.lock);

@@ -3,6 +3,7 @@
 #include "dhcp.h"
 #include "firewall.h"
 #include "netprog.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -308,6 +309,7 @@ static int status(struct nat *n)
 int main(int argc, char *argv[])
 {
 	struct nat n;
+	sig_install();
 	memset(&n, 0, sizeof(n));
 	int r = netprog_begin(&n.np, "network-nat", usage, argc, argv);
 	if (r > 0)

@@ -1,5 +1,6 @@
 /* network-route: IPv4 forwarding and proxy ARP for routed guests (vif-route), and back. */
 #include "netprog.h"
+#include "signals.h"
 #include "sysctl.h"
 
 #include <stdio.h>
@@ -78,6 +79,7 @@ static int status(struct netprog *np)
 int main(int argc, char *argv[])
 {
 	struct netprog np;
+	sig_install();
 	int r = netprog_begin(&np, "network-route", usage, argc, argv);
 	if (r > 0)
 		return netprog_end(&np, 0);

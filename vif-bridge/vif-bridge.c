@@ -1,5 +1,6 @@
 /* vif-bridge: attach a guest's vif to a Linux bridge, as Xen's vif-bridge script did. */
 #include "link.h"
+#include "signals.h"
 #include "vif.h"
 
 #include <netlink/errno.h>
@@ -157,6 +158,7 @@ int main(int argc, char *argv[])
 	struct vif_ctx c;
 	char bridge[IFNAME_MAX + 1] = "";
 
+	sig_install();
 	int r = vif_begin(&c, &prog, argc, argv);
 	if (r > 0)
 		return 0;

@@ -2,6 +2,7 @@
 #include "addr.h"
 #include "dhcp.h"
 #include "nat-address.h"
+#include "signals.h"
 #include "vif.h"
 
 #include <arpa/inet.h>
@@ -222,6 +223,7 @@ int main(int argc, char *argv[])
 {
 	struct nat_vif n;
 
+	sig_install();
 	memset(&n, 0, sizeof(n));
 	int r = vif_begin(&n.c, &prog, argc, argv);
 	if (r > 0)

@@ -1,5 +1,6 @@
 /* vif-route: route a guest's addresses through its vif, the host answering ARP for it. */
 #include "addr.h"
+#include "signals.h"
 #include "vif.h"
 
 #include <arpa/inet.h>
@@ -169,6 +170,7 @@ int main(int argc, char *argv[])
 {
 	struct vif_ctx c;
 
+	sig_install();
 	int r = vif_begin(&c, &prog, argc, argv);
 	if (r > 0)
 		return 0;

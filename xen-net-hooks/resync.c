@@ -120,8 +120,7 @@ static void resync_vif(struct xnh *x, struct tally *t, struct store_vif *v)
 		 * what was read before waiting for it is read again. */
 		int err = lock_take(&lk, lock);
 		if (err < 0) {
-			snprintf(why, sizeof(why), "cannot take the lock %s: %s", lock,
-				 strerror(-err));
+			lock_strerror(&lk, err, why, sizeof(why));
 			failed(x, t, v, name, why);
 			return;
 		}

@@ -1,6 +1,8 @@
 /* xen-net-hooks: the operator's tool: the vifs' state beside the kernel's, and their rules put
  * back. */
 #include "xen-net-hooks.h"
+#include "lock.h"
+#include "signals.h"
 #include "version.h"
 
 #include <stdio.h>
@@ -19,7 +21,8 @@ static const char usage[] =
     "Parameters (environment < key=value):\n"
     "  firewall=nft|iptables|none  the firewall the vif programs use; default nft when\n"
     "                 the kernel has nf_tables, else iptables\n"
-    "Environment: XENSTORED_PATH, XEN_LOCK_DIR, XEN_RUN_DIR, XEN_SCRIPT_DIR, XEN_LOG_DIR.\n"
+    "Environment: XENSTORED_PATH, XEN_LOCK_DIR, XEN_LOCK_TIMEOUT, XEN_RUN_DIR,\n"
+    "XEN_SCRIPT_DIR, XEN_LOG_DIR.\n"
     "\n"
     "Options:\n"
     "  -h, --help     this text\n"
@@ -40,6 +43,7 @@ static int refuse(struct xnh *x, bool status)
 int main(int argc, char *argv[])
 {
 	struct xnh x;
+	sig_install();
 	memset(&x, 0, sizeof(x));
 
 	if (params_parse(&x.params, argc, argv, x.err, sizeof(x.err)) < 0) {
@@ -76,6 +80,11 @@ int main(int argc, char *argv[])
 	bool fallback;
 	if ((expected = fw_open(&x.fw, fw, &fallback))) {
 		params_invalid(x.err, sizeof(x.err), "firewall", fw, expected);
+		return refuse(&x, status);
+	}
+	const char *timeout;
+	if ((expected = lock_timeout_invalid(&timeout))) {
+		params_invalid(x.err, sizeof(x.err), LOCK_TIMEOUT_ENV, timeout, expected);
 		return refuse(&x, status);
 	}
 	if (fallback)

@@ -81,6 +81,32 @@ static void check_numbers(const char *s, unsigned max)
 		PROPERTY(v == want && canonical(s, v));
 }
 
+/*
+ * parse_seconds takes exactly a plain decimal (no sign, no leading zero) with at most three
+ * decimals whose value is above 0 and at most 3600, and gives it in milliseconds.
+ */
+static void check_seconds(const char *s)
+{
+	unsigned long ms = 0, whole_v;
+	const char *e = parse_seconds(s, &ms);
+	const char *dot = strchr(s, '.');
+	size_t whole = dot ? (size_t)(dot - s) : strlen(s), frac = dot ? strlen(dot + 1) : 0;
+	char w[16];
+	bool shape = whole < sizeof(w) &&
+		     (!dot || (frac >= 1 && frac <= 3 && strspn(dot + 1, "0123456789") == frac));
+	if (shape) {
+		memcpy(w, s, whole);
+		w[whole] = '\0';
+		shape = decimal_at_most(w, 4294967295UL, &whole_v);
+	}
+	double want = shape ? strtod(s, NULL) * 1000 : 0;
+	bool in_range = shape && want >= 0.5 && want <= 3600000.5;
+	PROPERTY(!e == in_range);
+	if (!e)
+		PROPERTY(ms >= 1 && ms <= 3600000 && (double)ms > want - 0.5 &&
+			 (double)ms < want + 0.5);
+}
+
 static void check_mac(const char *s)
 {
 	uint8_t mac[6];
@@ -250,6 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *s = p.s[i];
 		check_ifname_value(s);
 		check_numbers(s, knob * 257u);
+		check_seconds(s);
 		check_mac(s);
 		check_ips(s, knob % (IP_LIST_MAX + 1));
 		check_yesno(s);

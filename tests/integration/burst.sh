@@ -9,7 +9,8 @@
 # and guests send real packets.
 #
 # The programs serialise with the flock-based locks of Xen's locking.sh
-# (common/lock.c): they never time out and never steal a lock. That is shown
+# (common/lock.c): they never steal a lock, and a burst is over well within
+# the bound of a wait (XEN_LOCK_TIMEOUT, 20 s by default). That is shown
 # here by the results the locks protect being exact (every DHCP entry once,
 # the network-forwarding state file, the bridge takeover never seen half
 # done), by no program saying anything about a timeout or a stolen lock, and

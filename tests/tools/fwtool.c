@@ -2,6 +2,7 @@
 #include "conntrack.h"
 #include "firewall.h"
 #include "params.h"
+#include "signals.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ int main(int argc, char *argv[])
 	bool fallback;
 	const char *expected;
 
+	/* The firewall's locks arm a timer, whose SIGALRM must not end this. */
+	sig_install();
 	if (params_parse(&p, argc, argv, err, sizeof(err)) < 0 || !p.command) {
 		fprintf(stderr, "fwtool: %s\n%s", p.command ? err : "no command", usage);
 		return 2;

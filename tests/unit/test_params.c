@@ -485,6 +485,43 @@ static void test_mtu_invalid(void **state)
 	}
 }
 
+/* ---- parse_seconds ---- */
+
+static void test_seconds_valid(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		unsigned long ms;
+	} ok[] = {{"20", 20000},  {"1", 1000},	     {"0.5", 500},	    {"0.001", 1},
+		  {"2.25", 2250}, {"3600", 3600000}, {"3599.999", 3599999}, {"10.0", 10000}};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		unsigned long ms = 0;
+		if (parse_seconds(ok[i].s, &ms))
+			fail_msg("parse_seconds(\"%s\") rejected", ok[i].s);
+		assert_int_equal(ms, ok[i].ms);
+	}
+}
+
+static void test_seconds_invalid(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+	    "",	  "0",	"0.0",	"0.0001", "3600.001", "3601", "-1",  "+1",  "1e3",   "1.",
+	    ".5", "01", "0x10", " 1",	  "1 ",	      "1,5",  "inf", "nan", "1.2.3", "99999999999",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned long ms = 12345;
+		const char *r = parse_seconds(bad[i], &ms);
+		if (!r)
+			fail_msg("parse_seconds(\"%s\") accepted as %lu ms", bad[i], ms);
+		assert_int_equal(ms, 12345);
+		assert_non_null(strstr(r, "seconds"));
+	}
+}
+
 /* ---- parse_mac ---- */
 
 static void test_mac_valid(void **state)
@@ -1049,6 +1086,8 @@ int main(void)
 	    cmocka_unit_test(test_ip_list_invalid),
 	    cmocka_unit_test(test_ip_list_too_many),
 	    cmocka_unit_test(test_yesno),
+	    cmocka_unit_test(test_seconds_valid),
+	    cmocka_unit_test(test_seconds_invalid),
 	    cmocka_unit_test(test_printable_plain),
 	    cmocka_unit_test(test_printable_escapes),
 	    cmocka_unit_test(test_printable_truncates),
