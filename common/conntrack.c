@@ -1,5 +1,6 @@
 /* Connection tracking: forget what an earlier holder of a guest's addresses left behind. */
 #include "conntrack.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,7 +145,7 @@ static int talk(struct mnl_socket *nl, struct nlmsghdr *h, mnl_cb_t cb, void *ar
 	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		ssize_t len = sig_recv_again(nl, buf, sizeof(buf));
 		if (len < 0)
 			return -errno;
 		int r = mnl_cb_run(buf, (size_t)len, h->nlmsg_seq, portid, cb, arg);

@@ -1,5 +1,6 @@
 /* Logging to syslog, to xen-hotplug.log like the scripts' stderr, and to a terminal. */
 #include "log.h"
+#include "signals.h"
 #include "paths.h"
 
 #include <fcntl.h>
@@ -64,6 +65,11 @@ bool log_vstep(struct log *l, bool dry_run, const char *fmt, va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Interrupted: no further change; the program undoes the ones made (signals.h). */
+	if (sig_caught()) {
+		log_msg(l, LOG_DEBUG, "not done (%s caught): %s", sig_caught_name(), msg);
+		return false;
+	}
 	if (dry_run) {
 		printf("would %s\n", msg);
 		return false;

@@ -23,7 +23,8 @@ void log_msg(struct log *l, int level, const char *fmt, ...) __attribute__((form
 
 /*
  * One step of a program's plan: in a dry run printed as "would <step>" on stdout and false
- * returned (do not do it); else logged (debug) and true returned.
+ * returned (do not do it); false too once SIGINT, SIGTERM or SIGHUP was caught (the program
+ * then fails and undoes what it did: see signals.h); else logged (debug) and true returned.
  */
 bool log_vstep(struct log *l, bool dry_run, const char *fmt, va_list ap);
 

@@ -3,6 +3,7 @@
 #include "netprog.h"
 #include "addr.h"
 #include "paths.h"
+#include "signals.h"
 #include "statefile.h"
 #include "sysctl.h"
 #include "version.h"
@@ -219,8 +220,17 @@ int netprog_netdev_exists(struct netprog *np)
 	return 0;
 }
 
+/* A signal caught on the way: the steps after it were left out (log_vstep), the rest undone. */
+static int interrupted(struct netprog *np)
+{
+	return netprog_fail(np, "%s interrupted by %s: what it had changed is put back",
+			    np->params.command, sig_caught_name());
+}
+
 int netprog_save(struct netprog *np)
 {
+	if (sig_caught())
+		return interrupted(np);
 	if (np->params.dry_run)
 		return 0;
 	return write_record(np, false);
@@ -228,6 +238,8 @@ int netprog_save(struct netprog *np)
 
 int netprog_forget(struct netprog *np)
 {
+	if (sig_caught())
+		return interrupted(np);
 	if (np->params.dry_run)
 		return 0;
 	int err = statefile_remove(np->state);
@@ -634,5 +646,5 @@ int netprog_end(struct netprog *np, int r)
 	log_close(&np->log);
 	/* status: an interrupted start, reported, is something to mend. */
 	bool mend = np->command == NP_STATUS && np->interrupted && !netprog_starter_running(np);
-	return r < 0 || mend ? 1 : 0;
+	return r < 0 ? sig_exit_status() : mend ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* nftables batches over libmnl and libnftnl: the few message kinds the firewall needs. */
 #include "nft.h"
+#include "signals.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,7 +67,7 @@ static uint32_t generation(struct mnl_socket *nl, uint32_t seq)
 	g->version = NFNETLINK_V0;
 	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
 		return 0;
-	ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	ssize_t len = sig_recv_again(nl, buf, sizeof(buf));
 	const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
 	int left = (int)len;
 	for (; len > 0 && mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
@@ -284,7 +285,7 @@ static int collect(struct nft *n, unsigned expected)
 	int result = 0;
 
 	while (expected > 0) {
-		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
 		if (len < 0)
 			return errno == ENOBUFS ? -ENOBUFS : -errno;
 		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
@@ -534,7 +535,7 @@ int nft_chain_exists(struct nft *n, const char *name)
 		return -errno;
 	/* The answer is the chain (then an ack) or an error. */
 	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
 		if (len < 0)
 			return -errno;
 		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
@@ -735,7 +736,7 @@ static int elem_request(struct nft *n, const char *set, const void *key, size_t 
 		return -errno;
 	/* A dump ends with DONE (or an error); a get with its ack, or an error. */
 	for (bool more = true; more;) {
-		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
 		if (len < 0) {
 			result = -errno;
 			break;

@@ -1,7 +1,11 @@
 /* Termination signals noted for the program to act on, and the alarm that bounds waits. */
 #include "signals.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <sys/types.h>
+
+#include <libmnl/libmnl.h>
 #include <string.h>
 
 static volatile sig_atomic_t caught;
@@ -39,4 +43,25 @@ void sig_install(void)
 int sig_caught(void)
 {
 	return caught;
+}
+
+const char *sig_caught_name(void)
+{
+	return caught == SIGINT	   ? "SIGINT"
+	       : caught == SIGTERM ? "SIGTERM"
+	       : caught		   ? "SIGHUP"
+				   : NULL;
+}
+
+int sig_exit_status(void)
+{
+	return caught ? 128 + caught : 1;
+}
+
+long sig_recv_again(struct mnl_socket *nl, void *buf, unsigned long len)
+{
+	ssize_t n;
+	while ((n = mnl_socket_recvfrom(nl, buf, len)) < 0 && errno == EINTR)
+		;
+	return n;
 }

@@ -15,4 +15,14 @@ void sig_install(void);
 /* 0, or the number of the first of SIGINT, SIGTERM and SIGHUP caught since sig_install. */
 int sig_caught(void);
 
+/* That signal's name ("SIGTERM"), or NULL when none was caught. */
+const char *sig_caught_name(void);
+
+/* The exit status of a run that failed: 128 + that signal when one was caught, else 1. */
+int sig_exit_status(void);
+
+/* A receive from a socket, again when a signal interrupts it (the answer is still owed). */
+struct mnl_socket;
+long sig_recv_again(struct mnl_socket *nl, void *buf, unsigned long len);
+
 #endif

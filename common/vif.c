@@ -1,5 +1,6 @@
 /* The life cycle every vif program shares: parameters, device, vifname, MTU, hooks, report. */
 #include "vif.h"
+#include "signals.h"
 #include "addr.h"
 #include "conntrack.h"
 #include "hooks.h"
@@ -677,6 +678,20 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 					 strerror(-err));
 		}
 	}
+	/* A signal caught on the way: every step after it was left out (log_vstep), and the
+	 * ones before it are undone, the report included. */
+	if (sig_caught()) {
+		int lerr;
+		char why[512];
+		if (c->prog->lock && c->lock.fd < 0 &&
+		    (lerr = lock_take(&c->lock, c->prog->lock)) < 0)
+			log_msg(&c->log, LOG_ERR, "undoing without the lock: %s",
+				lock_strerror(&c->lock, lerr, why, sizeof(why)));
+		return vif_error(c, "%s %s of %s interrupted by %s: %s", c->prog->name,
+				 c->params.command, c->dev, sig_caught_name(),
+				 c->up ? "what it had done is undone"
+				       : "run it again to finish removing the vif");
+	}
 	undo_commit(&c->undo);
 	log_msg(&c->log, LOG_DEBUG, "successful %s %s for %s%s%s", c->prog->name, c->params.command,
 		c->dev, bridge ? ", bridge " : "", bridge ? bridge : "");
@@ -709,5 +724,5 @@ int vif_fail(struct vif_ctx *c)
 		}
 	}
 	release(c);
-	return 1;
+	return sig_exit_status();
 }

@@ -286,7 +286,7 @@ int main(int argc, char *argv[])
 	if (r < 0) {
 		log_msg(&nb.log, LOG_ERR, "%s", nb.err);
 		log_close(&nb.log);
-		return 1;
+		return sig_exit_status();
 	}
 	log_close(&nb.log);
 	return mend ? 1 : 0;

@@ -2,6 +2,7 @@
 #include "addr.h"
 #include "network-bridge.h"
 #include "paths.h"
+#include "signals.h"
 #include "statefile.h"
 
 #include <errno.h>
@@ -50,6 +51,29 @@ static int unwind(struct nb *nb, const char *cmd, const char *what)
 		nb_fail(nb, "%s failed: %s (%s, bridge %s); everything was put back as it was", cmd,
 			what, nb->netdev, nb->bridge);
 	return -1;
+}
+
+/*
+ * Before each step: log it, and once SIGINT, SIGTERM or SIGHUP was caught go no further (the
+ * steps done are undone, as for a failure).
+ */
+#define STEP(name)                                                                                 \
+	do {                                                                                       \
+		step = progress(nb, name);                                                         \
+		if (sig_caught()) {                                                                \
+			err = -NLE_INTR;                                                           \
+			goto fail;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+/* The reason for nb->err: the step that failed, or the signal that came before it. */
+static void failed_step(char *what, size_t len, const char *step, int err)
+{
+	if (sig_caught())
+		snprintf(what, len, "interrupted by %s before it could %s", sig_caught_name(),
+			 step);
+	else
+		snprintf(what, len, "cannot %s: %s", step, net_error(err));
 }
 
 static long elapsed_ms(const struct timespec *since)
@@ -189,51 +213,56 @@ int nb_start(struct nb *nb)
 	if (nb->rename) {
 		/* A link must be down to be renamed, and down takes its routes and IPv6 along:
 		 * take them off first, so that the undo knows to put them back. */
-		step = progress(nb, "remove the routes of the device");
+		STEP("remove the routes of the device");
 		if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, dev.ifindex, 0)) < 0)
 			goto fail;
-		step = progress(nb, "remove the addresses of the device");
+		STEP("remove the addresses of the device");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
-		step = progress(nb, "set the device down");
+		STEP("set the device down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &dev, false)) < 0)
 			goto fail;
 		dev.up = false;
-		step = progress(nb, "rename the device");
+		STEP("rename the device");
 		if ((err = link_rename(&nb->net, &nb->undo, &dev, nb->port)) < 0)
 			goto fail;
 		memcpy(dev.name, nb->port, sizeof(dev.name));
 	}
-	step = progress(nb, "create the bridge");
+	STEP("create the bridge");
 	if ((err = bridge_create(&nb->net, &nb->undo, nb->bridge, dev.mac, dev.mtu, 0, &br)) < 0)
 		goto fail;
 	brindex = br.ifindex;
-	step = progress(nb, "set the bridge up");
+	STEP("set the bridge up");
 	if ((err = link_set_up(&nb->net, &nb->undo, &br, true)) < 0)
 		goto fail;
-	step = progress(nb, "put the addresses on the bridge");
+	STEP("put the addresses on the bridge");
 	if ((err = netconf_add_addrs(&nb->net, &nb->undo, &conf, brindex, nb->netdev, nb->bridge)) <
 	    0)
 		goto fail;
-	step = progress(nb, "move the routes to the bridge");
+	STEP("move the routes to the bridge");
 	if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, dev.ifindex, brindex)) < 0)
 		goto fail;
 	if (!nb->rename) {
-		step = progress(nb, "remove the addresses of the device");
+		STEP("remove the addresses of the device");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
 	}
-	step = progress(nb, "add the device to the bridge");
+	STEP("add the device to the bridge");
 	if ((err = link_set_master(&nb->net, &nb->undo, &dev, brindex)) < 0)
 		goto fail;
-	step = progress(nb, "set the device up");
+	STEP("set the device up");
 	if ((err = link_set_up(&nb->net, &nb->undo, &dev, true)) < 0)
 		goto fail;
+	STEP("note the start as done");
 	if (nb_record_save(nb, NB_STARTED, was_up, dev.ifindex, NULL, 0, NULL) < 0) {
 		netconf_free(&conf);
 		char what[sizeof(nb->err)];
 		snprintf(what, sizeof(what), "%s", nb->err);
 		return unwind(nb, "start", what);
+	}
+	if (sig_caught()) {
+		err = -NLE_INTR;
+		goto fail;
 	}
 	netconf_free(&conf);
 	undo_commit(&nb->undo);
@@ -244,7 +273,7 @@ int nb_start(struct nb *nb)
 fail:
 	netconf_free(&conf);
 	char what[512];
-	snprintf(what, sizeof(what), "cannot %s: %s", step, net_error(err));
+	failed_step(what, sizeof(what), step, err);
 	return unwind(nb, "start", what);
 }
 
@@ -312,68 +341,72 @@ int nb_stop(struct nb *nb)
 		netconf_free(&conf);
 		return -1;
 	}
-	step = progress(nb, "release the guest ports");
+	STEP("release the guest ports");
 	for (size_t i = 0; i < n_ports; i++) {
 		if (ports[i].ifindex != port.ifindex &&
 		    (err = link_set_master(&nb->net, &nb->undo, &ports[i], 0)) < 0)
 			goto fail;
 	}
-	step = progress(nb, "release the device");
+	STEP("release the device");
 	if ((err = link_set_master(&nb->net, &nb->undo, &port, 0)) < 0)
 		goto fail;
 	port.master = 0;
 	if (nb->rename) {
-		step = progress(nb, "remove the routes of the bridge");
+		STEP("remove the routes of the bridge");
 		if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, br.ifindex, 0)) < 0)
 			goto fail;
-		step = progress(nb, "remove the addresses of the bridge");
+		STEP("remove the addresses of the bridge");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
-		step = progress(nb, "set the bridge down");
+		STEP("set the bridge down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &br, false)) < 0)
 			goto fail;
-		step = progress(nb, "delete the bridge");
+		STEP("delete the bridge");
 		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
 			goto fail;
-		step = progress(nb, "set the device down");
+		STEP("set the device down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &port, false)) < 0)
 			goto fail;
 		port.up = false;
-		step = progress(nb, "rename the device back");
+		STEP("rename the device back");
 		if ((err = link_rename(&nb->net, &nb->undo, &port, nb->netdev)) < 0)
 			goto fail;
 		memcpy(port.name, nb->netdev, sizeof(port.name));
 	}
-	step = progress(nb, was_up ? "set the device up" : "set the device down");
+	STEP(was_up ? "set the device up" : "set the device down");
 	if ((err = link_set_up(&nb->net, &nb->undo, &port, was_up)) < 0)
 		goto fail;
 	port.up = was_up;
-	step = progress(nb, "put the addresses back on the device");
+	STEP("put the addresses back on the device");
 	if ((err = netconf_add_addrs(&nb->net, &nb->undo, &conf, port.ifindex, nb->bridge,
 				     nb->netdev)) < 0)
 		goto fail;
-	step = progress(nb, "move the routes back to the device");
+	STEP("move the routes back to the device");
 	if ((err = netconf_move_routes(&nb->net, &nb->undo, &conf, br.ifindex, port.ifindex)) < 0)
 		goto fail;
 	if (!nb->rename) {
-		step = progress(nb, "remove the addresses of the bridge");
+		STEP("remove the addresses of the bridge");
 		if ((err = netconf_remove_addrs(&nb->net, &nb->undo, &conf)) < 0)
 			goto fail;
-		step = progress(nb, "set the bridge down");
+		STEP("set the bridge down");
 		if ((err = link_set_up(&nb->net, &nb->undo, &br, false)) < 0)
 			goto fail;
-		step = progress(nb, "delete the bridge");
+		STEP("delete the bridge");
 		if ((err = bridge_delete(&nb->net, &nb->undo, &br)) < 0)
 			goto fail;
 	}
 	/* The last step, still undoable: a record left would say the bridge holds it. */
-	progress(nb, "remove the record");
+	STEP("remove the record");
 	if (nb_record_forget(nb) < 0) {
 		free(ports);
 		netconf_free(&conf);
 		char what[sizeof(nb->err)];
 		snprintf(what, sizeof(what), "%s", nb->err);
 		return unwind(nb, "stop", what);
+	}
+	if (sig_caught()) {
+		err = -NLE_INTR;
+		goto fail;
 	}
 	free(ports);
 	netconf_free(&conf);
@@ -387,6 +420,6 @@ fail:
 	free(ports);
 	netconf_free(&conf);
 	char what[512];
-	snprintf(what, sizeof(what), "cannot %s: %s", step, net_error(err));
+	failed_step(what, sizeof(what), step, err);
 	return unwind(nb, "stop", what);
 }

@@ -1,5 +1,6 @@
 /* xen-net-hooks resync: the rules of every connected vif put back, then the host-wide policies. */
 #include "xen-net-hooks.h"
+#include "signals.h"
 #include "lock.h"
 
 #include <errno.h>
@@ -188,5 +189,13 @@ int xnh_resync(struct xnh *x)
 		printf("%zu restored, %zu skipped, %zu failed\n", t.restored, t.skipped, t.failed);
 	if (t.failed)
 		log_msg(&x->log, LOG_ERR, "the rules of %s could not be restored", t.failed_names);
+	/* What was restored stays (it is what the vifs should have); the rest is left out. */
+	if (sig_caught()) {
+		log_msg(&x->log, LOG_ERR,
+			"resync interrupted by %s: the vifs not reached yet were left as they "
+			"were; run it again",
+			sig_caught_name());
+		return sig_exit_status();
+	}
 	return store_failed || policies_failed || t.failed ? 1 : 0;
 }
