@@ -1,5 +1,6 @@
 /* The DHCP servers of NAT mode: ISC dhcpd and dnsmasq, their files edited atomically. */
 #include "dhcp.h"
+#include "signals.h"
 #include "dhcpedit.h"
 #include "lock.h"
 #include "statefile.h"
@@ -18,7 +19,8 @@
 
 #define DHCP_LOCK      "vif-nat-dhcp"
 #define FILE_MAX_BYTES (16u << 20)
-#define INIT_WAIT_SECS 60
+/* With the lock waits (XEN_LOCK_TIMEOUT, 20 s in all), well within libxl's 40 s. */
+#define INIT_WAIT_SECS 8
 
 static const char *const isc_confs[] = {"/etc/dhcp/dhcpd.conf", "/etc/dhcp3/dhcpd.conf",
 					"/etc/dhcpd.conf", NULL};
@@ -369,8 +371,15 @@ static void run_init(const struct dhcp *d, const char *action, struct log *log)
 					WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 			return;
 		}
-		if (w < 0)
+		if (w < 0 && errno != EINTR)
 			return;
+		/* Interrupted: the change is undone; the server is left to its own end. */
+		if (sig_caught()) {
+			log_msg(log, LOG_WARNING,
+				"%s %s still running when %s came; not waiting for it", d->init,
+				action, sig_caught_name());
+			return;
+		}
 		nanosleep(&(struct timespec){0, 10000000}, NULL);
 	}
 	log_msg(log, LOG_WARNING, "%s %s is still running after %d s; not waiting for it", d->init,

@@ -34,16 +34,23 @@ const char *lock_timeout_invalid(const char **value)
 	return *value && **value ? parse_seconds(*value, &ms) : NULL;
 }
 
+/*
+ * The bound is the run's, not each wait's: what earlier waits of this process took is taken
+ * from it, so that a run that waits for two locks still ends well before libxl's SIGKILL.
+ */
+static unsigned long waited_ms;
+
 /* One lock's wait: its deadline, set when it first has to block. */
 struct wait {
-	struct timespec deadline;
+	struct timespec start, deadline;
 	bool armed;
 	bool signalled; /* a signal had come before the wait began */
 };
 
 static void wait_begin(struct lock *lk, struct wait *w)
 {
-	lk->timeout_ms = timeout_ms();
+	unsigned long total = timeout_ms();
+	lk->timeout_ms = waited_ms < total ? total - waited_ms : 0;
 	lk->holder = 0;
 	lk->holders = 0;
 	lk->holder_comm[0] = '\0';
@@ -61,7 +68,10 @@ static bool past(const struct timespec *t)
 static int arm(struct lock *lk, struct wait *w)
 {
 	unsigned long ms = lk->timeout_ms;
-	clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+	if (!ms)
+		return -ETIMEDOUT;
+	clock_gettime(CLOCK_MONOTONIC, &w->start);
+	w->deadline = w->start;
 	w->deadline.tv_sec += (time_t)(ms / 1000);
 	w->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (w->deadline.tv_nsec >= 1000000000L) {
@@ -86,8 +96,13 @@ static int arm(struct lock *lk, struct wait *w)
 static void wait_end(struct wait *w)
 {
 	static const struct itimerval off;
-	if (w->armed)
+	if (w->armed) {
 		setitimer(ITIMER_REAL, &off, NULL);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited_ms += (unsigned long)((now.tv_sec - w->start.tv_sec) * 1000 +
+					     (now.tv_nsec - w->start.tv_nsec) / 1000000);
+	}
 	w->armed = false;
 }
 
