@@ -294,8 +294,11 @@ static int edit_commit(struct file_edit *e, bool *changed, char *err, size_t err
 {
 	if (changed)
 		*changed = false;
-	if (e->old && !strcmp(e->old, e->new))
+	if (e->old && !strcmp(e->old, e->new)) {
+		/* Nothing to write; but what a killed edit left beside the file goes. */
+		file_forget_temp(e->real);
 		return 0;
+	}
 	if (replace_file(e->real, e->new, e->old ? &e->st : NULL, err, errlen) < 0)
 		return -1;
 	e->written = true;
@@ -569,6 +572,7 @@ static int dnsmasq_conf(const struct dhcp *d, bool add, bool *changed, char *err
 	if (!add) {
 		bool missing;
 		int errnum;
+		file_forget_temp(d->dnsmasq_conf); /* a killed start's */
 		char *old = read_all(d->dnsmasq_conf, &missing, &errnum);
 		if (!old)
 			return missing ? 0

@@ -664,6 +664,14 @@ static int record_remove(int family, const char *dev)
 	return err < 0 ? err : statefile_remove(name);
 }
 
+/* What a run killed before the rename of the vif's record left. */
+static void record_forget_temp(int family, const char *dev)
+{
+	char name[64];
+	if (record_path(name, sizeof(name), vif_dir(family), dev) == 0)
+		statefile_forget_temp(name);
+}
+
 static bool recorded(const char *dir, const char *name)
 {
 	char path[64];
@@ -878,7 +886,9 @@ enum fate { KEEP, POLICY_GOES, TABLE_GOES };
 static int last_user(struct fw *fw, struct nft *n, struct lock *lk, const char *dir,
 		     const char *name)
 {
-	if (statefile_rmdir(dir) < 0)
+	/* Gone already: a removal killed before its batch left no record, and the kernel's. */
+	int gone = statefile_rmdir(dir);
+	if (gone < 0 && gone != -ENOENT)
 		return KEEP;
 	lock_release(lk);
 	int err = lock_hold(lk, false);
@@ -1018,8 +1028,20 @@ static int nft_vif_del(struct fw *fw, int family, const struct fw_vif *v)
 		elems_emit(n, false, &del);
 		err = nft_commit(n);
 	} else {
-		/* No record: rules made by hand, or whose record was lost; cheap to ask first. */
+		/* No record: rules made by hand, or whose record was lost, or a removal killed
+		 * after the record went and before its batch; cheap to ask first. */
+		record_forget_temp(family, v->dev);
 		err = in_set(n, SET_VIFS, v->dev);
+		if (err > 0 && (fate = last_user(fw, n, &lk, vif_dir(family), v->dev)) != KEEP) {
+			if (fate < 0) {
+				err = fate;
+				goto out;
+			}
+			nft_begin(n);
+			fate_emit(n, fate);
+			if ((err = nft_commit(n)) == -ENOENT)
+				err = 0;
+		}
 		err = err > 0 ? -ENOENT : err;
 	}
 	if (err == -ENOENT)
@@ -1130,7 +1152,12 @@ static int policy_del(struct fw *fw, struct nft *n, struct policy *p)
 	int fate = KEEP;
 	if (had && (err = statefile_remove(name)) < 0)
 		goto out;
-	if (had && (fate = last_user(fw, n, &lk, p->dir, p->name)) < 0) {
+	/* Without a record too: a removal killed before its batch left the kernel's part. */
+	if (!had)
+		statefile_forget_temp(name);
+	const char *set = !strcmp(p->dir, DIR_MASQ) ? SET_MASQ : SET_ANTISPOOF;
+	if ((had || in_set(n, set, p->name) > 0) &&
+	    (fate = last_user(fw, n, &lk, p->dir, p->name)) < 0) {
 		err = fate;
 		goto restore;
 	}

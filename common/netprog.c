@@ -610,6 +610,21 @@ int netprog_begin(struct netprog *np, const char *name, const char *usage, int a
 	np->started = err == 0;
 	if (!np->started)
 		np->record[0] = '\0';
+	/*
+	 * No state file, but its temporary file: a start killed before its first record was in
+	 * place, so before its first change.  status reports it; start and stop (under the lock)
+	 * clear it away.
+	 */
+	if (!np->started && statefile_read_temp(np->state, np->record, sizeof(np->record)) == 0) {
+		if (np->command == NP_STATUS) {
+			char *nl = strchr(np->record, '\n');
+			if (nl)
+				nl[1] = '\0';
+		} else {
+			statefile_forget_temp(np->state);
+			np->record[0] = '\0';
+		}
+	}
 	/* The mark of a start under way: a start that did not finish (under the lock: dead). */
 	char *end;
 	if (!strncmp(np->record, STARTING, strlen(STARTING))) {

@@ -12,6 +12,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * The temporary file beside path: one fixed name, so that one a killed run left is found by the
+ * next run that writes or removes the file (a random name would stay for good).
+ */
+static int temp_path(const char *path, char *buf, size_t len)
+{
+	const char *base = strrchr(path, '/');
+	int n = base ? snprintf(buf, len, "%.*s/.%s.tmp", (int)(base - path), path, base + 1)
+		     : snprintf(buf, len, ".%s.tmp", path);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void file_forget_temp(const char *path)
+{
+	char tmp[4200];
+	struct stat st;
+	if (temp_path(path, tmp, sizeof(tmp)) == 0 && lstat(tmp, &st) == 0)
+		unlink(tmp);
+}
+
 static int state_path(const char *name, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s", path_run_dir(), name);
@@ -28,11 +48,14 @@ static int replace(const char *path, const char *text, size_t len, const struct 
 	if (!base || (size_t)(base - path) >= sizeof(dir))
 		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%.*s", base == path ? 1 : (int)(base - path), path);
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", base == path ? "" : dir, base + 1) >=
-	    (int)sizeof(tmp))
+	if (temp_path(path, tmp, sizeof(tmp)) < 0)
 		return -ENAMETOOLONG;
-	/* mkostemp creates it exclusively: never through a link someone left there. */
-	int fd = mkostemp(tmp, O_CLOEXEC), err = 0;
+	/* Created exclusively: never through a link someone left there.  One there already was
+	 * left by a run that was killed (writers of a file exclude each other by its lock). */
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = open(tmp, flags, 0600), err = 0;
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, flags, 0600);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -149,11 +172,35 @@ int statefile_read(const char *name, char *buf, size_t len)
 	return err;
 }
 
+int statefile_read_temp(const char *name, char *buf, size_t len)
+{
+	char path[4096], tmp[4200];
+	int err = state_path(name, path, sizeof(path));
+	if (err < 0 || (err = temp_path(path, tmp, sizeof(tmp))) < 0)
+		return err;
+	int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return err;
+}
+
+void statefile_forget_temp(const char *name)
+{
+	char path[4096];
+	if (state_path(name, path, sizeof(path)) == 0)
+		file_forget_temp(path);
+}
+
 int statefile_remove(const char *name)
 {
 	char path[4096];
 	int err = state_path(name, path, sizeof(path));
 	if (err < 0)
 		return err;
+	file_forget_temp(path);
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }

@@ -62,6 +62,7 @@ struct nb_record {
 	int ifindex;	     /* the device's */
 	long pid;	     /* the run that wrote a starting or stopping record */
 	struct netconf conf; /* what the device holds once the network is back on it */
+	bool temp;	     /* read from the temporary file of a record never put in place */
 };
 
 /*

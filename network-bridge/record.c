@@ -34,6 +34,17 @@ static void record_name(const char *bridge, char *buf, size_t len)
 	snprintf(buf, len, "network-bridge.%s", bridge);
 }
 
+struct record_name {
+	char s[48];
+};
+
+static struct record_name name_of(const char *bridge)
+{
+	struct record_name n;
+	record_name(bridge, n.s, sizeof(n.s));
+	return n;
+}
+
 static const char *phase_word(enum nb_phase p)
 {
 	return p == NB_STARTING ? "starting" : p == NB_STOPPING ? "stopping" : "started";
@@ -60,15 +71,15 @@ static int undo_record(void *ctx, const void *arg)
 	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
 }
 
-/* The whole file, NUL-terminated, in *text (malloc'd). */
-static int slurp(const char *name, char **text)
+/* The whole file (or its temporary file), NUL-terminated, in *text (malloc'd). */
+static int slurp_with(int (*read)(const char *, char *, size_t), const char *name, char **text)
 {
 	size_t cap = 4096;
 	for (;;) {
 		char *buf = malloc(cap);
 		if (!buf)
 			return -ENOMEM;
-		int err = statefile_read(name, buf, cap);
+		int err = read(name, buf, cap);
 		if (err < 0) {
 			free(buf);
 			return err;
@@ -80,6 +91,11 @@ static int slurp(const char *name, char **text)
 		free(buf);
 		cap *= 4;
 	}
+}
+
+static int slurp(const char *name, char **text)
+{
+	return slurp_with(statefile_read, name, text);
 }
 
 int nb_record_save(struct nb *nb, enum nb_phase phase, bool was_up, int ifindex,
@@ -174,6 +190,9 @@ int nb_record_load(const char *bridge, struct nb_record *r)
 	memset(r, 0, sizeof(*r));
 	record_name(bridge, name, sizeof(name));
 	int err = slurp(name, &text);
+	/* None, but the one a run killed before its first change was writing. */
+	if (err == -ENOENT && (err = slurp_with(statefile_read_temp, name, &text)) == 0)
+		r->temp = true;
 	if (err < 0)
 		return err;
 	r->phase = NB_STARTED;
@@ -317,8 +336,12 @@ int nb_finish_interrupted(struct nb *nb)
 			       "the record %s/network-bridge.%s cannot be read (%s): check the "
 			       "network of %s and %s by hand, then remove it",
 			       path_run_dir(), nb->bridge, strerror(-err), nb->netdev, nb->bridge);
-	if (r.phase == NB_STARTED) {
+	/* A record being written, never in place: nothing was changed yet. */
+	if (r.temp || r.phase == NB_STARTED) {
+		bool temp = r.temp;
 		nb_record_free(&r);
+		if (temp && nb_step(nb, "remove what an interrupted run left of the record"))
+			statefile_forget_temp(name_of(nb->bridge).s);
 		return 0;
 	}
 	const char *what = r.phase == NB_STARTING ? "start" : "stop";

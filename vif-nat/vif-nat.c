@@ -2,7 +2,9 @@
 #include "addr.h"
 #include "dhcp.h"
 #include "nat-address.h"
+#include "paths.h"
 #include "signals.h"
+#include "statefile.h"
 #include "vif.h"
 
 #include <arpa/inet.h>
@@ -133,6 +135,31 @@ static int undo_dhcp(void *ctx, const void *arg)
 	return dhcp_host(&n->dhcp, &h, false, &n->c.log, err, sizeof(err)) < 0 ? -NLE_FAILURE : 0;
 }
 
+/* The mark of an online under way goes with the rest when it fails. */
+static int undo_mark(void *ctx, const void *arg)
+{
+	(void)ctx;
+	int err = statefile_remove(arg);
+	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
+}
+
+/*
+ * Before the first change: the mark that this vif's online is under way, so that an online
+ * killed half-way is not taken for one done.  Atomic, not flushed: a power cut takes the
+ * kernel's state along.
+ */
+static int mark_online(struct vif_ctx *c, const char *mark)
+{
+	int err = statefile_put(mark, "online\n", 7);
+	if (err < 0)
+		return vif_error(c, "cannot write %s/%s: %s", path_run_dir(), mark, strerror(-err));
+	if (undo_push(&c->undo, undo_mark, mark, strlen(mark) + 1, "the online mark")) {
+		statefile_remove(mark);
+		return vif_error(c, "out of memory");
+	}
+	return 0;
+}
+
 static int online(struct nat_vif *n)
 {
 	struct vif_ctx *c = &n->c;
@@ -145,15 +172,23 @@ static int online(struct nat_vif *n)
 	if (n->dhcp.kind != DHCP_NO && !(c->mac && *c->mac))
 		return vif_error(c, "dhcp=%s needs the guest's MAC address, and %s/mac is not set",
 				 dhcp_kind_name(n->dhcp.kind), c->backend);
-	/* A route through the vif means an earlier online did the work (SPEC §5). */
+	/*
+	 * A route through the vif means an earlier online did the work (SPEC §5), unless that
+	 * online is unfinished: one killed half-way made the route but left its mark, and this
+	 * one finishes the work (each step finds what is done already).
+	 */
 	int up = route_any_via(c->link.ifindex);
 	if (up < 0)
 		return vif_net_error(c, up, "cannot read the routing table");
-	if (up) {
+	char mark[64];
+	snprintf(mark, sizeof(mark), "vif-nat.%s.online", c->dev);
+	if (up && !statefile_exists(mark)) {
 		log_msg(&c->log, LOG_DEBUG, "%s already up", c->dev);
 		c->no_hooks = true;
 		return 0;
 	}
+	if (!c->params.dry_run && (err = mark_online(c, mark)) < 0)
+		return -1;
 	if (vif_set_mtu(c) < 0)
 		return -1;
 	if (vif_firewall(c, true) < 0)
@@ -180,6 +215,10 @@ static int online(struct nat_vif *n)
 		if (undo_push(&c->undo, undo_dhcp, NULL, 0, "DHCP entry"))
 			return vif_error(c, "out of memory");
 	}
+	/* Done: what is left (hooks, report) an "already up" online does too. */
+	if (!c->params.dry_run && (err = statefile_remove(mark)) < 0)
+		return vif_error(c, "cannot remove %s/%s: %s", path_run_dir(), mark,
+				 strerror(-err));
 	return 0;
 }
 
@@ -203,6 +242,14 @@ static int offline(struct nat_vif *n)
 
 	if (vif_rename(c) < 0)
 		return -1;
+	/* The mark an online killed half-way left. */
+	char mark[64];
+	snprintf(mark, sizeof(mark), "vif-nat.%s.online", c->dev);
+	if (!c->params.dry_run) {
+		statefile_forget_temp(mark);
+		if (statefile_exists(mark) && statefile_remove(mark) < 0)
+			log_msg(&c->log, LOG_WARNING, "cannot remove %s/%s", path_run_dir(), mark);
+	}
 	if (n->dhcp.kind != DHCP_NO && vif_step(c, "remove the DHCP entry %s", n->a.hostname)) {
 		struct dhcp_host h = dhcp_host_of(n);
 		if (dhcp_host(&n->dhcp, &h, false, &c->log, c->err, sizeof(c->err)) < 0)
