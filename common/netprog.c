@@ -233,7 +233,32 @@ int netprog_save(struct netprog *np)
 		return interrupted(np);
 	if (np->params.dry_run)
 		return 0;
-	return write_record(np, false);
+	/* A signal that came just before the write: undone with the rest. */
+	int r = write_record(np, false);
+	return r == 0 && sig_caught() ? interrupted(np) : r;
+}
+
+/* The state file as it was before stop removed it, to put back if stop is undone. */
+struct removed {
+	char name[64];
+	char text[];
+};
+
+static void release_removed(const void *arg)
+{
+	struct removed *r;
+	memcpy(&r, arg, sizeof(r));
+	free(r);
+}
+
+static int undo_removed(void *ctx, const void *arg)
+{
+	(void)ctx;
+	struct removed *r;
+	memcpy(&r, arg, sizeof(r));
+	int err = statefile_write(r->name, r->text, strlen(r->text));
+	free(r);
+	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
 }
 
 int netprog_forget(struct netprog *np)
@@ -242,11 +267,25 @@ int netprog_forget(struct netprog *np)
 		return interrupted(np);
 	if (np->params.dry_run)
 		return 0;
+	struct removed *r = malloc(sizeof(*r) + sizeof(np->record) + 32);
+	if (!r)
+		return netprog_fail(np, "out of memory");
+	snprintf(r->name, sizeof(r->name), "%s", np->state);
+	if (statefile_read(np->state, r->text, sizeof(np->record) + 32) < 0)
+		r->text[0] = '\0';
 	int err = statefile_remove(np->state);
-	if (err < 0)
+	if (err < 0) {
+		free(r);
 		return netprog_fail(np, "cannot remove the state file %s/%s: %s", path_run_dir(),
 				    np->state, strerror(-err));
-	return 0;
+	}
+	if (undo_push_ref(&np->undo, undo_removed, release_removed, &r, sizeof(r),
+			  "the state file")) {
+		undo_removed(NULL, &r);
+		return netprog_fail(np, "out of memory");
+	}
+	/* A signal that came just before the removal: undone with the rest. */
+	return sig_caught() ? interrupted(np) : 0;
 }
 
 void netprog_restart(struct netprog *np)
