@@ -177,27 +177,54 @@ _fault_settled() {
 	return 1
 }
 
+# _fault_count NAME: one clean run from the state fault_setup makes, under the shim, counted:
+# the states before and after it in FAULT_BEFORE and FAULT_AFTER, its steps ("KIND DETAIL")
+# in FAULT_STEPS; noted by kind.
+_fault_count() {
+	local name=$1
+	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
+	fault_setup
+	FAULT_BEFORE=$(_fault_snap)
+	_fault_run "NLFAIL_COUNT=$SB/nlfail.count"
+	[[ $RC -eq 0 ]] || fail "$name under the shim, nothing failed: exit $RC: $(_fault_msgs)"
+	FAULT_AFTER=$(_fault_snap)
+	# A repeated online renews what is there: steps, but the same state.
+	[[ $FAULT_AFTER != "$FAULT_BEFORE" ]] || note "$name: a clean run leaves the state as it found it"
+	mapfile -t FAULT_STEPS < <(sed 's/^[0-9]* //' "$SB/nlfail.log")
+	((${#FAULT_STEPS[@]} > 0)) || fail "$name: the shim counted no step"
+	note "$name: ${#FAULT_STEPS[@]} steps ($(printf '%s\n' "${FAULT_STEPS[@]}" | cut -d' ' -f1 |
+		sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'))"
+}
+
+# _fault_reset NAME WHAT: fault_setup again, which must bring back FAULT_BEFORE (WHAT says which
+# run it prepares, for the message).
+_fault_reset() {
+	fault_setup
+	_fault_settled "$FAULT_BEFORE" ||
+		fail "$1: fault_setup did not bring back the starting state ($2):
+$(_fault_diff "$FAULT_BEFORE" "$(_fault_snap)")"
+}
+
+# _fault_landed STEP: nothing when the last run's failed step was STEP ("KIND DETAIL"), numbers
+# aside (a pid in a signal step); else what it was.
+_fault_landed() {
+	local step=$1 line
+	line=$(grep -m1 ' failed$' "$SB/nlfail.log" 2>/dev/null)
+	if [[ ${line#* } != "$step failed" && ${line//[0-9]/} != *"${step//[0-9]/} failed" ]]; then
+		echo "the shim failed '${line:-nothing}', not '$step': the run took other steps"
+	fi
+}
+
 # fault_loop NAME: counts the steps of one clean run from the state fault_setup makes, then
 # fails each in turn (see the top of this file). Notes the steps by kind; fails the test with
 # the first wrong outcome and the list of steps that had one.
 fault_loop() {
-	local name=$1 before after total n k mode why step line bad=() first='' runs=0
-	local -a steps modes
-	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
-	fault_setup
-	before=$(_fault_snap)
-	_fault_run "NLFAIL_COUNT=$SB/nlfail.count"
-	[[ $RC -eq 0 ]] || fail "$name under the shim, nothing failed: exit $RC: $(_fault_msgs)"
-	after=$(_fault_snap)
-	# A repeated online renews what is there: steps, but the same state.
-	[[ $after != "$before" ]] || note "$name: a clean run leaves the state as it found it"
-	mapfile -t steps < <(sed 's/^[0-9]* //' "$SB/nlfail.log")
-	total=${#steps[@]}
-	((total > 0)) || fail "$name: the shim counted no step"
-	note "$name: $total steps ($(printf '%s\n' "${steps[@]}" | cut -d' ' -f1 | sort |
-		uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'))"
+	local name=$1 total n k mode why step bad=() first='' runs=0
+	local -a modes
+	_fault_count "$name"
+	total=${#FAULT_STEPS[@]}
 	for ((n = 1; n <= total; n++)); do
-		step=${steps[n - 1]}
+		step=${FAULT_STEPS[n - 1]}
 		k=${step%% *}
 		if [[ -n $FAULT_SKIP && $step =~ $FAULT_SKIP ]]; then
 			note "$name: step $n ($step) not failed: a known gap"
@@ -206,28 +233,19 @@ fault_loop() {
 		modes=(nack)
 		[[ $k =~ $FAULT_BOTH_MODES ]] && modes=(nack send)
 		for mode in "${modes[@]}"; do
-			fault_setup
-			_fault_settled "$before" ||
-				fail "$name: fault_setup did not bring back the starting state" \
-					"(step $n, $mode):
-$(_fault_diff "$before" "$(_fault_snap)")"
+			_fault_reset "$name" "step $n, $mode"
 			_fault_run "NLFAIL_AT=$n" "NLFAIL_MODE=$mode"
 			runs=$((runs + 1))
-			line=$(grep -m1 ' failed$' "$SB/nlfail.log" 2>/dev/null)
-			# Numbers aside (a pid in a signal step).
-			if [[ ${line#* } != "$step failed" && ${line//[0-9]/} != *"${step//[0-9]/} failed" ]]; then
-				why="the shim failed '${line:-nothing}', not '$step': the run took other steps"
-			else
-				why=$(_fault_judge "$before" "$after" "$step")
-			fi
+			why=$(_fault_landed "$step")
+			[[ -n $why ]] || why=$(_fault_judge "$FAULT_BEFORE" "$FAULT_AFTER" "$step")
 			if [[ -z $why ]]; then
 				# Nothing the failure left stands in the way of a clean run.
 				_fault_run
 				if [[ $RC -ne 0 ]]; then
 					why="the clean run after it failed: exit $RC: $(_fault_msgs)"
-				elif ! _fault_settled "$after"; then
+				elif ! _fault_settled "$FAULT_AFTER"; then
 					why="the clean run after it left another state (< clean, > now):
-$(_fault_diff "$after" "$(_fault_snap)")"
+$(_fault_diff "$FAULT_AFTER" "$(_fault_snap)")"
 				fi
 			fi
 			if [[ -n $why ]]; then
