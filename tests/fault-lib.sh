@@ -167,14 +167,15 @@ _fault_judge() {
 
 # _fault_settled STATE: the state is STATE within five seconds (the kernel finishes some
 # changes, e.g. a new link's carrier, after the command that made them returned; a loaded
-# machine can take a while). Only a run whose state differs waits.
+# machine can take a while). Only a run whose state differs waits. Five seconds of the clock,
+# not a number of tries: a big state takes a good part of a second to dump, and a kill loop
+# waits for every point that fails.
 _fault_settled() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		[[ $(_fault_snap) == "$1" ]] && return 0
+	local end=$((${EPOCHREALTIME//[!0-9]/} + 5000000))
+	while [[ $(_fault_snap) != "$1" ]]; do
+		((${EPOCHREALTIME//[!0-9]/} < end)) || return 1
 		sleep 0.1
 	done
-	return 1
 }
 
 # _fault_count NAME: one clean run from the state fault_setup makes, under the shim, counted:
