@@ -12,7 +12,8 @@ LAN=
 # ---------------------------------------------------------------- common
 
 # host_fresh: new host and LAN namespaces (the host's eth0 192.0.2.2/24 with the default route
-# through the LAN), an empty store, run and lock directories: every run starts from scratch.
+# through the LAN), an empty store, run and lock directories, no temporary file a killed edit
+# left beside the DHCP files: every run starts from scratch.
 host_fresh() {
 	local ns
 	while read -r ns; do
@@ -24,7 +25,9 @@ host_fresh() {
 	inh ip link set dev eth0 address 02:00:00:00:0e:10
 	inh sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	xs_rm /local/domain
-	rm -rf "${XEN_RUN_DIR:?}"/* "${XEN_LOCK_DIR:?}"/*
+	# Dot files too: a killed program's temporary files.
+	find "${XEN_RUN_DIR:?}" "${XEN_LOCK_DIR:?}" -mindepth 1 -delete
+	find "$SB" -maxdepth 2 -type f -name '.*' -delete
 }
 
 # vif_fresh D I [IFNAME] [key=value...]: a vif (veth into a new guest namespace) with a fixed

@@ -48,13 +48,13 @@ net_setup() {
 }
 
 # fresh_net [NIC]: new host and LAN namespaces with net_setup, the previous
-# ones deleted and no state file left: each step of the fault loops starts
-# from scratch, cheaply.
+# ones deleted and no state or lock file left (a killed run leaves its lock's):
+# each step of the fault and kill loops starts from scratch, cheaply.
 fresh_net() {
 	[[ -n $LAN ]] && ip netns del "$LAN" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
 	ns_new HOST
-	rm -f "$XEN_RUN_DIR"/network-bridge.*
+	find "${XEN_RUN_DIR:?}" "${XEN_LOCK_DIR:?}" -mindepth 1 -delete
 	net_setup "$@"
 }
 
