@@ -16,7 +16,8 @@
 #   - with FAULT_ON_FAIL=continue (offline, which cannot be undone): exit non-zero, a message,
 #     hotplug-error, and what fault_check_partial (if defined) requires of the state left;
 # and after every failure a clean run must succeed and leave the state of a clean run: nothing
-# the failure left stands in the way.
+# the failure left stands in the way. kill_loop (at the end) kills the program instead, just
+# before each step in turn, and judges how the next ordinary commands repair the host.
 #
 # The caller defines:
 #   fault_setup      brings the system to the starting state (from whatever a run left)
@@ -52,7 +53,8 @@ fault_preload() {
 # - routes of every table, both families, but the kernel's link-local and multicast ones;
 # - the forwarding and proxy ARP settings of every link;
 # - the nftables rule set, and the iptables rules when iptables is there;
-# - the files in XEN_RUN_DIR and FAULT_FILES (content, owner, mode), the lock files left;
+# - the files in XEN_RUN_DIR and FAULT_FILES (content, owner, mode), the temporary (dot) files
+#   beside FAULT_FILES, the lock files left;
 # - the xenstore tree but the hotplug-error and hotplug-status nodes.
 fault_state() {
 	local f
@@ -82,6 +84,12 @@ fault_state() {
 	for f in "${FAULT_FILES[@]}"; do
 		[[ -e $f ]] || echo "== $f missing"
 	done
+	# An edit is a temporary file renamed over the file: one left is a run's leftover.
+	for f in "${FAULT_FILES[@]}"; do
+		echo "${f%/*}"
+	done | LC_ALL=C sort -u | while read -r f; do
+		find "$f" -maxdepth 1 -type f -name '.*' -printf 'temporary file left: %p\n'
+	done | LC_ALL=C sort
 	for f in "$XEN_LOCK_DIR"/*; do
 		[[ -e $f ]] || continue
 		if flock -n "$f" true; then echo "lock file left: ${f##*/}"; else echo "lock held: ${f##*/}"; fi
@@ -167,37 +175,65 @@ _fault_judge() {
 
 # _fault_settled STATE: the state is STATE within five seconds (the kernel finishes some
 # changes, e.g. a new link's carrier, after the command that made them returned; a loaded
-# machine can take a while). Only a run whose state differs waits.
+# machine can take a while). Only a run whose state differs waits. Five seconds of the clock,
+# not a number of tries: a big state takes a good part of a second to dump, and a kill loop
+# waits for every point that fails.
 _fault_settled() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		[[ $(_fault_snap) == "$1" ]] && return 0
+	local end=$((${EPOCHREALTIME//[!0-9]/} + 5000000))
+	while [[ $(_fault_snap) != "$1" ]]; do
+		((${EPOCHREALTIME//[!0-9]/} < end)) || return 1
 		sleep 0.1
 	done
-	return 1
+}
+
+# _fault_count NAME: one clean run from the state fault_setup makes, under the shim, counted:
+# the states before and after it in FAULT_BEFORE and FAULT_AFTER, its steps ("KIND DETAIL")
+# in FAULT_STEPS; noted by kind.
+_fault_count() {
+	local name=$1
+	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
+	fault_setup
+	FAULT_BEFORE=$(_fault_snap)
+	_fault_run "NLFAIL_COUNT=$SB/nlfail.count"
+	[[ $RC -eq 0 ]] || fail "$name under the shim, nothing failed: exit $RC: $(_fault_msgs)"
+	FAULT_AFTER=$(_fault_snap)
+	# A repeated online renews what is there: steps, but the same state.
+	[[ $FAULT_AFTER != "$FAULT_BEFORE" ]] || note "$name: a clean run leaves the state as it found it"
+	mapfile -t FAULT_STEPS < <(sed 's/^[0-9]* //' "$SB/nlfail.log")
+	((${#FAULT_STEPS[@]} > 0)) || fail "$name: the shim counted no step"
+	note "$name: ${#FAULT_STEPS[@]} steps ($(printf '%s\n' "${FAULT_STEPS[@]}" | cut -d' ' -f1 |
+		sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'))"
+}
+
+# _fault_reset NAME WHAT: fault_setup again, which must bring back FAULT_BEFORE (WHAT says which
+# run it prepares, for the message).
+_fault_reset() {
+	fault_setup
+	_fault_settled "$FAULT_BEFORE" ||
+		fail "$1: fault_setup did not bring back the starting state ($2):
+$(_fault_diff "$FAULT_BEFORE" "$(_fault_snap)")"
+}
+
+# _fault_landed STEP: nothing when the last run's failed step was STEP ("KIND DETAIL"), numbers
+# aside (a pid in a signal step); else what it was.
+_fault_landed() {
+	local step=$1 line
+	line=$(grep -m1 ' failed$' "$SB/nlfail.log" 2>/dev/null)
+	if [[ ${line#* } != "$step failed" && ${line//[0-9]/} != *"${step//[0-9]/} failed" ]]; then
+		echo "the shim failed '${line:-nothing}', not '$step': the run took other steps"
+	fi
 }
 
 # fault_loop NAME: counts the steps of one clean run from the state fault_setup makes, then
 # fails each in turn (see the top of this file). Notes the steps by kind; fails the test with
 # the first wrong outcome and the list of steps that had one.
 fault_loop() {
-	local name=$1 before after total n k mode why step line bad=() first='' runs=0
-	local -a steps modes
-	[[ -f $NLFAIL ]] || fail "$NLFAIL is missing: run make"
-	fault_setup
-	before=$(_fault_snap)
-	_fault_run "NLFAIL_COUNT=$SB/nlfail.count"
-	[[ $RC -eq 0 ]] || fail "$name under the shim, nothing failed: exit $RC: $(_fault_msgs)"
-	after=$(_fault_snap)
-	# A repeated online renews what is there: steps, but the same state.
-	[[ $after != "$before" ]] || note "$name: a clean run leaves the state as it found it"
-	mapfile -t steps < <(sed 's/^[0-9]* //' "$SB/nlfail.log")
-	total=${#steps[@]}
-	((total > 0)) || fail "$name: the shim counted no step"
-	note "$name: $total steps ($(printf '%s\n' "${steps[@]}" | cut -d' ' -f1 | sort |
-		uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'))"
+	local name=$1 total n k mode why step bad=() first='' runs=0
+	local -a modes
+	_fault_count "$name"
+	total=${#FAULT_STEPS[@]}
 	for ((n = 1; n <= total; n++)); do
-		step=${steps[n - 1]}
+		step=${FAULT_STEPS[n - 1]}
 		k=${step%% *}
 		if [[ -n $FAULT_SKIP && $step =~ $FAULT_SKIP ]]; then
 			note "$name: step $n ($step) not failed: a known gap"
@@ -206,28 +242,19 @@ fault_loop() {
 		modes=(nack)
 		[[ $k =~ $FAULT_BOTH_MODES ]] && modes=(nack send)
 		for mode in "${modes[@]}"; do
-			fault_setup
-			_fault_settled "$before" ||
-				fail "$name: fault_setup did not bring back the starting state" \
-					"(step $n, $mode):
-$(_fault_diff "$before" "$(_fault_snap)")"
+			_fault_reset "$name" "step $n, $mode"
 			_fault_run "NLFAIL_AT=$n" "NLFAIL_MODE=$mode"
 			runs=$((runs + 1))
-			line=$(grep -m1 ' failed$' "$SB/nlfail.log" 2>/dev/null)
-			# Numbers aside (a pid in a signal step).
-			if [[ ${line#* } != "$step failed" && ${line//[0-9]/} != *"${step//[0-9]/} failed" ]]; then
-				why="the shim failed '${line:-nothing}', not '$step': the run took other steps"
-			else
-				why=$(_fault_judge "$before" "$after" "$step")
-			fi
+			why=$(_fault_landed "$step")
+			[[ -n $why ]] || why=$(_fault_judge "$FAULT_BEFORE" "$FAULT_AFTER" "$step")
 			if [[ -z $why ]]; then
 				# Nothing the failure left stands in the way of a clean run.
 				_fault_run
 				if [[ $RC -ne 0 ]]; then
 					why="the clean run after it failed: exit $RC: $(_fault_msgs)"
-				elif ! _fault_settled "$after"; then
+				elif ! _fault_settled "$FAULT_AFTER"; then
 					why="the clean run after it left another state (< clean, > now):
-$(_fault_diff "$after" "$(_fault_snap)")"
+$(_fault_diff "$FAULT_AFTER" "$(_fault_snap)")"
 				fi
 			fi
 			if [[ -n $why ]]; then
@@ -240,4 +267,163 @@ $(_fault_diff "$after" "$(_fault_snap)")"
 		"${bad[*]}; the first:
 $first"
 	note "$name: $runs runs with a step failed, each outcome right"
+}
+
+# ---------------------------------------------------------------- kills
+
+# _kill_landed N STEP: nothing when the last run died of SIGKILL just before step N, STEP
+# ("KIND DETAIL"), as NLFAIL_MODE=kill makes it; else what happened instead.
+_kill_landed() {
+	local n=$1 why
+	if [[ $RC -ne 137 ]]; then
+		echo "exit $RC, not death by SIGKILL (137): $(_fault_msgs)"
+		return
+	fi
+	why=$(_fault_landed "$2")
+	if [[ -n $why ]]; then
+		echo "$why"
+	elif [[ $(wc -l <"$SB/nlfail.log") -ne $n || $(tail -n 1 "$SB/nlfail.log") != *" failed" ]]; then
+		echo "the shim's log goes on after the step:
+$(cat "$SB/nlfail.log")"
+	elif [[ $(cat "$SB/nlfail.count" 2>/dev/null) != "$n" ]]; then
+		echo "the count file says '$(cat "$SB/nlfail.count" 2>/dev/null)', not $n"
+	fi
+}
+
+# _kill_recover RECOVERY: RECOVERY's commands (CMD=STATE words) in order; prints what went
+# wrong with the first that went wrong.
+_kill_recover() {
+	local word cmd state msgs now why
+	for word in $1; do
+		cmd=${word%=*} state=${word##*=}
+		: >"$XEN_LOG_DIR/xen-hotplug.log"
+		kill_run "$cmd"
+		msgs=$(_fault_msgs)
+		why=
+		if [[ $msgs == *Sanitizer* || $msgs == *"runtime error"* ]]; then
+			why="a sanitizer report: $msgs"$'\n'
+		elif [[ $RC -ne 0 ]]; then
+			why="exit $RC: $msgs"$'\n'
+		fi
+		if ! _fault_settled "${KILL_STATES[$state]}"; then
+			now=$(_fault_snap)
+			why+="the state differs from $state's (< $state, > now):
+$(_fault_diff "${KILL_STATES[$state]}" "$now")"
+			# What a run that succeeded thought it did (e.g. that nothing was left to do).
+			[[ $RC -ne 0 || -z ${msgs//[[:space:]]/} ]] ||
+				why+=$'\n'"exit 0, saying: $(head -n 3 <<<"$msgs")"
+		fi
+		if [[ -n $why ]]; then
+			printf '%s: %s\n' "$cmd" "$why"
+			return
+		fi
+	done
+}
+
+# _kill_steps "N...": the numbers as ranges ("3-7 9").
+_kill_steps() {
+	tr -s ' ' '\n' <<<"${1# }" | awk 'NR == 1 { a = b = $1; next }
+		$1 == b + 1 { b = $1; next }
+		{ printf "%s ", (a == b ? a : a "-" b); a = b = $1 }
+		END { if (NR) print (a == b ? a : a "-" b) }'
+}
+
+# kill_loop NAME: SPEC §7's SIGKILL at any point. Counts the steps of one clean run as
+# fault_loop does; then, for each step N and each recovery of KILL_RECOVERIES, from a fresh
+# fault_setup: the program is SIGKILLed just before step N (NLFAIL_MODE=kill: the step never
+# happens), and the recovery's commands run, each of which must exit 0 and leave exactly the
+# state it names. Before that, each recovery runs once from the end of a clean run, which must
+# give the same states: a reference the programs cannot reach would make every point fail,
+# and says that the test, not the repair, is wrong. Notes "kill: NAME: P points, F failed" and
+# fails the test when F > 0, naming the failed steps of each check and the first failure;
+# KILL_REPORT, when set, is a directory that gets a file per loop: the steps, and every failure
+# in full (the test's output is cut short).
+#
+# Besides fault_setup, fault_run and (optionally) fault_snapshot, as for fault_loop, the caller
+# defines:
+#   kill_run CMD       runs recovery command CMD (RC and OUT set, as run_env does)
+#   kill_state_NAME    for each state NAME but before and after: turns the state fault_setup
+#                      makes into that reference (e.g. the guest gone, as the toolstack leaves it)
+#   kill_check         (optional) judges what the kill left, given the states before the run
+#                      and now: prints what is wrong (run after the kill of the first recovery)
+# and sets KILL_RECOVERIES, one recovery a word list "CMD=STATE...", STATE being before
+# (fault_setup's), after (a clean run's) or a NAME of kill_state_NAME.
+KILL_RECOVERIES=()
+KILL_REPORT=${KILL_REPORT:-}
+kill_loop() {
+	local name=$1 total n r step why word state now failed=() first='' out report=
+	local -A checks=()
+	declare -g -A KILL_STATES=()
+	((${#KILL_RECOVERIES[@]} > 0)) || fail "$name: no KILL_RECOVERIES"
+	_fault_count "$name"
+	total=${#FAULT_STEPS[@]}
+	if [[ -n $KILL_REPORT ]]; then
+		mkdir -p "$KILL_REPORT" || fail "cannot make $KILL_REPORT"
+		report=$KILL_REPORT/$(printf %s "$name" | tr -c 'A-Za-z0-9.=-' _).txt
+		{
+			echo "== kill: $name: $total steps"
+			cat "$SB/nlfail.log"
+		} >"$report"
+	fi
+	KILL_STATES[before]=$FAULT_BEFORE
+	KILL_STATES[after]=$FAULT_AFTER
+	for r in "${KILL_RECOVERIES[@]}"; do
+		for word in $r; do
+			state=${word##*=}
+			[[ -n ${KILL_STATES[$state]+set} ]] && continue
+			declare -F "kill_state_$state" >/dev/null || fail "$name: no kill_state_$state"
+			_fault_reset "$name" "the reference $state"
+			"kill_state_$state"
+			KILL_STATES[$state]=$(_fault_snap)
+		done
+	done
+	for r in "${KILL_RECOVERIES[@]}"; do
+		_fault_reset "$name" "$r from a clean run"
+		_fault_run
+		[[ $RC -eq 0 ]] || fail "$name: the clean run before '$r': exit $RC: $(_fault_msgs)"
+		why=$(_kill_recover "$r")
+		[[ -z $why ]] || fail "$name: harness: '$r' after a clean run does not give its states" \
+			"either, so the kill points cannot be judged by them: $why"
+	done
+	for ((n = 1; n <= total; n++)); do
+		step=${FAULT_STEPS[n - 1]}
+		out=
+		for r in "${KILL_RECOVERIES[@]}"; do
+			_fault_reset "$name" "kill at step $n"
+			_fault_run "NLFAIL_AT=$n" NLFAIL_MODE=kill "NLFAIL_COUNT=$SB/nlfail.count"
+			why=$(_kill_landed "$n" "$step")
+			[[ -z $why ]] || fail "$name: harness: the kill before step $n ($step) did not land:" \
+				"$why"
+			if [[ $r == "${KILL_RECOVERIES[0]}" ]] && declare -F kill_check >/dev/null; then
+				now=$(_fault_snap)
+				why=$(kill_check "$FAULT_BEFORE" "$now")
+				if [[ -n $why ]]; then
+					checks[check]+=" $n"
+					out+="[check] $why"$'\n'
+				fi
+			fi
+			why=$(_kill_recover "$r")
+			if [[ -n $why ]]; then
+				checks[$r]+=" $n"
+				out+="[$r] $why"$'\n'
+			fi
+		done
+		if [[ -n $out ]]; then
+			failed+=("$n")
+			[[ -n $first ]] || first="killed before step $n ($step): $out"
+			[[ -z $report ]] ||
+				printf '%s\n' "-- killed before step $n ($step):" "$out" >>"$report"
+		fi
+	done
+	note "kill: $name: $total points, ${#failed[@]} failed"
+	[[ -z $report ]] ||
+		echo "== $total points, ${#failed[@]} failed: $(_kill_steps "${failed[*]}") ($SECONDS s)" >>"$report"
+	((${#failed[@]} == 0)) && return 0
+	why=
+	[[ -n ${checks[check]:-} ]] && why+="  kill_check: $(_kill_steps "${checks[check]}")"$'\n'
+	for r in "${KILL_RECOVERIES[@]}"; do
+		[[ -n ${checks[$r]:-} ]] && why+="  '$r': $(_kill_steps "${checks[$r]}")"$'\n'
+	done
+	fail "kill: $name: $total points, ${#failed[@]} failed, by check:
+$why the first (KILL_REPORT=DIR for all), $(head -n 4 <<<"$first")"
 }

@@ -25,11 +25,18 @@
  *                       a started program that exits 1, EPERM from kill;
  *   stop                the program stops itself (SIGSTOP) just before the step, which then
  *                       goes ahead as usual once it is continued: a test can act between two
- *                       steps of a program (a race made certain), then send SIGCONT.
+ *                       steps of a program (a race made certain), then send SIGCONT;
+ *   kill                the program dies of SIGKILL just before the step, which never happens:
+ *                       what libxl's timeout, the OOM killer or a power cut leave behind, for a
+ *                       test of the next run's repair. A step taken in a forked child kills the
+ *                       program first, then the child: the program is what is interrupted. (A
+ *                       datagram goes whole or not at all: were there two requests in one, dying
+ *                       before the second would lose the first too; the programs send one.)
  * A test learns how many steps a run has from $NLFAIL_COUNT, a file rewritten with the running
- * total after each step (so it is right even if the program is killed), then fails each step in
+ * total as each step is counted, before it is taken (so it is right even if the program is
+ * killed; in kill mode it ends at the step the program died before), then fails each step in
  * turn. $NLFAIL_LOG, when set, gets one line per step, "N KIND DETAIL" with " failed" at the end
- * of the failed one.
+ * of the failed one (in kill mode, the last line).
  *
  * The count lives in shared memory, so that a step taken in a forked child (the execve of an
  * init script) is counted in the parent's sequence. The shim takes LD_PRELOAD and NLFAIL_* out
@@ -71,6 +78,8 @@ static unsigned long *seen = &local_seen; /* shared with forked children when mm
 static unsigned long fail_at;		  /* 0: never fail */
 static bool nack;			  /* NLFAIL_MODE=nack */
 static bool stop;			  /* NLFAIL_MODE=stop */
+static bool die;			  /* NLFAIL_MODE=kill */
+static pid_t program;			  /* the process the shim was loaded into */
 static char count_path[512], log_path[512], lock_dir[512];
 
 static void *next(const char *name)
@@ -107,6 +116,8 @@ __attribute__((constructor)) static void configure(void)
 	const char *mode = getenv("NLFAIL_MODE");
 	nack = mode && !strcmp(mode, "nack");
 	stop = mode && !strcmp(mode, "stop");
+	die = mode && !strcmp(mode, "kill");
+	program = getpid();
 	copy_env("NLFAIL_COUNT", count_path, sizeof(count_path));
 	copy_env("NLFAIL_LOG", log_path, sizeof(log_path));
 	copy_env("XEN_LOCK_DIR", lock_dir, sizeof(lock_dir));
@@ -154,6 +165,13 @@ static bool step(const char *kind, const char *fmt, ...)
 	put_file(log_path, O_APPEND, line);
 	snprintf(line, sizeof(line), "%lu\n", n);
 	put_file(count_path, O_TRUNC, line);
+	if (fail && die) {
+		/* The log and the count are written above: a test reads where the program died. */
+		REAL(kill);
+		if (getpid() != program)
+			real_kill(program, SIGKILL);
+		raise(SIGKILL);
+	}
 	if (fail && stop) {
 		int saved = errno;
 		raise(SIGSTOP);
