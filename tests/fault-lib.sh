@@ -427,3 +427,93 @@ kill_loop() {
 	fail "kill: $name: $total points, ${#failed[@]} failed, by check:
 $why the first (KILL_REPORT=DIR for all), $(head -n 4 <<<"$first")"
 }
+
+# ---------------------------------------------------------------- signals
+
+# _signal_stopped FILE: the process named first in FILE (NLFAIL_STOPPED) has stopped itself.
+_signal_stopped() {
+	local stopped rest state
+	[[ -s $1 ]] && read -r stopped rest <"$1" || return 1
+	state=$(awk '{print $3}' "/proc/$stopped/stat" 2>/dev/null)
+	[[ $state == T ]]
+}
+
+# signal_loop NAME: SPEC §7's SIGINT, SIGTERM and SIGHUP at any moment. Counts the steps of one
+# clean run as fault_loop does; then, for each step N, from a fresh fault_setup: the program
+# stops itself just before step N (NLFAIL_MODE=stop, which names the stopped process and the
+# program in NLFAIL_STOPPED), is sent the signal (SIGTERM, SIGINT and SIGHUP in turn over the
+# steps) and continued: the test acts on the program's own progress, never on a sleep. The run
+# must exit 128 + the signal's number, name the signal in its message (and in hotplug-error,
+# with hotplug-status error, for a vif program), and leave the state as before it; with
+# FAULT_ON_FAIL=continue (offline) what fault_check_partial (if defined) requires. Then a clean
+# run must succeed and leave a clean run's state. Notes "signal: NAME: P points, F failed".
+signal_loop() {
+	local name=$1 total n step sig num why msgs stopped program bad=() first=''
+	local -a sigs=(TERM INT HUP) nums=(15 2 1)
+	_fault_count "$name"
+	total=${#FAULT_STEPS[@]}
+	for ((n = 1; n <= total; n++)); do
+		step=${FAULT_STEPS[n - 1]}
+		sig=${sigs[n % 3]} num=${nums[n % 3]}
+		_fault_reset "$name" "signal before step $n"
+		rm -f "$SB/stopped" "$SB/signal.rc" "$SB/signal.out"
+		(
+			_fault_run "NLFAIL_AT=$n" NLFAIL_MODE=stop "NLFAIL_STOPPED=$SB/stopped"
+			echo "$RC" >"$SB/signal.rc"
+			printf '%s\n' "$OUT" >"$SB/signal.out"
+		) &
+		local bg=$! i
+		for ((i = 0; i < 1000; i++)); do
+			_signal_stopped "$SB/stopped" && break
+			[[ -e $SB/signal.rc ]] && break
+			sleep 0.01
+		done
+		why=
+		if ! _signal_stopped "$SB/stopped"; then
+			why="the program did not stop before step $n ($step)"
+			[[ -s $SB/stopped ]] && read -r stopped program <"$SB/stopped" && kill -CONT "$stopped"
+			wait "$bg"
+		else
+			read -r stopped program <"$SB/stopped"
+			kill "-$sig" "$program"
+			kill -CONT "$stopped"
+			wait "$bg"
+			RC=$(cat "$SB/signal.rc") OUT=$(cat "$SB/signal.out")
+			msgs=$(_fault_msgs)
+			if [[ $msgs == *Sanitizer* || $msgs == *"runtime error"* ]]; then
+				why="a sanitizer report: $msgs"
+			elif [[ $RC -ne $((128 + num)) ]]; then
+				why="exit $RC, not $((128 + num)) (SIG$sig): $msgs"
+			elif [[ $msgs != *SIG$sig* ]]; then
+				why="the message does not name SIG$sig: $msgs"
+			elif [[ -n $FAULT_BACKEND ]] && { ! xs_exists "$FAULT_BACKEND/hotplug-error" ||
+				[[ $(xs_read "$FAULT_BACKEND/hotplug-status" 2>/dev/null) != error ]]; }; then
+				why="no hotplug-error / hotplug-status error in xenstore: $msgs"
+			elif [[ $FAULT_ON_FAIL == continue ]]; then
+				declare -F fault_check_partial >/dev/null &&
+					why=$(fault_check_partial "$FAULT_BEFORE" "$(_fault_snap)")
+			elif ! _fault_settled "$FAULT_BEFORE"; then
+				why="the state differs (< before, > after):
+$(_fault_diff "$FAULT_BEFORE" "$(_fault_snap)")
+program said (exit $RC): $msgs"
+			fi
+		fi
+		if [[ -z $why ]]; then
+			_fault_run
+			if [[ $RC -ne 0 ]]; then
+				why="the clean run after it failed: exit $RC: $(_fault_msgs)"
+			elif ! _fault_settled "$FAULT_AFTER"; then
+				why="the clean run after it left another state (< clean, > now):
+$(_fault_diff "$FAULT_AFTER" "$(_fault_snap)")"
+			fi
+		fi
+		if [[ -n $why ]]; then
+			bad+=("$n")
+			[[ -n $first ]] || first="SIG$sig before step $n ($step): $why"
+		fi
+	done
+	note "signal: $name: $total points, ${#bad[@]} failed"
+	((${#bad[@]} == 0)) || fail "signal: $name: wrong outcome for a signal before step" \
+		"$(_kill_steps "${bad[*]}"); the first:
+$first"
+}

@@ -143,3 +143,12 @@ nat_stopped_host() {
 	run_env network-nat -- start netdev=eth0 firewall=nft
 	run_env network-nat -- stop netdev=eth0
 }
+
+# A failed offline never leaves the vif up without its rules.
+offline_safe() { # BEFORE NOW
+	local dev=${DEV:-vif1.0}
+	if link_is_up "$dev" && ! inh nft list ruleset 2>/dev/null | grep -q "\"$dev\"" &&
+		! inh iptables-save 2>/dev/null | grep -q -- "--physdev-in $dev "; then
+		echo "$dev is up without its firewall rules"
+	fi
+}

@@ -31,15 +31,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../hosts-lib.sh"
 
 # ---------------------------------------------------------------- vif-bridge
 
-# A failed offline never leaves the vif up without its rules.
-offline_safe() { # BEFORE NOW
-	local dev=${DEV:-vif1.0}
-	if link_is_up "$dev" && ! inh nft list ruleset 2>/dev/null | grep -q "\"$dev\"" &&
-		! inh iptables-save 2>/dev/null | grep -q -- "--physdev-in $dev "; then
-		echo "$dev is up without its firewall rules"
-	fi
-}
-
 check_bridge_online() { # FIREWALL [again]
 	FW=$1 AGAIN=${2:-}
 	fault_setup() {

@@ -26,7 +26,7 @@
 # A lock file left counts as a difference after a recovery (it took the lock, so it unlinks
 # the file, unless it skipped what the lock guards), not after the kill itself.
 #
-# Recovery is partial so far; the notes "kill: NAME: P points, F failed" are the measure.
+# The notes "kill: NAME: P points, F failed" count the points of each loop.
 # KILL_REPORT=DIR bash tests/integration/kills.sh [test...] keeps, in a file per loop, the
 # steps of the clean run and every failed point in full.
 

@@ -25,7 +25,9 @@
  *                       a started program that exits 1, EPERM from kill;
  *   stop                the program stops itself (SIGSTOP) just before the step, which then
  *                       goes ahead as usual once it is continued: a test can act between two
- *                       steps of a program (a race made certain), then send SIGCONT;
+ *                       steps of a program (a race made certain), then send SIGCONT; the
+ *                       pid of the stopped process, then the program's (the same but for a
+ *                       step taken in a forked child), go to the file $NLFAIL_STOPPED first;
  *   kill                the program dies of SIGKILL just before the step, which never happens:
  *                       what libxl's timeout, the OOM killer or a power cut leave behind, for a
  *                       test of the next run's repair. A step taken in a forked child kills the
@@ -80,7 +82,7 @@ static bool nack;			  /* NLFAIL_MODE=nack */
 static bool stop;			  /* NLFAIL_MODE=stop */
 static bool die;			  /* NLFAIL_MODE=kill */
 static pid_t program;			  /* the process the shim was loaded into */
-static char count_path[512], log_path[512], lock_dir[512];
+static char count_path[512], log_path[512], lock_dir[512], stopped_path[512];
 
 static void *next(const char *name)
 {
@@ -120,6 +122,7 @@ __attribute__((constructor)) static void configure(void)
 	program = getpid();
 	copy_env("NLFAIL_COUNT", count_path, sizeof(count_path));
 	copy_env("NLFAIL_LOG", log_path, sizeof(log_path));
+	copy_env("NLFAIL_STOPPED", stopped_path, sizeof(stopped_path));
 	copy_env("XEN_LOCK_DIR", lock_dir, sizeof(lock_dir));
 	void *m =
 	    mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -130,6 +133,7 @@ __attribute__((constructor)) static void configure(void)
 	unsetenv("NLFAIL_MODE");
 	unsetenv("NLFAIL_COUNT");
 	unsetenv("NLFAIL_LOG");
+	unsetenv("NLFAIL_STOPPED");
 }
 
 /* Appends or rewrites a small text file, keeping errno: the program must not notice us. */
@@ -174,6 +178,9 @@ static bool step(const char *kind, const char *fmt, ...)
 	}
 	if (fail && stop) {
 		int saved = errno;
+		char pid[64];
+		snprintf(pid, sizeof(pid), "%ld %ld\n", (long)getpid(), (long)program);
+		put_file(stopped_path, O_TRUNC, pid);
 		raise(SIGSTOP);
 		errno = saved;
 		return false;
