@@ -238,27 +238,44 @@ int netprog_save(struct netprog *np)
 	return r == 0 && sig_caught() ? interrupted(np) : r;
 }
 
-/* The state file as it was before stop removed it, to put back if stop is undone. */
-struct removed {
+/*
+ * A state file's text as it was before a change (stop's removal of its own, a hand-over to
+ * another instance's), to write back if the run is undone.
+ */
+struct saved_state {
 	char name[64];
+	size_t len;
 	char text[];
 };
 
-static void release_removed(const void *arg)
+static void release_saved(const void *arg)
 {
-	struct removed *r;
-	memcpy(&r, arg, sizeof(r));
-	free(r);
+	struct saved_state *h;
+	memcpy(&h, arg, sizeof(h));
+	free(h);
 }
 
-static int undo_removed(void *ctx, const void *arg)
+static int undo_saved(void *ctx, const void *arg)
 {
 	(void)ctx;
-	struct removed *r;
-	memcpy(&r, arg, sizeof(r));
-	int err = statefile_write(r->name, r->text, strlen(r->text));
-	free(r);
+	struct saved_state *h;
+	memcpy(&h, arg, sizeof(h));
+	int err = statefile_write(h->name, h->text, h->len);
+	free(h);
 	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
+}
+
+/* A copy of text (len bytes) as the state file name holds it; NULL when out of memory. */
+static struct saved_state *saved_new(const char *name, const char *text, size_t len)
+{
+	struct saved_state *h = malloc(sizeof(*h) + len + 1);
+	if (!h)
+		return NULL;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->len = len;
+	memcpy(h->text, text, len);
+	h->text[len] = '\0';
+	return h;
 }
 
 int netprog_forget(struct netprog *np)
@@ -267,21 +284,20 @@ int netprog_forget(struct netprog *np)
 		return interrupted(np);
 	if (np->params.dry_run)
 		return 0;
-	struct removed *r = malloc(sizeof(*r) + sizeof(np->record) + 32);
+	char text[sizeof(np->record) + 32];
+	if (statefile_read(np->state, text, sizeof(text)) < 0)
+		text[0] = '\0';
+	struct saved_state *r = saved_new(np->state, text, strlen(text));
 	if (!r)
 		return netprog_fail(np, "out of memory");
-	snprintf(r->name, sizeof(r->name), "%s", np->state);
-	if (statefile_read(np->state, r->text, sizeof(np->record) + 32) < 0)
-		r->text[0] = '\0';
 	int err = statefile_remove(np->state);
 	if (err < 0) {
 		free(r);
 		return netprog_fail(np, "cannot remove the state file %s/%s: %s", path_run_dir(),
 				    np->state, strerror(-err));
 	}
-	if (undo_push_ref(&np->undo, undo_removed, release_removed, &r, sizeof(r),
-			  "the state file")) {
-		undo_removed(NULL, &r);
+	if (undo_push_ref(&np->undo, undo_saved, release_saved, &r, sizeof(r), "the state file")) {
+		undo_saved(NULL, &r);
 		return netprog_fail(np, "out of memory");
 	}
 	/* A signal that came just before the removal: undone with the rest. */
@@ -322,30 +338,6 @@ static bool take_first(const char *name, void *arg)
 	return true;
 }
 
-/* Another instance's state file as it was before a hand-over, to put back if stop fails. */
-struct handed {
-	char name[64];
-	size_t len;
-	char text[];
-};
-
-static void release_handed(const void *arg)
-{
-	struct handed *h;
-	memcpy(&h, arg, sizeof(h));
-	free(h);
-}
-
-static int undo_hand_over(void *ctx, const void *arg)
-{
-	(void)ctx;
-	struct handed *h;
-	memcpy(&h, arg, sizeof(h));
-	int err = statefile_write(h->name, h->text, h->len);
-	free(h);
-	return err < 0 ? -nl_syserr2nlerr(-err) : 0;
-}
-
 /* Append a record line to another instance's state file (journaled in u). */
 static int hand_over(struct undo *u, const char *other, const char *line)
 {
@@ -361,19 +353,16 @@ static int hand_over(struct undo *u, const char *other, const char *line)
 			return 0;
 	if (len + strlen(line) + 2 > sizeof(buf))
 		return -ENOSPC;
-	struct handed *h = malloc(sizeof(*h) + len + 1);
+	struct saved_state *h = saved_new(other, buf, len);
 	if (!h)
 		return -ENOMEM;
-	snprintf(h->name, sizeof(h->name), "%s", other);
-	h->len = len;
-	memcpy(h->text, buf, len + 1);
 	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s\n", line);
 	if ((err = statefile_write(other, buf, len)) < 0) {
 		free(h);
 		return err;
 	}
-	if (undo_push_ref(u, undo_hand_over, release_handed, &h, sizeof(h), other)) {
-		undo_hand_over(NULL, &h);
+	if (undo_push_ref(u, undo_saved, release_saved, &h, sizeof(h), other)) {
+		undo_saved(NULL, &h);
 		return -ENOMEM;
 	}
 	return 0;

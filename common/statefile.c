@@ -156,20 +156,26 @@ bool statefile_exists(const char *name)
 	return state_path(name, path, sizeof(path)) == 0 && lstat(path, &st) == 0;
 }
 
+/* The file at path, NUL-terminated, never through a link. */
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
+	int err = n < 0 ? -errno : 0;
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return err;
+}
+
 int statefile_read(const char *name, char *buf, size_t len)
 {
 	char path[4096];
 	int err = state_path(name, path, sizeof(path));
 	if (err < 0)
 		return err;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	err = n < 0 ? -errno : 0;
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return err;
+	return read_file(path, buf, len);
 }
 
 int statefile_read_temp(const char *name, char *buf, size_t len)
@@ -178,14 +184,7 @@ int statefile_read_temp(const char *name, char *buf, size_t len)
 	int err = state_path(name, path, sizeof(path));
 	if (err < 0 || (err = temp_path(path, tmp, sizeof(tmp))) < 0)
 		return err;
-	int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	err = n < 0 ? -errno : 0;
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return err;
+	return read_file(tmp, buf, len);
 }
 
 void statefile_forget_temp(const char *name)

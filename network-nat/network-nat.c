@@ -147,6 +147,8 @@ static int roll_back(struct nat *n)
 	bool hosts = netprog_recorded(np, "hostsfile", made, sizeof(made));
 	if (stop(n) < 0)
 		return -1;
+	/* The backend stop used is the recorded one: start chooses its own again. */
+	fw_close(&n->fw);
 	struct stat st;
 	if (hosts && netprog_step(np, "remove %s, made by that start, if empty", made) &&
 	    stat(made, &st) == 0 && st.st_size == 0 && unlink(made) < 0 && errno != ENOENT)

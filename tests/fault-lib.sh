@@ -224,6 +224,18 @@ _fault_landed() {
 	fi
 }
 
+# _fault_clean_after: nothing when a clean run, made now, succeeds and leaves FAULT_AFTER:
+# nothing the failure or the interruption left stands in its way; else what is wrong.
+_fault_clean_after() {
+	_fault_run
+	if [[ $RC -ne 0 ]]; then
+		echo "the clean run after it failed: exit $RC: $(_fault_msgs)"
+	elif ! _fault_settled "$FAULT_AFTER"; then
+		echo "the clean run after it left another state (< clean, > now):
+$(_fault_diff "$FAULT_AFTER" "$(_fault_snap)")"
+	fi
+}
+
 # fault_loop NAME: counts the steps of one clean run from the state fault_setup makes, then
 # fails each in turn (see the top of this file). Notes the steps by kind; fails the test with
 # the first wrong outcome and the list of steps that had one.
@@ -247,16 +259,7 @@ fault_loop() {
 			runs=$((runs + 1))
 			why=$(_fault_landed "$step")
 			[[ -n $why ]] || why=$(_fault_judge "$FAULT_BEFORE" "$FAULT_AFTER" "$step")
-			if [[ -z $why ]]; then
-				# Nothing the failure left stands in the way of a clean run.
-				_fault_run
-				if [[ $RC -ne 0 ]]; then
-					why="the clean run after it failed: exit $RC: $(_fault_msgs)"
-				elif ! _fault_settled "$FAULT_AFTER"; then
-					why="the clean run after it left another state (< clean, > now):
-$(_fault_diff "$FAULT_AFTER" "$(_fault_snap)")"
-				fi
-			fi
+			[[ -n $why ]] || why=$(_fault_clean_after)
 			if [[ -n $why ]]; then
 				bad+=("$n/$mode")
 				[[ -n $first ]] || first="step $n ($step, $mode): $why"
@@ -498,15 +501,7 @@ $(_fault_diff "$FAULT_BEFORE" "$(_fault_snap)")
 program said (exit $RC): $msgs"
 			fi
 		fi
-		if [[ -z $why ]]; then
-			_fault_run
-			if [[ $RC -ne 0 ]]; then
-				why="the clean run after it failed: exit $RC: $(_fault_msgs)"
-			elif ! _fault_settled "$FAULT_AFTER"; then
-				why="the clean run after it left another state (< clean, > now):
-$(_fault_diff "$FAULT_AFTER" "$(_fault_snap)")"
-			fi
-		fi
+		[[ -n $why ]] || why=$(_fault_clean_after)
 		if [[ -n $why ]]; then
 			bad+=("$n")
 			[[ -n $first ]] || first="SIG$sig before step $n ($step): $why"

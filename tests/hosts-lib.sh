@@ -152,3 +152,40 @@ offline_safe() { # BEFORE NOW
 		echo "$dev is up without its firewall rules"
 	fi
 }
+
+# route_fault_host COMMAND / nat_fault_host COMMAND ISC|DNSMASQ: what the kill and signal loops
+# of network-route and network-nat start from (fault_setup): a host where neither is started,
+# and for stop, the program started on it.
+# shellcheck disable=SC2317 # fault_setup is called by fault-lib.sh
+route_fault_host() {
+	CMD=$1
+	fault_setup() {
+		route_stopped_host
+		if [[ $CMD == stop ]]; then
+			run_env network-route -- start netdev=eth0
+			assert_eq 0 "$RC" "start before stop ($OUT)"
+		fi
+	}
+}
+
+# shellcheck disable=SC2317 # fault_setup is called by fault-lib.sh
+nat_fault_host() {
+	CMD=$1 KIND=$2
+	fault_setup() {
+		nat_stopped_host "$KIND"
+		# stop leaves dnsmasq's hosts file (network-nat(8)), made by an earlier start: the
+		# state before start that stop can restore.
+		[[ $KIND == ISC ]] || install -m 644 /dev/null "$SB/dnsmasq.hosts"
+		if [[ $CMD == stop ]]; then
+			run_env network-nat -- start netdev=eth0 "${DHCP[@]}"
+			assert_eq 0 "$RC" "start before stop ($OUT)"
+		fi
+	}
+}
+
+# The emulated NIC of an HVM guest (xl: add/remove type_if=tap), renamed by vifname.
+tap_host() {
+	bridge_host nft
+	inh ip link del vif1.0
+	vif_fresh 1 0 vif1.0-emu bridge=xenbr0 vifname=tap1 "ip=192.0.2.50" "mac=$(vif_mac 1 0)"
+}

@@ -50,6 +50,7 @@ net_setup() {
 # fresh_net [NIC]: new host and LAN namespaces with net_setup, the previous
 # ones deleted and no state or lock file left (a killed run leaves its lock's):
 # each step of the fault and kill loops starts from scratch, cheaply.
+# shellcheck disable=SC2120 # the NIC is optional
 fresh_net() {
 	[[ -n $LAN ]] && ip netns del "$LAN" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
@@ -149,4 +150,27 @@ nb_stdout() {
 		"NETWORK_BRIDGE_CMDLINE=$SB/cmdline" "$BUILD/network-bridge" "$@" \
 		</dev/null 2>>"$SB/stderr")
 	RC=$?
+}
+
+# shellcheck disable=SC2317 # fault_setup is called by fault-lib.sh
+# nb_fault_host COMMAND LAYOUT: what the fault, kill and signal loops of network-bridge start
+# from (fault_setup): a fresh network, and for stop, network-bridge started on it in LAYOUT.
+nb_fault_host() {
+	CMD=$1
+	use_layout "$2"
+	fault_setup() {
+		# shellcheck disable=SC2119 # the default NIC, eth0
+		fresh_net
+		if [[ $CMD == stop ]]; then
+			nb start "${ARGS[@]}"
+			assert_eq 0 "$RC" "start before stop ($OUT)"
+		fi
+	}
+}
+
+# nb_full_state: network-bridge's own dump (up/down states, address lifetimes, ports) and the
+# loops' common one (fault_state) without the addresses and routes, which the first shows.
+nb_full_state() {
+	nb_state
+	fault_state | grep -v -E '"k":"(addr|route4|route6)"'
 }

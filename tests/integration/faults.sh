@@ -63,13 +63,6 @@ check_bridge_offline() { # FIREWALL
 # a failure, so a failed deletion under firewall=iptables is not seen.
 test_bridge_offline_nft() { check_bridge_offline nft; }
 
-# The emulated NIC of an HVM guest (xl: add/remove type_if=tap), renamed by vifname.
-tap_host() {
-	bridge_host nft
-	inh ip link del vif1.0
-	vif_fresh 1 0 vif1.0-emu bridge=xenbr0 vifname=tap1 "ip=192.0.2.50" "mac=$(vif_mac 1 0)"
-}
-
 test_bridge_add_tap() {
 	fault_setup() { tap_host; }
 	fault_run() { run_xl vif-bridge 1 0 add type_if=tap; }

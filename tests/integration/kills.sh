@@ -150,22 +150,8 @@ kill_network() {
 # ---------------------------------------------------------------- network-bridge
 
 check_network_bridge() { # start|stop LAYOUT
-	CMD=$1
-	use_layout "$2"
-	fault_setup() {
-		# shellcheck disable=SC2119 # the default NIC, eth0
-		fresh_net
-		if [[ $CMD == stop ]]; then
-			nb start "${ARGS[@]}"
-			assert_eq 0 "$RC" "start before stop ($OUT)"
-		fi
-	}
-	# Its own dump (up/down states, address lifetimes, ports) and the common one without the
-	# addresses and routes, which the first shows already.
-	fault_snapshot() {
-		nb_state
-		fault_state | grep -v -E '"k":"(addr|route4|route6)"'
-	}
+	nb_fault_host "$1" "$2"
+	fault_snapshot() { nb_full_state; }
 	net_run() { nb "$1" "${ARGS[@]}"; }
 	status_run() {
 		if [[ ${1:-} == --json ]]; then
@@ -185,14 +171,7 @@ test_network_bridge_stop_rename() { check_network_bridge stop rename; }
 # ---------------------------------------------------------------- network-route
 
 check_network_route() { # start|stop
-	CMD=$1
-	fault_setup() {
-		route_stopped_host
-		if [[ $CMD == stop ]]; then
-			run_env network-route -- start netdev=eth0
-			assert_eq 0 "$RC" "start before stop ($OUT)"
-		fi
-	}
+	route_fault_host "$1"
 	net_run() { run_env network-route -- "$1" netdev=eth0; }
 	status_run() {
 		if [[ ${1:-} == --json ]]; then
@@ -210,17 +189,7 @@ test_network_route_stop() { check_network_route stop; }
 # ---------------------------------------------------------------- network-nat
 
 check_network_nat() { # start|stop ISC|DNSMASQ
-	CMD=$1 KIND=$2
-	fault_setup() {
-		nat_stopped_host "$KIND"
-		# stop leaves dnsmasq's hosts file (network-nat(8)), made by an earlier start: the
-		# state before start that stop can restore.
-		[[ $KIND == ISC ]] || install -m 644 /dev/null "$SB/dnsmasq.hosts"
-		if [[ $CMD == stop ]]; then
-			run_env network-nat -- start netdev=eth0 "${DHCP[@]}"
-			assert_eq 0 "$RC" "start before stop ($OUT)"
-		fi
-	}
+	nat_fault_host "$1" "$2"
 	net_run() { run_env network-nat -- "$1" netdev=eth0 "${DHCP[@]}"; }
 	status_run() {
 		if [[ ${1:-} == --json ]]; then
@@ -255,6 +224,31 @@ test_vif_bridge_offline() {
 	}
 	vif_run() { run_udev vif-bridge 1 0 "$1" firewall=nft; }
 	kill_offline "vif-bridge (firewall=nft)"
+}
+
+# The emulated NIC of an HVM guest: add and remove with type_if=tap, as xl runs them; the
+# online and offline of the loops are its add and remove.
+tap_run() {
+	local action=$1
+	[[ $action == online ]] && action=add
+	[[ $action == offline ]] && action=remove
+	run_xl vif-bridge 1 0 "$action" type_if=tap
+}
+
+test_vif_bridge_add_tap() {
+	fault_setup() { tap_host; }
+	vif_run() { tap_run "$1"; }
+	kill_online "vif-bridge (tap)" vif1.0-emu tap1-emu
+}
+
+test_vif_bridge_remove_tap() {
+	fault_setup() {
+		tap_host
+		tap_run online
+		assert_eq 0 "$RC" "add ($OUT)"
+	}
+	vif_run() { tap_run "$1"; }
+	kill_offline "vif-bridge (tap)"
 }
 
 # ---------------------------------------------------------------- vif-route

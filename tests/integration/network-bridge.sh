@@ -363,15 +363,7 @@ test_bridge_null_noop() {
 # Fails each step of COMMAND in turn (tests/fault-lib.sh): whatever step fails,
 # the run fails with a message and the host ends up as it was before the run.
 nb_fault_loop() { # COMMAND LAYOUT
-	CMD=$1
-	use_layout "$2"
-	fault_setup() {
-		fresh_net
-		if [[ $CMD == stop ]]; then
-			nb start "${ARGS[@]}"
-			assert_eq 0 "$RC" "start before stop ($OUT)"
-		fi
-	}
+	nb_fault_host "$1" "$2"
 	fault_run() { nb "$CMD" "${ARGS[@]}"; }
 	fault_snapshot() { nb_state; }
 	fault_loop "$CMD, $2 layout"

@@ -26,20 +26,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../network-bridge-lib.sh"
 # ---------------------------------------------------------------- network programs
 
 check_network_bridge() { # start|stop LAYOUT
-	CMD=$1
-	use_layout "$2"
-	fault_setup() {
-		# shellcheck disable=SC2119 # the default NIC, eth0
-		fresh_net
-		if [[ $CMD == stop ]]; then
-			nb start "${ARGS[@]}"
-			assert_eq 0 "$RC" "start before stop ($OUT)"
-		fi
-	}
-	fault_snapshot() {
-		nb_state
-		fault_state | grep -v -E '"k":"(addr|route4|route6)"'
-	}
+	nb_fault_host "$1" "$2"
+	fault_snapshot() { nb_full_state; }
 	fault_run() { nb "$CMD" "${ARGS[@]}"; }
 	signal_loop "network-bridge $CMD ($2 layout)"
 }
@@ -48,14 +36,7 @@ test_network_bridge_start() { check_network_bridge start classic; }
 test_network_bridge_stop_rename() { check_network_bridge stop rename; }
 
 check_network_route() { # start|stop
-	CMD=$1
-	fault_setup() {
-		route_stopped_host
-		if [[ $CMD == stop ]]; then
-			run_env network-route -- start netdev=eth0
-			assert_eq 0 "$RC" "start before stop ($OUT)"
-		fi
-	}
+	route_fault_host "$1"
 	fault_run() { run_env network-route -- "$CMD" netdev=eth0; }
 	signal_loop "network-route $CMD"
 }
@@ -64,15 +45,7 @@ test_network_route_start() { check_network_route start; }
 test_network_route_stop() { check_network_route stop; }
 
 check_network_nat() { # start|stop ISC|DNSMASQ
-	CMD=$1 KIND=$2
-	fault_setup() {
-		nat_stopped_host "$KIND"
-		[[ $KIND == ISC ]] || install -m 644 /dev/null "$SB/dnsmasq.hosts"
-		if [[ $CMD == stop ]]; then
-			run_env network-nat -- start netdev=eth0 "${DHCP[@]}"
-			assert_eq 0 "$RC" "start before stop ($OUT)"
-		fi
-	}
+	nat_fault_host "$1" "$2"
 	fault_run() { run_env network-nat -- "$CMD" netdev=eth0 "${DHCP[@]}"; }
 	signal_loop "network-nat $CMD ($KIND)"
 }
