@@ -229,11 +229,13 @@ guest_run() {
 	while ((SECONDS < end)); do
 		IFS= read -r -t 1 -u "$fd" line || continue
 		line=${line%$'\r'}
-		if [[ $line == "@@$id "* ]]; then
-			RC=${line#"@@$id "}
+		# The end marker "@@ID STATUS"; a loaded emulator's console may drop a character of
+		# it, and a lost marker would read as a command that never ended.
+		if [[ $line =~ ^@{1,2}$id\ ([0-9]+)$ ]]; then
+			RC=${BASH_REMATCH[1]}
 			break
 		fi
-		[[ $line == @@* ]] && continue
+		[[ $line == @* ]] && continue
 		OUT+=$line$'\n'
 	done
 	OUT=${OUT%$'\n'}
@@ -306,7 +308,9 @@ frames_probe() {
 	for w in $want; do
 		wargs+=(--want "$w")
 	done
-	lan python3 "$PKT" recv "$LAN_IF" --prefix "$prefix" "${wargs[@]}" --timeout 6 \
+	# Ends soon after the wanted frames came; the bound only counts when one does not come,
+	# and a long rawsend line takes a while to reach a guest on a loaded emulator.
+	lan python3 "$PKT" recv "$LAN_IF" --prefix "$prefix" "${wargs[@]}" --timeout 30 \
 		--ready "$ready" >"$out" 2>&1 &
 	pid=$!
 	wait_until 10 "pkt.py recv ready" test -e "$ready" || return 1
