@@ -1,5 +1,6 @@
 /* The DHCP servers of NAT mode: ISC dhcpd and dnsmasq, their files edited atomically. */
 #include "dhcp.h"
+#include "proc.h"
 #include "signals.h"
 #include "dhcpedit.h"
 #include "lock.h"
@@ -392,7 +393,7 @@ static void run_init(const struct dhcp *d, const char *action, struct log *log)
 /* Tell a running dnsmasq to read its hosts file again. */
 static void dnsmasq_reread(const struct dhcp *d, struct log *log)
 {
-	char buf[32], comm[32], path[64];
+	char buf[32];
 	int fd = open(d->pidfile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 	if (fd >= 0)
@@ -407,14 +408,8 @@ static void dnsmasq_reread(const struct dhcp *d, struct log *log)
 	}
 	/* The pid file may be stale: signal only a process that is dnsmasq. */
 	bool running = false;
-	if (pid > 0) {
-		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd < 0 ? -1 : read(fd, comm, sizeof(comm) - 1);
-		if (fd >= 0)
-			close(fd);
-		running = n > 0 && (comm[n] = '\0', !strcmp(comm, "dnsmasq\n"));
-	}
+	if (pid > 0)
+		running = proc_is(pid, "dnsmasq");
 	if (!running) {
 		log_msg(log, LOG_WARNING,
 			"dnsmasq is not running (pid file %s): the entry in %s takes effect when "

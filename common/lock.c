@@ -1,5 +1,6 @@
 /* Named locks shared with the Xen shell scripts' locking.sh. */
 #include "lock.h"
+#include "proc.h"
 #include "params.h"
 #include "paths.h"
 #include "signals.h"
@@ -208,18 +209,10 @@ static bool holds(pid_t pid, const struct stat *st)
 
 static void note_holder(struct lock *lk, pid_t pid)
 {
-	char path[64];
 	if (lk->holders++)
 		return;
 	lk->holder = pid;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f && fgets(lk->holder_comm, sizeof(lk->holder_comm), f))
-		lk->holder_comm[strcspn(lk->holder_comm, "\n")] = '\0';
-	else
-		lk->holder_comm[0] = '\0';
-	if (f)
-		fclose(f);
+	proc_comm(pid, lk->holder_comm, sizeof(lk->holder_comm));
 }
 
 static void check_listed(pid_t pid, const struct stat *st, void *arg)

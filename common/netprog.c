@@ -1,6 +1,7 @@
 /* What network-route and network-nat share: command line, lock, and the record of what start
  * changed. */
 #include "netprog.h"
+#include "proc.h"
 #include "addr.h"
 #include "paths.h"
 #include "signals.h"
@@ -127,16 +128,7 @@ int netprog_amend(struct netprog *np, const char *fmt, ...)
 
 bool netprog_starter_running(const struct netprog *np)
 {
-	/* By pid and name: the pid of a run killed long ago may be another program's now. */
-	char path[64], comm[32] = "", want[32];
-	snprintf(path, sizeof(path), "/proc/%ld/comm", np->starter);
-	snprintf(want, sizeof(want), "%.15s\n", np->name);
-	FILE *f = np->starter > 0 ? fopen(path, "re") : NULL;
-	if (!f)
-		return false;
-	bool ours = fgets(comm, sizeof(comm), f) && !strcmp(comm, want);
-	fclose(f);
-	return ours;
+	return proc_is(np->starter, np->name);
 }
 
 /* Call fn on each record line (NUL-terminated copy) until it returns true. */

@@ -1,6 +1,7 @@
 /* network-bridge's durable record of a takeover, and the repair of a start or stop killed half-way.
  */
 #include "addr.h"
+#include "proc.h"
 #include "network-bridge.h"
 #include "paths.h"
 #include "statefile.h"
@@ -32,17 +33,6 @@
 static void record_name(const char *bridge, char *buf, size_t len)
 {
 	snprintf(buf, len, "network-bridge.%s", bridge);
-}
-
-struct record_name {
-	char s[48];
-};
-
-static struct record_name name_of(const char *bridge)
-{
-	struct record_name n;
-	record_name(bridge, n.s, sizeof(n.s));
-	return n;
 }
 
 static const char *phase_word(enum nb_phase p)
@@ -235,15 +225,7 @@ int nb_record_load(const char *bridge, struct nb_record *r)
 
 bool nb_record_running(const struct nb_record *r)
 {
-	/* By pid and name: the pid of a run killed long ago may be another program's now. */
-	char path[64], comm[32] = "";
-	snprintf(path, sizeof(path), "/proc/%ld/comm", r->pid);
-	FILE *f = r->pid > 0 ? fopen(path, "re") : NULL;
-	if (!f)
-		return false;
-	bool ours = fgets(comm, sizeof(comm), f) && !strcmp(comm, "network-bridge\n");
-	fclose(f);
-	return ours;
+	return proc_is(r->pid, "network-bridge");
 }
 
 /*
@@ -340,8 +322,10 @@ int nb_finish_interrupted(struct nb *nb)
 	if (r.temp || r.phase == NB_STARTED) {
 		bool temp = r.temp;
 		nb_record_free(&r);
+		char name[48];
+		record_name(nb->bridge, name, sizeof(name));
 		if (temp && nb_step(nb, "remove what an interrupted run left of the record"))
-			statefile_forget_temp(name_of(nb->bridge).s);
+			statefile_forget_temp(name);
 		return 0;
 	}
 	const char *what = r.phase == NB_STARTING ? "start" : "stop";
