@@ -500,10 +500,10 @@ int dhcp_host(const struct dhcp *d, const struct dhcp_host *h, bool add, struct 
 	return r;
 }
 
-/* A line, outside its comment, declares the subnet 10.0.0.0/16. */
+/* A line, outside its comment, declares the subnet 10.0.0.0/8. */
 static bool declares_nat_subnet(const char *text)
 {
-	static const char decl[] = "subnet 10.0.0.0 netmask 255.255.0.0";
+	static const char decl[] = DHCP_NAT_DECL;
 	for (const char *p = text; *p;) {
 		const char *nl = strchr(p, '\n');
 		const char *end = nl ? nl : p + strlen(p);
@@ -521,17 +521,23 @@ static bool declares_nat_subnet(const char *text)
 	return false;
 }
 
+struct subnet_edit {
+	const struct dhcp *d;
+	bool add;
+};
+
 static char *edit_subnet(const char *text, const void *arg, const char **why)
 {
-	const bool *add = arg;
+	const struct subnet_edit *e = arg;
 	/* An administrator's own declaration of the subnet serves: never a second one. */
-	if (*add && declares_nat_subnet(text)) {
+	if (e->add && declares_nat_subnet(text)) {
 		char *same = strdup(text);
 		if (!same)
 			*why = "out of memory";
 		return same;
 	}
-	return dhcpedit_line(text, DHCP_NAT_SUBNET, *add, why);
+	const char *line = !e->add && e->d->subnet ? e->d->subnet : DHCP_NAT_SUBNET;
+	return dhcpedit_line(text, line, e->add, why);
 }
 
 /* dnsmasq_conf is this program's own file: written whole, removed whole. */
@@ -617,8 +623,9 @@ int dhcp_serve_subnet(const struct dhcp *d, bool add, bool *changed, struct log 
 		lock_strerror(&lk, r, err, errlen);
 		return -1;
 	}
+	struct subnet_edit e = {d, add};
 	if (d->kind == DHCP_ISC)
-		r = edit_file(d->conf, false, edit_subnet, &add, changed, err, errlen);
+		r = edit_file(d->conf, false, edit_subnet, &e, changed, err, errlen);
 	else
 		r = dnsmasq_conf(d, add, changed, err, errlen);
 	if (r == 0)

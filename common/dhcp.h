@@ -11,9 +11,16 @@
 
 enum dhcp_kind { DHCP_NO, DHCP_ISC, DHCP_DNSMASQ };
 
-/* The subnet vif-nat's default addresses come from (SPEC §5). */
-#define DHCP_NAT_SUBNET "subnet 10.0.0.0 netmask 255.255.0.0 {}"
-#define DHCP_NAT_RANGE	"dhcp-range=10.0.0.0,static,255.255.0.0"
+/*
+ * What vif-nat's addresses come from (SPEC §5): 10.<domid/256>.<domid%256>.<vifid>/16 for every
+ * domain id, so all of 10.0.0.0/8, each guest told the /16 its address is derived in.
+ */
+#define DHCP_NAT_DECL	"subnet 10.0.0.0 netmask 255.0.0.0"
+#define DHCP_NAT_SUBNET DHCP_NAT_DECL " { option subnet-mask 255.255.0.0; }"
+#define DHCP_NAT_RANGE                                                                             \
+	"dhcp-range=10.0.0.0,static,255.0.0.0\ndhcp-option=option:netmask,255.255.0.0"
+/* The declaration a start of version 0.1.0 added (10.0.0.0/16 only): what its stop removes. */
+#define DHCP_NAT_SUBNET_0_1 "subnet 10.0.0.0 netmask 255.255.0.0 {}"
 
 struct dhcp {
 	enum dhcp_kind kind;
@@ -23,6 +30,7 @@ struct dhcp {
 	char hosts[PATH_MAX];	     /* dnsmasq: the dhcp-hostsfile */
 	char pidfile[PATH_MAX];	     /* dnsmasq: its pid file, for SIGHUP */
 	char dnsmasq_conf[PATH_MAX]; /* dnsmasq: the file network-nat writes */
+	const char *subnet;	     /* ISC: the declaration taken away; NULL: DHCP_NAT_SUBNET */
 };
 
 /*
@@ -72,10 +80,10 @@ int dhcp_host(const struct dhcp *d, const struct dhcp_host *h, bool add, struct 
 bool dhcp_subnet_served(const struct dhcp *d);
 
 /*
- * network-nat: make the server serve 10.0.0.0/16 (ISC: the subnet declaration, added when no
- * declaration of that subnet exists; dnsmasq: dnsmasq_conf written with the range and the
- * hosts file), or take that away, then restart the server.  *changed says whether a file was
- * changed: stop takes away only what start added.  0 or -1 (err).
+ * network-nat: make the server serve 10.0.0.0/8 (ISC: the subnet declaration, added when no
+ * declaration of that subnet exists; taken away: d->subnet when set; dnsmasq: dnsmasq_conf written
+ * with the range and the hosts file), or take that away, then restart the server.  *changed says
+ * whether a file was changed: stop takes away only what start added.  0 or -1 (err).
  */
 int dhcp_serve_subnet(const struct dhcp *d, bool add, bool *changed, struct log *log, char *err,
 		      size_t errlen);

@@ -19,7 +19,8 @@ static const char usage[] =
     "\n"
     "Prepare the host for guests behind NAT (vif-nat): turn on IPv4 forwarding,\n"
     "masquerade what leaves the device facing the network and, with DHCP, make the\n"
-    "DHCP server serve 10.0.0.0/16 (start); undo exactly that (stop); show it\n"
+    "DHCP server serve 10.0.0.0/8, the addresses vif-nat gives every domain (start);\n"
+    "undo exactly that (stop); show it\n"
     "(status). Run by xend at its start and stop; see network-nat(8).\n"
     "\n"
     "Parameters (environment < key=value):\n"
@@ -44,6 +45,9 @@ static const char usage[] =
     "  -v, --verbose  print each step\n"
     "  -n, --dry-run  print the steps, change nothing\n"
     "      --json     status as JSON\n";
+
+/* What the DHCP server is made to serve: every address vif-nat derives (SPEC §5). */
+#define NAT_SUBNET "10.0.0.0/8"
 
 struct nat {
 	struct netprog np; /* first: the undo steps find the rest from it */
@@ -190,7 +194,7 @@ static int start(struct nat *n)
 			return -1;
 	}
 	if (n->dhcp.kind != DHCP_NO &&
-	    netprog_step(np, "make the DHCP server (%s) serve 10.0.0.0/16",
+	    netprog_step(np, "make the DHCP server (%s) serve " NAT_SUBNET,
 			 n->dhcp.kind == DHCP_ISC ? "ISC dhcpd" : "dnsmasq")) {
 		bool changed;
 		/* dnsmasq needs vif-nat's hosts file to exist: made here if missing, and
@@ -206,30 +210,39 @@ static int start(struct nat *n)
 		/* Paths are validated: no blanks.  "-" stands for none.  Whether start adds the
 		 * subnet (else an administrator's own declaration serves), known before. */
 		bool adds = !dhcp_subnet_served(d);
-		if (netprog_intent(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), adds,
-				   subnet_file(d), d->init, d->hosts[0] ? d->hosts : "-") < 0)
+		if (netprog_intent(np, "dhcp %s %d %s %s %s " NAT_SUBNET, dhcp_kind_name(d->kind),
+				   adds, subnet_file(d), d->init, d->hosts[0] ? d->hosts : "-") < 0)
 			return -1;
 		if (dhcp_serve_subnet(d, true, &changed, &np->log, np->err, sizeof(np->err)) < 0)
 			return -1;
 		if (changed && push_undo(n, undo_subnet, false, "the DHCP subnet") < 0)
 			return -1;
 		if (changed != adds &&
-		    netprog_amend(np, "dhcp %s %d %s %s %s", dhcp_kind_name(d->kind), changed,
-				  subnet_file(d), d->init, d->hosts[0] ? d->hosts : "-") < 0)
+		    netprog_amend(np, "dhcp %s %d %s %s %s " NAT_SUBNET, dhcp_kind_name(d->kind),
+				  changed, subnet_file(d), d->init,
+				  d->hosts[0] ? d->hosts : "-") < 0)
 			return -1;
 	}
 	return netprog_save(np);
 }
 
-/* The DHCP configuration start used, from its record. */
-static bool recorded_dhcp(struct nat *n, int *changed)
+/*
+ * The DHCP configuration start used, from its record; *served the subnet it made the server
+ * serve (a record of version 0.1.0 names none: it served 10.0.0.0/16).
+ */
+static bool recorded_dhcp(struct nat *n, int *changed, const char **served)
 {
 	char rec[4 * PATH_MAX], kind[16], conf[PATH_MAX], init[PATH_MAX], hosts[PATH_MAX];
+	char subnet[32] = "";
 	struct dhcp *d = &n->dhcp;
 	if (!netprog_recorded(&n->np, "dhcp", rec, sizeof(rec)) ||
-	    sscanf(rec, "%15s %d %4095s %4095s %4095s", kind, changed, conf, init, hosts) != 5)
+	    sscanf(rec, "%15s %d %4095s %4095s %4095s %31s", kind, changed, conf, init, hosts,
+		   subnet) < 5)
 		return false;
 	memset(d, 0, sizeof(*d));
+	bool old = !subnet[0];
+	d->subnet = old ? DHCP_NAT_SUBNET_0_1 : NULL;
+	*served = old ? "10.0.0.0/16" : NAT_SUBNET;
 	d->kind = !strcmp(kind, "dnsmasq") ? DHCP_DNSMASQ : DHCP_ISC;
 	snprintf(subnet_file(d), PATH_MAX, "%s", conf);
 	snprintf(d->init, sizeof(d->init), "%s", init);
@@ -243,14 +256,15 @@ static int stop(struct nat *n)
 	struct netprog *np = &n->np;
 	char backend[32], err[512];
 	int changed = 0;
+	const char *served;
 
 	if (!np->started) {
 		log_msg(&np->log, LOG_DEBUG, "not started for %s: nothing to do", np->netdev);
 		return 0;
 	}
 	/* The reverse order of start; the state file stays until everything is undone. */
-	if (recorded_dhcp(n, &changed) && changed &&
-	    netprog_step(np, "take 10.0.0.0/16 back from the DHCP server")) {
+	if (recorded_dhcp(n, &changed, &served) && changed &&
+	    netprog_step(np, "take %s back from the DHCP server", served)) {
 		bool taken;
 		if (dhcp_serve_subnet(&n->dhcp, false, &taken, &np->log, np->err, sizeof(np->err)) <
 		    0)
@@ -281,7 +295,8 @@ static int status(struct nat *n)
 	const char *const keys[] = {"ip_forward"};
 	bool masq = netprog_recorded(np, "masquerade", backend, sizeof(backend));
 	int changed = 0;
-	bool has_dhcp = recorded_dhcp(n, &changed);
+	const char *served = NULL;
+	bool has_dhcp = recorded_dhcp(n, &changed, &served);
 	const char *kind = has_dhcp ? dhcp_kind_name(n->dhcp.kind) : "no";
 	const char *conf = has_dhcp ? subnet_file(&n->dhcp) : NULL;
 
@@ -293,6 +308,8 @@ static int status(struct nat *n)
 		json_str(stdout, kind);
 		printf(",\"dhcp_file\":");
 		json_str(stdout, conf);
+		printf(",\"dhcp_subnet\":");
+		json_str(stdout, served);
 		printf("}\n");
 		return 0;
 	}
@@ -301,7 +318,7 @@ static int status(struct nat *n)
 	else
 		printf("  masquerade of what leaves %s: off\n", np->netdev);
 	if (has_dhcp)
-		printf("  DHCP: %s, 10.0.0.0/16 served through %s%s\n", kind, conf,
+		printf("  DHCP: %s, %s served through %s%s\n", kind, served, conf,
 		       changed ? "" : " (declared there before start)");
 	else
 		printf("  DHCP: no\n");

@@ -339,9 +339,10 @@ dnsmasq_sandbox() {
 }
 
 # dnsmasq_conf DIR: writes DIR/dnsmasq.conf as network-nat dhcp=dnsmasq
-# would: the static 10.0.0.0/16 range and DIR/dnsmasq.hosts as hosts file.
+# would: the static 10.0.0.0/8 range (guests told the /16 of their address)
+# and DIR/dnsmasq.hosts as hosts file.
 dnsmasq_conf() {
-	printf '%s\n' "dhcp-range=10.0.0.0,static,255.255.0.0" \
+	printf '%s\n' "dhcp-range=10.0.0.0,static,255.0.0.0" "dhcp-option=option:netmask,255.255.0.0" \
 		"dhcp-hostsfile=$1/dnsmasq.hosts" >"$1/dnsmasq.conf"
 }
 
@@ -362,6 +363,7 @@ _DHCLIENT_SCRIPT=$(
 case $reason in
 PREINIT) ip link set dev "$interface" up ;;
 BOUND | RENEW | REBIND | REBOOT)
+	echo "$new_subnet_mask" >"${0%/*}/mask"
 	echo "$new_ip_address${new_routers:+ $new_routers}" >"${0%/*}/result.tmp" &&
 		mv "${0%/*}/result.tmp" "${0%/*}/result"
 	;;
@@ -373,7 +375,8 @@ EOF
 # dhcp_client NS [DEV] [TIMEOUT]: runs dhclient once in namespace NS on DEV
 # (default eth0) for at most TIMEOUT seconds (default 10) and prints
 # "<address> <router>" of the lease it got (the routers option as sent:
-# several are space-separated; without one just "<address>"). Prints nothing
+# several are space-separated; without one just "<address>"; with
+# DHCP_CLIENT_MASK=1 in the environment "<address>/<netmask>"). Prints nothing
 # and returns 1 without a lease. Nothing is configured (the guest's eth0 keeps
 # no address), all files stay in $SB/dhclient.XXXXXX (kept on failure, with
 # the client's log), and the client is gone when it returns.
@@ -402,7 +405,13 @@ dhcp_client() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	if [[ -s $dir/result ]]; then
-		cat "$dir/result"
+		if [[ -n ${DHCP_CLIENT_MASK:-} ]]; then
+			local r
+			r=$(cat "$dir/result")
+			echo "${r%% *}/$(cat "$dir/mask")${r#"${r%% *}"}"
+		else
+			cat "$dir/result"
+		fi
 		rm -rf "$dir"
 		return 0
 	fi

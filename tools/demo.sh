@@ -609,7 +609,7 @@ step_nr_stop() {
 
 nat_intro() {
 	printf '\n%sNAT mode: network-nat and vif-nat%s\n\n' "$BOLD" "$RESET"
-	say "In NAT mode the guests have private addresses, in 10.0.0.0/16, that the LAN knows nothing about. The host forwards what they send and rewrites its source to the host's own address (masquerade), and rewrites the answers back. vif-nat derives each guest's address from its domain and card numbers, 10.<domain/256>.<domain%256>.<card+1>, and gives the vif a router address: the guest's address with 127 added to its last number. With DHCP the guest learns both from a DHCP server on the host: here dnsmasq (dhcp=dnsmasq); ISC dhcpd works too (dhcp=yes)."
+	say "In NAT mode the guests have private addresses, in 10.0.0.0/8, that the LAN knows nothing about. The host forwards what they send and rewrites its source to the host's own address (masquerade), and rewrites the answers back. vif-nat derives each guest's address from its domain and card numbers, 10.<domain/256>.<domain%256>.<card+1>, and gives the vif a router address: the guest's address with 127 added to its last number. With DHCP the guest learns both from a DHCP server on the host: here dnsmasq (dhcp=dnsmasq); ISC dhcpd works too (dhcp=yes)."
 }
 
 step_nat_dnsmasq() {
@@ -630,7 +630,7 @@ step_nn_start() {
 	heading "xend starts: network-nat start"
 	say "xend-config.sxp says (network-script 'network-nat netdev=eth0 dhcp=dnsmasq'); with the sandbox's paths added, xend runs:"
 	must "${NN[@]}" start "${NN_ARGS[@]}"
-	say "network-nat turned on IPv4 forwarding, put the masquerade of what leaves eth0 into this project's own nftables table, wrote dnsmasq's configuration (serve 10.0.0.0/16, fixed addresses from the hosts file only) and restarted dnsmasq, which now runs in the host:"
+	say "network-nat turned on IPv4 forwarding, put the masquerade of what leaves eth0 into this project's own nftables table, wrote dnsmasq's configuration (serve 10.0.0.0/8, fixed addresses from the hosts file only) and restarted dnsmasq, which now runs in the host:"
 	show_sysctls ip_forward
 	sysctl_is ip_forward 1
 	must ip netns exec "$HOST" nft list table inet xen_hotplug
@@ -679,7 +679,7 @@ step_nat_lease() {
 
 step_nat_ping() {
 	heading "the guest reaches the LAN, behind the host's address"
-	say "The LAN has no route to 10.0.0.0/16, so the router could not even answer the guest's own address:"
+	say "The LAN has no route to 10.0.0.0/8, so the router could not even answer the guest's own address:"
 	must ip -n "$LAN" route
 	say "We listen on the router's end of the cable with tcpdump (in the background, for the first two ICMP packets) while the guest pings the router:"
 	local cap=$SB/lan-capture pid i

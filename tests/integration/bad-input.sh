@@ -315,7 +315,7 @@ DHCP_DIR=
 dhcp_files() {
 	DHCP_DIR=$SB/dhcp
 	mkdir -p "$DHCP_DIR"
-	printf 'subnet 10.0.0.0 netmask 255.255.0.0 {}\n' >"$DHCP_DIR/dhcpd.conf"
+	printf 'subnet 10.0.0.0 netmask 255.0.0.0 { option subnet-mask 255.255.0.0; }\n' >"$DHCP_DIR/dhcpd.conf"
 	printf 'INTERFACESv4=""\n' >"$DHCP_DIR/defaults"
 	: >"$DHCP_DIR/hosts"
 	# An init script that reads the defaults file as Debian's does (it is shell), so that

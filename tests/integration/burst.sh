@@ -792,7 +792,8 @@ nat_burst() {
 	local want
 	want=$(dhcp_lines "$kind" "${ids[@]}")
 	if [[ $kind == isc ]]; then
-		want=$(printf '%s\n%s\n' "$want" 'subnet 10.0.0.0 netmask 255.255.0.0 {}' | LC_ALL=C sort)
+		local subnet='subnet 10.0.0.0 netmask 255.0.0.0 { option subnet-mask 255.255.0.0; }'
+		want=$(printf '%s\n%s\n' "$want" "$subnet" | LC_ALL=C sort)
 		assert_same "$want" "$(added_lines "${files[0]}" "${orig[${files[0]}]}")" \
 			"the lines added to dhcpd.conf"
 		local ifs=""

@@ -13,6 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../dhcp-lib.sh"
 
 declare -A G=() # guest namespaces by domid
+# The declaration network-nat dhcp=yes adds (a grep pattern: braces are literal).
+SUBNET='subnet 10.0.0.0 netmask 255.0.0.0 { option subnet-mask 255.255.0.0; }'
 
 # ---------------------------------------------------------------- set-up
 
@@ -107,7 +109,7 @@ test_isc_leases() {
 	local conf=$SB/isc/dhcpd.conf defaults=$SB/isc/isc-dhcp-server orig
 	orig=$(cat "$conf")
 	nat_start "${DHCPD_ENV[@]}"
-	assert_eq 1 "$(count "$conf" '^subnet 10.0.0.0 netmask 255.255.0.0 {}$')" "subnet lines"
+	assert_eq 1 "$(count "$conf" "^$SUBNET\$")" "subnet lines"
 	guest 1
 	guest 2
 	online 1 "${DHCPD_ENV[@]}"
@@ -160,7 +162,8 @@ test_dnsmasq_leases() {
 	local dir=$SB/dm hosts=$SB/dm/dnsmasq.hosts orig pid reads
 	orig=$(cat "$hosts")
 	nat_start "${DNSMASQ_ENV[@]}"
-	assert_eq "dhcp-range=10.0.0.0,static,255.255.0.0
+	assert_eq "dhcp-range=10.0.0.0,static,255.0.0.0
+dhcp-option=option:netmask,255.255.0.0
 dhcp-hostsfile=$hosts" "$(grep -v '^#' "$dir/dnsmasq.conf")" "dnsmasq.conf"
 	pid=$(cat "$dir/dnsmasq.pid")
 	assert_eq dnsmasq "$(cat "/proc/$pid/comm" 2>/dev/null)" "the process of the pid file"
@@ -402,22 +405,61 @@ test_concurrent_onlines_keep_every_entry() {
 	assert_eq "$d" "$(file_state "$defaults")" "the defaults file after the offlines"
 }
 
+# ---------------------------------------------------------------- every domain
+
+# every_domain isc|dnsmasq: guests of domains 1, 300 and 32000 (Xen's highest domids are just
+# below 32752), their addresses derived by vif-nat (10.0.1.1, 10.1.44.1, 10.125.0.1), each get
+# their lease from the server network-nat set up, told the /16 of their address and their
+# router; after the offlines and stop the file the entries went to is as before.
+every_domain() {
+	local d want file orig
+	local -a env
+	local -A addr=([1]=10.0.1 [300]=10.1.44 [32000]=10.125.0)
+	if [[ $1 == isc ]]; then
+		dhcpd_sandbox "$SB/isc"
+		file=$SB/isc/dhcpd.conf env=("${DHCPD_ENV[@]}")
+	else
+		dnsmasq_sandbox "$SB/dm"
+		file=$SB/dm/dnsmasq.hosts env=("${DNSMASQ_ENV[@]}")
+	fi
+	orig=$(file_state "$file")
+	uplink
+	nat_start "${env[@]}"
+	for d in 1 300 32000; do
+		guest "$d"
+		online "$d" "${env[@]}"
+	done
+	for d in 1 300 32000; do
+		want="${addr[$d]}.1/255.255.0.0 ${addr[$d]}.128"
+		assert_eq "$want" "$(DHCP_CLIENT_MASK=1 lease "${G[$d]}")" "domain $d's lease"
+	done
+	for d in 1 300 32000; do
+		offline "$d" "${env[@]}"
+	done
+	nat_stop
+	assert_eq "$orig" "$(file_state "$file")" "${file##*/} after stop"
+	assert_fail test -e "$SB/dm/dnsmasq.conf"
+}
+
+test_isc_leases_every_domain() { every_domain isc; }
+test_dnsmasq_leases_every_domain() { every_domain dnsmasq; }
+
 # ---------------------------------------------------------------- network-nat
 
-# network-nat dhcp=yes declares 10.0.0.0/16 once, and stop takes away only
+# network-nat dhcp=yes declares 10.0.0.0/8 once, and stop takes away only
 # what start added: not a declaration the administrator had (a commented-out
 # one does not count).
 test_network_nat_subnet_declaration() {
 	uplink
 	local conf=$SB/dhcpd.conf c
 	local -a isc=(dhcp=yes "dhcpd_conf=$conf" dhcpd_init=/bin/true)
-	printf '%s\n' '# subnet 10.0.0.0 netmask 255.255.0.0 {}' 'default-lease-time 600;' >"$conf"
+	printf '%s\n' "# $SUBNET" 'default-lease-time 600;' >"$conf"
 	chown 123:45 "$conf"
 	c=$(file_state "$conf")
 	nat_start "${isc[@]}"
-	assert_eq 1 "$(count "$conf" '^subnet 10.0.0.0 netmask 255.255.0.0 {}$')" "subnet lines"
+	assert_eq 1 "$(count "$conf" "^$SUBNET\$")" "subnet lines"
 	nat_start "${isc[@]}"
-	assert_eq 1 "$(count "$conf" '^subnet 10.0.0.0 netmask 255.255.0.0 {}$')" \
+	assert_eq 1 "$(count "$conf" "^$SUBNET\$")" \
 		"subnet lines after a second start"
 	run_env network-nat -- status netdev=eth0 --json
 	assert_eq "yes $conf" "$(jq -r '"\(.dhcp) \(.dhcp_file)"' <<<"$OUT")" "status --json"
@@ -425,13 +467,32 @@ test_network_nat_subnet_declaration() {
 	assert_eq "$c" "$(file_state "$conf")" "dhcpd.conf after stop"
 
 	# The administrator's own declaration of the subnet serves.
-	printf '%s\n' 'subnet 10.0.0.0 netmask 255.255.0.0 {' '	option domain-name "nat";' '}' \
+	printf '%s\n' 'subnet 10.0.0.0 netmask 255.0.0.0 {' '	option domain-name "nat";' '}' \
 		>>"$conf"
 	c=$(file_state "$conf")
 	nat_start "${isc[@]}"
 	assert_eq "$c" "$(file_state "$conf")" "dhcpd.conf after start"
 	run_env network-nat -- status netdev=eth0
 	assert_contains "$OUT" "declared there before start" "status"
+	nat_stop
+	assert_eq "$c" "$(file_state "$conf")" "dhcpd.conf after stop"
+}
+
+# A start by version 0.1.0 declared 10.0.0.0/16 and recorded no subnet: its stop, run by this
+# version after an upgrade, takes that declaration away and leaves the file as before.
+test_network_nat_stop_after_upgrade() {
+	uplink
+	local conf=$SB/dhcpd.conf state=$XEN_RUN_DIR/network-nat.eth0 c
+	local -a isc=(dhcp=yes "dhcpd_conf=$conf" dhcpd_init=/bin/true)
+	printf '%s\n' 'default-lease-time 600;' >"$conf"
+	c=$(file_state "$conf")
+	nat_start "${isc[@]}"
+	assert_ok grep -q ' 10.0.0.0/8$' "$state"
+	# What 0.1.0 left: its declaration, its record's dhcp line without the subnet.
+	sed -i "s|^$SUBNET\$|subnet 10.0.0.0 netmask 255.255.0.0 {}|" "$conf"
+	sed -i 's| 10.0.0.0/8$||' "$state"
+	run_env network-nat -- status netdev=eth0
+	assert_contains "$OUT" "10.0.0.0/16 served through $conf" "status of the old start"
 	nat_stop
 	assert_eq "$c" "$(file_state "$conf")" "dhcpd.conf after stop"
 }

@@ -209,7 +209,7 @@ test_valgrind_network_nat() {
 		vg_run network-nat $cmd netdev=eth0 "${DHCPD_ENV[@]}"
 		assert_eq 0 "$RC" "network-nat $cmd dhcp=yes under valgrind: $(vg_reports)"
 		if [[ $cmd == start ]]; then
-			assert_contains "$(cat "$SB/dhcpd/dhcpd.conf")" "subnet 10.0.0.0 netmask 255.255.0.0" \
+			assert_contains "$(cat "$SB/dhcpd/dhcpd.conf")" "subnet 10.0.0.0 netmask 255.0.0.0" \
 				"subnet declared"
 		fi
 	done

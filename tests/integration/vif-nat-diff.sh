@@ -406,12 +406,13 @@ test_diff_dhcpd_debian_defaults() {
 }
 
 # An older defaults file (INTERFACES="") that both edit: the same files, and a real dhcpd on
-# each side gives its guest the same lease (with the 10.0.0.0/16 subnet network-nat declares).
+# each side gives its guest the same lease (with the subnet network-nat declares).
 test_diff_dhcpd_lease() {
 	dhcp_twin 'INTERFACES=""'
 	local side
 	for side in ref ours; do
-		echo 'subnet 10.0.0.0 netmask 255.255.0.0 {}' >>"$SB/dhcp-$side/dhcpd.conf"
+		echo 'subnet 10.0.0.0 netmask 255.0.0.0 { option subnet-mask 255.255.0.0; }' \
+			>>"$SB/dhcp-$side/dhcpd.conf"
 	done
 	twin_setup --
 	both run_xl 1 0 online

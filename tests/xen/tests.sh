@@ -361,12 +361,29 @@ test_routed_guest() {
 	assert_same "$before" "$(trace_state)" "links, rules, state files and store after stop"
 }
 
+# guest_lease NAME: the guest asks for a lease with busybox udhcpc, takes it (address and
+# default route) and OUT is "lease <address>/<prefix> <router>".
+guest_lease() {
+	guest_must "$1" 'cat >/tmp/dhcp.sh <<"EOF"
+#!/bin/sh
+[ "$1" = bound ] || exit 0
+ip addr add "$ip/$mask" dev "$interface"
+ip route add default via "$router"
+echo "lease $ip/$mask $router" >/tmp/lease
+EOF
+chmod +x /tmp/dhcp.sh && ip link set eth0 up' || return 1
+	guest_run "$1" 'udhcpc -i eth0 -n -q -t 6 -T 2 -s /tmp/dhcp.sh >/dev/null 2>&1; cat /tmp/lease' 40
+}
+
 # network-nat dhcp=dnsmasq + vif-nat: the guest gets its address and router from dnsmasq
 # with busybox udhcpc and reaches the LAN masqueraded (the LAN has no route back to 10/8).
 # xl passes a vif script no parameters of the administrator's, so dhcp= goes into a wrapper,
-# as README.md shows.
+# as README.md shows. The server serves every domain's address: xl cannot give a guest the
+# domain id 300 or 32000, so two more guests are given those domains' derived addresses
+# (10.1.44.1, 10.125.0.1) by ip= and must get their leases too.
 test_nat_guest_dhcp_dnsmasq() {
-	local before_sys before id v lease wrapper=$SCRIPTS/vif-nat-dnsmasq
+	local before_sys before id v g a wrapper=$SCRIPTS/vif-nat-dnsmasq
+	local -A far=([n300]=10.1.44 [n32000]=10.125.0)
 	before_sys=$(sysctls)
 	before=$(trace_state)
 	printf '#!/bin/sh\nexec %s dhcp=dnsmasq "$@"\n' "$SCRIPTS/vif-nat" >"$wrapper"
@@ -379,22 +396,24 @@ test_nat_guest_dhcp_dnsmasq() {
 	assert_eq connected "$(xenstore-read "$(backend n1)/hotplug-status")" "hotplug-status of $v"
 	assert_contains "$(ip -o addr show dev "$v")" "inet 10.0.$id.128/" "router address on $v"
 	assert_contains "$(cat /var/lib/xen/dnsmasq-hosts)" "$(mac_of 81),10.0.$id.1" "dnsmasq hosts"
-	guest_must n1 'cat >/tmp/dhcp.sh <<"EOF"
-#!/bin/sh
-[ "$1" = bound ] || exit 0
-ip addr add "$ip/$mask" dev "$interface"
-ip route add default via "$router"
-echo "lease $ip $router" >/tmp/lease
-EOF
-chmod +x /tmp/dhcp.sh && ip link set eth0 up'
-	guest_run n1 'udhcpc -i eth0 -n -q -t 6 -T 2 -s /tmp/dhcp.sh >/dev/null 2>&1; cat /tmp/lease' 40
-	lease=$OUT
-	assert_eq "lease 10.0.$id.1 10.0.$id.128" "$lease" "the guest's DHCP lease"
+	guest_lease n1
+	assert_eq "lease 10.0.$id.1/16 10.0.$id.128" "$OUT" "the guest's DHCP lease"
 	guest_ping n1 "$LAN_IP"
-	guest_destroy n1
-	wait_until 20 "$v gone" bash -c "! ip link show $v"
-	[[ $(cat /var/lib/xen/dnsmasq-hosts 2>/dev/null) == *"$(mac_of 81)"* ]] &&
-		fail "the guest's dnsmasq entry left after destroy"
+	guest_up n300 "mac=$(mac_of 82),ip=${far[n300]}.1,script=vif-nat-dnsmasq"
+	guest_up n32000 "mac=$(mac_of 83),ip=${far[n32000]}.1,script=vif-nat-dnsmasq"
+	for g in n300 n32000; do
+		a=${far[$g]}
+		guest_lease "$g"
+		assert_eq "lease $a.1/16 $a.128" "$OUT" "the DHCP lease of $g (address $a.1)"
+		guest_ping "$g" "$LAN_IP"
+	done
+	for g in n1 n300 n32000; do
+		v=$(vif_dev "$g")
+		guest_destroy "$g"
+		wait_until 20 "$v gone" bash -c "! ip link show $v"
+	done
+	[[ -s /var/lib/xen/dnsmasq-hosts ]] &&
+		fail "dnsmasq entries left after destroy: $(cat /var/lib/xen/dnsmasq-hosts)"
 	must "$SCRIPTS/network-nat" stop dhcp=dnsmasq
 	rm -f "$wrapper"
 	assert_same "$before_sys" "$(sysctls)" "sysctls after network-nat stop"
