@@ -330,10 +330,8 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 	int err = net_open(&c->net);
 	if (err < 0)
 		return vif_net_error(c, err, "cannot open a netlink socket");
-	if (prog->lock && (err = lock_take(&c->lock, prog->lock)) < 0) {
-		char why[sizeof(c->err)];
-		return vif_error(c, "%s", lock_strerror(&c->lock, err, why, sizeof(why)));
-	}
+	if (!prog->lock_late && vif_lock(c) < 0)
+		return -1;
 
 	snprintf(c->dev, sizeof(c->dev), "%s", c->vif);
 	err = link_get(&c->net, c->dev, &c->link);
@@ -341,6 +339,20 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 		return vif_net_error(c, err, "cannot look up %s", c->dev);
 	c->dev_exists = err == 0;
 	return 0;
+}
+
+int vif_lock(struct vif_ctx *c)
+{
+	int err;
+	if (!c->prog->lock || c->lock.fd >= 0 || (err = lock_take(&c->lock, c->prog->lock)) == 0)
+		return 0;
+	char why[sizeof(c->err)];
+	return vif_error(c, "%s", lock_strerror(&c->lock, err, why, sizeof(why)));
+}
+
+void vif_unlock(struct vif_ctx *c)
+{
+	lock_release(&c->lock);
 }
 
 int vif_rename(struct vif_ctx *c)
@@ -640,13 +652,26 @@ static void release(struct vif_ctx *c)
 	log_close(&c->log);
 }
 
+/* The undo after the lock was let go runs under it again, when it can be had. */
+static void relock_for_undo(struct vif_ctx *c)
+{
+	int err;
+	char why[512];
+	if (c->prog->lock && c->lock.fd < 0 && (err = lock_take(&c->lock, c->prog->lock)) < 0)
+		log_msg(&c->log, LOG_ERR, "undoing without the lock: %s",
+			lock_strerror(&c->lock, err, why, sizeof(why)));
+}
+
 int vif_finish(struct vif_ctx *c, const char *bridge)
 {
-	if (c->up && !c->tap && c->mtu_value && write_frontend_mtu(c) < 0)
-		return -1;
 	/* The lock is not held while the hooks run, as the Xen scripts held none: a slow hook
-	 * must not hold up every other vif and network-bridge. */
+	 * must not hold up every other vif and network-bridge.  Nor for the guest's MTU node:
+	 * what the lock guards is done. */
 	lock_release(&c->lock);
+	if (c->up && !c->tap && c->mtu_value && write_frontend_mtu(c) < 0) {
+		relock_for_undo(c);
+		return -1;
+	}
 	/* The hooks run before the report, as the Xen scripts ran them: what a hook adds (a
 	 * rule, a shaper) is in place before the toolstack lets the guest's traffic flow. */
 	if (!c->no_hooks && vif_step(c, "run the vif-post.d hooks")) {
@@ -669,11 +694,7 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 	    vif_step(c, "write %s/hotplug-status = connected", c->backend)) {
 		int err = store_write(c->xs, c->backend, "hotplug-status", "connected");
 		if (err < 0) {
-			int lerr;
-			char why[512];
-			if (c->prog->lock && (lerr = lock_take(&c->lock, c->prog->lock)) < 0)
-				log_msg(&c->log, LOG_ERR, "undoing without the lock: %s",
-					lock_strerror(&c->lock, lerr, why, sizeof(why)));
+			relock_for_undo(c);
 			return vif_error(c, "cannot write %s/hotplug-status: %s", c->backend,
 					 strerror(-err));
 		}
@@ -681,12 +702,7 @@ int vif_finish(struct vif_ctx *c, const char *bridge)
 	/* A signal caught on the way: every step after it was left out (log_vstep), and the
 	 * ones before it are undone, the report included. */
 	if (sig_caught()) {
-		int lerr;
-		char why[512];
-		if (c->prog->lock && c->lock.fd < 0 &&
-		    (lerr = lock_take(&c->lock, c->prog->lock)) < 0)
-			log_msg(&c->log, LOG_ERR, "undoing without the lock: %s",
-				lock_strerror(&c->lock, lerr, why, sizeof(why)));
+		relock_for_undo(c);
 		return vif_error(c, "%s %s of %s interrupted by %s: %s", c->prog->name,
 				 c->params.command, c->dev, sig_caught_name(),
 				 c->up ? "what it had done is undone"

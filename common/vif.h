@@ -17,7 +17,10 @@
 struct vif_program {
 	const char *name;
 	const char *usage; /* the --help text */
-	const char *lock;  /* named lock held from resolution to the end, or NULL */
+	const char *lock;  /* named lock, or NULL */
+	/* false: lock is held from the device's lookup to the end (vif_begin takes it); true:
+	 * the program takes it with vif_lock around the steps that need it. */
+	bool lock_late;
 };
 
 enum vif_command { VIF_ONLINE, VIF_OFFLINE, VIF_ADD, VIF_REMOVE };
@@ -61,6 +64,10 @@ struct vif_ctx {
  * a no-op command for this type_if), 0 to go on, -1 on error (message in c->err).
  */
 int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char *argv[]);
+
+/* Take the program's lock unless it is held (0, or -1 with c->err); let it go again. */
+int vif_lock(struct vif_ctx *c);
+void vif_unlock(struct vif_ctx *c);
 
 /*
  * The pure steps of vif_begin, for the fuzzer.  vif_resolve_device: type_if, the device name,

@@ -35,7 +35,10 @@ static const char usage[] =
 static const struct vif_program prog = {
     .name = "vif-bridge",
     .usage = usage,
+    /* Only the bridge needs it (network-bridge may be taking the card over): the rules,
+     * whose batches are atomic, go in and out outside it. */
     .lock = "network-bridge",
+    .lock_late = true,
 };
 
 /* Is name an existing bridge?  Fills st. */
@@ -101,19 +104,54 @@ static int find_bridge(struct vif_ctx *c, char *name, struct link_state *st)
 	return 0;
 }
 
+/*
+ * Under the lock, the bridge found before it: still the same (its MTU read again), else found
+ * anew, the rules renewed for it, since they name it.
+ */
+static int bridge_again(struct vif_ctx *c, char *bridge, struct link_state *br)
+{
+	struct link_state now;
+	if (link_get_index(&c->net, br->ifindex, &now) == 0 && now.is_bridge &&
+	    !strcmp(now.name, bridge)) {
+		*br = now;
+		return 0;
+	}
+	if (find_bridge(c, bridge, br) < 0)
+		return -1;
+	log_msg(&c->log, LOG_DEBUG, "the bridge changed meanwhile: %s now", bridge);
+	return vif_firewall(c, false);
+}
+
 static int online(struct vif_ctx *c, char *bridge)
 {
 	struct link_state br;
 	int err;
 
-	if (find_bridge(c, bridge, &br) < 0 || vif_rename(c) < 0)
+	/* Not found: network-bridge may be making it; asked again once its lock is had. */
+	bool locked = false;
+	if (find_bridge(c, bridge, &br) < 0) {
+		if (vif_lock(c) < 0 || find_bridge(c, bridge, &br) < 0)
+			return -1;
+		locked = true;
+	}
+	if (vif_rename(c) < 0)
 		return -1;
 	c->port_of = bridge;
 	/* Already online: leave the link alone rather than bounce it; the rules are renewed. */
 	if (vif_is_port_ready(c, br.ifindex, br.mtu))
 		return vif_firewall(c, false);
-	/* The rules go in while the device is down and before it joins the bridge. */
-	if (vif_prepare_port(c, br.mtu) < 0 || vif_firewall(c, false) < 0)
+	if (!c->dev_exists)
+		return vif_no_device(c);
+	/*
+	 * The rules go in before the device can carry a frame (it is down at online, and set down
+	 * below if not) and before it joins the bridge; outside the lock, so that a storm of
+	 * onlines commits its rules while others attach their vifs.
+	 */
+	if (vif_firewall(c, false) < 0)
+		return -1;
+	if (!locked && (vif_lock(c) < 0 || bridge_again(c, bridge, &br) < 0))
+		return -1;
+	if (vif_prepare_port(c, br.mtu) < 0)
 		return -1;
 	if (c->link.master != br.ifindex && vif_step(c, "add %s to bridge %s", c->dev, bridge)) {
 		if ((err = link_set_master(&c->net, &c->undo, &c->link, br.ifindex)) < 0)
@@ -136,11 +174,14 @@ static int offline(struct vif_ctx *c, char *bridge)
 		c->err[0] = '\0';
 		bridge[0] = '\0';
 	}
-	if (vif_take_down(c) < 0)
+	if (vif_lock(c) < 0 || vif_take_down(c) < 0)
 		return -1;
-	/* Only once the device is down, so that it never passes unfiltered traffic. */
-	if (!c->dev_exists || !c->link.master)
+	/* Only once the device is down, so that it never passes unfiltered traffic; the lock,
+	 * which guards the bridge, is not needed for that. */
+	if (!c->dev_exists || !c->link.master) {
+		vif_unlock(c);
 		return vif_firewall(c, false);
+	}
 	struct link_state master = {0};
 	snprintf(master.name, sizeof(master.name), "its bridge");
 	if (link_get_index(&c->net, c->link.master, &master) == 0 && !bridge[0])
@@ -150,6 +191,7 @@ static int offline(struct vif_ctx *c, char *bridge)
 		if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
 			return vif_net_error(c, err, "cannot remove %s from its bridge", c->dev);
 	}
+	vif_unlock(c);
 	return vif_firewall(c, false);
 }
 

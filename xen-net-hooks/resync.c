@@ -117,8 +117,9 @@ static void resync_vif(struct xnh *x, struct tally *t, struct store_vif *v)
 	}
 	const char *lock = vif_program_lock(v->mode);
 	if (vif_connected(v) && lock && !x->params.dry_run) {
-		/* The lock of its vif program, so that no online or offline of it runs meanwhile;
-		 * what was read before waiting for it is read again. */
+		/* The lock of its vif program, so that no online or offline changes its device
+		 * meanwhile (their rules are re-checked after, as for the programs without
+		 * one: still_online); what was read before waiting for it is read again. */
 		int err = lock_take(&lk, lock);
 		if (err < 0) {
 			lock_strerror(&lk, err, why, sizeof(why));
