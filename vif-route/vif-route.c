@@ -1,10 +1,13 @@
-/* vif-route: route a guest's addresses through its vif, the host answering ARP for it. */
+/* vif-route: route a guest's addresses through its vif, the host answering ARP and NDP for it. */
 #include "addr.h"
+#include "neigh.h"
 #include "signals.h"
+#include "sysctl.h"
 #include "vif.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,14 +18,16 @@ static const char usage[] =
     "\n"
     "Route a Xen guest's addresses through its network device (online, add), or stop\n"
     "(offline, remove). The device gets the host's address as /32 and proxy ARP; each\n"
-    "address in ip= gets a route through it. Run by udev (xend) or libxl (xl); see\n"
-    "vif-route(8).\n"
+    "address in ip= gets a route through it, and each single IPv6 address a proxy NDP\n"
+    "entry on netdev. Run by udev (xend) or libxl (xl); see vif-route(8).\n"
     "\n"
     "Parameters (environment < key=value < xenstore backend node):\n"
     "  ip=LIST        the guest's addresses or prefixes, space-separated: each is\n"
     "                 routed through the device (metric 2 for vif, 1 for tap); none\n"
-    "                 may hold the host's own address\n"
-    "  netdev=DEV     the device whose primary IPv4 address the vif takes (argument\n"
+    "                 may hold the host's own address; the host answers the LAN's\n"
+    "                 neighbour solicitations for IPv6 addresses (/128), not prefixes\n"
+    "  netdev=DEV     the device whose primary IPv4 address the vif takes, and on\n"
+    "                 which the host answers for the guest's IPv6 addresses (argument\n"
     "                 or environment); default: the device of the IPv4 default route\n"
     "  mac=MAC        the guest's MAC address (checked, handed to the hooks)\n"
     "  mtu=N          the device MTU (68-65535)\n"
@@ -112,6 +117,98 @@ static int check_not_host(struct vif_ctx *c, struct in_addr host, const char *ne
 	return 0;
 }
 
+/*
+ * Proxy NDP answers for single addresses only: a prefix has no entry (the kernel matches
+ * proxy entries exactly), the router upstream must route it to the host.
+ */
+static bool proxied(const struct ip_prefix *p)
+{
+	return p->family == AF_INET6 && p->len == 128;
+}
+
+/*
+ * The kernel answers for a proxy entry only on a device that forwards IPv6 and has proxy_ndp
+ * on (or all.proxy_ndp).  Those are the host's settings, network-route's to make and put
+ * back: a guest's online only says that they are missing.
+ */
+static void check_proxy_ndp(struct vif_ctx *c, const char *netdev)
+{
+	char key[SYSCTL_KEY_MAX];
+	sysctl_conf6_key(key, netdev, "forwarding");
+	bool forwards = sysctl_on(key);
+	sysctl_conf6_key(key, netdev, "proxy_ndp");
+	if (forwards && (sysctl_on(key) || sysctl_on(SYSCTL_IPV6 "conf/all/proxy_ndp")))
+		return;
+	log_msg(&c->log, LOG_WARNING,
+		"%s does not %s: the LAN cannot reach the guest's IPv6 addresses; run "
+		"network-route start netdev=%s",
+		netdev, forwards ? "answer for other hosts (proxy_ndp is off)" : "forward IPv6",
+		netdev);
+}
+
+/* The host answers the LAN's neighbour solicitations for each IPv6 address on netdev. */
+static int proxy_ndp(struct vif_ctx *c, const char *netdev)
+{
+	char text[INET6_ADDRSTRLEN];
+	struct link_state nd;
+	bool checked = false;
+	int err;
+	for (size_t i = 0; i < c->n_ips; i++) {
+		if (!proxied(&c->ips[i]))
+			continue;
+		if (!checked) {
+			if ((err = link_get(&c->net, netdev, &nd)) < 0)
+				return vif_net_error(c, err, "cannot look up netdev %s", netdev);
+			check_proxy_ndp(c, netdev);
+			checked = true;
+		}
+		inet_ntop(AF_INET6, &c->ips[i].addr.v6, text, sizeof(text));
+		if (vif_step(c, "answer for %s on %s (proxy NDP)", text, netdev) &&
+		    (err = neigh_proxy_add(&c->net, &c->undo, nd.ifindex, &c->ips[i].addr.v6)) < 0)
+			return vif_net_error(c, err, "cannot add a proxy NDP entry for %s on %s",
+					     text, netdev);
+	}
+	return 0;
+}
+
+/*
+ * Offline: the proxy entries of the guest's IPv6 addresses go, on whatever device they are:
+ * the device of the default route may have changed since online, or be gone.  An HVM guest's
+ * card is two devices with one list: while the other one is there, the entries are its too.
+ */
+static void unproxy_ndp(struct vif_ctx *c)
+{
+	char text[INET6_ADDRSTRLEN], twin[IFNAME_MAX + 1];
+	size_t len = strlen(c->dev);
+	struct link_state l;
+	bool checked = false;
+	for (size_t i = 0; i < c->n_ips; i++) {
+		if (!proxied(&c->ips[i]))
+			continue;
+		if (!checked) {
+			if (len > 4 && !strcmp(c->dev + len - 4, "-emu"))
+				snprintf(twin, sizeof(twin), "%.*s", (int)(len - 4), c->dev);
+			else
+				snprintf(twin, sizeof(twin), "%.11s-emu", c->dev);
+			/* The first of the two to go (set down before this) leaves them. */
+			if (link_get(&c->net, twin, &l) == 0 && l.up) {
+				log_msg(&c->log, LOG_DEBUG,
+					"%s is up: the proxy NDP entries stay for it", twin);
+				return;
+			}
+			checked = true;
+		}
+		inet_ntop(AF_INET6, &c->ips[i].addr.v6, text, sizeof(text));
+		if (!vif_step(c, "stop answering for %s (proxy NDP)", text))
+			continue;
+		int err = neigh_proxy_del_all(&c->net, &c->ips[i].addr.v6);
+		if (err < 0)
+			log_msg(&c->log, LOG_WARNING,
+				"cannot delete the proxy NDP entries for %s: %s", text,
+				net_error(err));
+	}
+}
+
 static int online(struct vif_ctx *c)
 {
 	struct in_addr host;
@@ -142,7 +239,7 @@ static int online(struct vif_ctx *c)
 		if (vif_route(c, &c->ips[i], dst, &host, metric) < 0)
 			return -1;
 	}
-	return 0;
+	return proxy_ndp(c, netdev);
 }
 
 static int offline(struct vif_ctx *c)
@@ -152,6 +249,7 @@ static int offline(struct vif_ctx *c)
 
 	if (vif_rename(c) < 0 || vif_take_down(c) < 0)
 		return -1;
+	unproxy_ndp(c);
 	/* Down, the device lost its routes already; whatever is left goes, gone is fine. */
 	for (size_t i = 0; c->dev_exists && i < c->n_ips; i++) {
 		ip_prefix_format(&c->ips[i], dst, sizeof(dst));
