@@ -42,13 +42,13 @@ static bool has_ipv6(const char *netdev)
 /*
  * IPv6 forwarding, and proxy NDP on netdev for the entries vif-route adds there.  A device
  * that forwards ignores router advertisements unless its accept_ra is 2: a host whose IPv6
- * default route comes from them would lose it when its lifetime ran out, so accept_ra 1 on a
- * device that does not forward yet becomes 2, first.
+ * default route comes from them would lose it when its lifetime ran out, so netdev's
+ * accept_ra 1 becomes 2, first.  Also when netdev forwards already: another start's
+ * forwarding, which turned it on for every device, must not cost it its default route.
  */
 static int start_ipv6(struct netprog *np)
 {
-	char ra[SYSCTL_KEY_MAX], fwd[SYSCTL_KEY_MAX], ndp[SYSCTL_KEY_MAX];
-	char accept[SYSCTL_VALUE_MAX], forwarding[SYSCTL_VALUE_MAX];
+	char ra[SYSCTL_KEY_MAX], ndp[SYSCTL_KEY_MAX], accept[SYSCTL_VALUE_MAX];
 	if (!has_ipv6(np->netdev)) {
 		log_msg(&np->log, LOG_WARNING,
 			"%s has no IPv6 (the kernel has none, or disable_ipv6 is set): IPv4 only, "
@@ -57,10 +57,8 @@ static int start_ipv6(struct netprog *np)
 		return 0;
 	}
 	sysctl_conf6_key(ra, np->netdev, "accept_ra");
-	sysctl_conf6_key(fwd, np->netdev, "forwarding");
 	sysctl_conf6_key(ndp, np->netdev, "proxy_ndp");
 	if (sysctl_get(ra, accept, sizeof(accept)) == 0 && !strcmp(accept, "1") &&
-	    sysctl_get(fwd, forwarding, sizeof(forwarding)) == 0 && !strcmp(forwarding, "0") &&
 	    netprog_sysctl(np, ra, "2") < 0)
 		return -1;
 	if (netprog_sysctl(np, NETPROG_FORWARD6, "1") < 0 || netprog_sysctl(np, ndp, "1") < 0)
@@ -112,9 +110,8 @@ static int status(struct netprog *np)
 	sysctl_conf6_key(ndp, np->netdev, "proxy_ndp");
 	sysctl_conf6_key(ra, np->netdev, "accept_ra");
 	const char *const keys[] = {"ip_forward", arp, NETPROG_FORWARD6, ndp, ra};
-	/* Without IPv6 on the device, its settings are not there to show. */
-	char value[SYSCTL_VALUE_MAX];
-	netprog_print_status(np, keys, sysctl_get(ndp, value, sizeof(value)) == 0 ? 5 : 2);
+	/* Without IPv6 on the device, its settings do nothing: not shown. */
+	netprog_print_status(np, keys, has_ipv6(np->netdev) ? 5 : 2);
 	if (np->params.json)
 		printf("}\n");
 	return 0;
