@@ -175,9 +175,12 @@ static int proxy_ndp(struct vif_ctx *c, const char *netdev)
  * Offline: the proxy entries of the guest's IPv6 addresses go, on whatever device they are:
  * the device of the default route may have changed since online, or be gone.  An HVM guest's
  * card is two devices with one list: while the other one is there, the entries are its too.
+ * One that cannot go would draw the LAN's traffic for an address no longer routed here: a
+ * failure (c->err), once the rest is done, so that offline is run again.
  */
-static void unproxy_ndp(struct vif_ctx *c)
+static int unproxy_ndp(struct vif_ctx *c)
 {
+	int r = 0;
 	char text[INET6_ADDRSTRLEN], twin[IFNAME_MAX + 1];
 	size_t len = strlen(c->dev);
 	struct link_state l;
@@ -194,7 +197,7 @@ static void unproxy_ndp(struct vif_ctx *c)
 			if (link_get(&c->net, twin, &l) == 0 && l.up) {
 				log_msg(&c->log, LOG_DEBUG,
 					"%s is up: the proxy NDP entries stay for it", twin);
-				return;
+				return 0;
 			}
 			checked = true;
 		}
@@ -203,10 +206,10 @@ static void unproxy_ndp(struct vif_ctx *c)
 			continue;
 		int err = neigh_proxy_del_all(&c->net, &c->ips[i].addr.v6);
 		if (err < 0)
-			log_msg(&c->log, LOG_WARNING,
-				"cannot delete the proxy NDP entries for %s: %s", text,
-				net_error(err));
+			r = vif_net_error(c, err, "cannot delete the proxy NDP entries for %s",
+					  text);
 	}
+	return r;
 }
 
 static int online(struct vif_ctx *c)
@@ -249,7 +252,7 @@ static int offline(struct vif_ctx *c)
 
 	if (vif_rename(c) < 0 || vif_take_down(c) < 0)
 		return -1;
-	unproxy_ndp(c);
+	int unproxied = unproxy_ndp(c);
 	/* Down, the device lost its routes already; whatever is left goes, gone is fine. */
 	for (size_t i = 0; c->dev_exists && i < c->n_ips; i++) {
 		ip_prefix_format(&c->ips[i], dst, sizeof(dst));
@@ -261,7 +264,7 @@ static int offline(struct vif_ctx *c)
 				"cannot delete the route to %s through %s: %s", dst, c->dev,
 				net_error(err));
 	}
-	return vif_firewall(c, true);
+	return vif_firewall(c, true) < 0 ? -1 : unproxied;
 }
 
 int main(int argc, char *argv[])

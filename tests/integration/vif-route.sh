@@ -927,6 +927,7 @@ fresh_vif() {
 # address, proxy ARP, up, routes, xenstore): whatever step fails, the host
 # ends up as it was, and the failure is reported in xenstore.
 test_fault_online() {
+	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_setup() {
 		if [[ -z $LAN ]]; then
 			lan_setup
@@ -938,6 +939,7 @@ test_fault_online() {
 		run_xl vif-route 1 0 offline
 		fresh_vif
 	}
+	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_run() { run_xl vif-route 1 0 online; }
 	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_snapshot() { host_state; }
