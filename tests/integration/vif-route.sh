@@ -285,24 +285,28 @@ test_ipv6_offline_finds_entries() {
 	assert_eq 0 "$RC" "second offline ($OUT)"
 }
 
-# Forged IPv6 sources from the guest are dropped, its own and its link-local
-# ones pass; what claims the guest's IPv6 address from the LAN is dropped.
-test_ipv6_forged_sources() {
-	lan_setup
-	nr_start
-	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10"
+# forged_probes KIND FORGED GUEST ROUTER [COMMAND...]: online with
+# firewall=none (then COMMAND, the guest's set-up that needs the vif up),
+# the guest sends a forged and a legitimate source to the LAN, the LAN one
+# claiming the guest's address and a reply: all arrive (the control: nothing
+# else drops them). Online again with the default nft backend: only the
+# legitimate ones arrive, and the guest still resolves its neighbours (ARP,
+# or neighbour discovery from its own and link-local addresses) through the
+# rules.
+forged_probes() {
+	local kind=$1 forged=$2 guest=$3 router=$4 vmac
+	shift 4
 	run_udev vif-route 1 0 online firewall=none
 	assert_eq 0 "$RC" "online, firewall=none ($OUT)"
-	guest_ip6 "$G" 2001:db8::10
-	# Neighbours resolved, so no frame waits for neighbour discovery.
-	assert_ok ip netns exec "$G" ping -6 -c 1 -W 3 2001:db8::1
-	local vmac
+	assert_eq "" "$(nft_h list tables)" "nft tables with firewall=none"
+	"${@:-:}"
+	# Neighbours resolved, so no frame waits for ARP or neighbour discovery.
+	assert_ok ip netns exec "$G" ping -c 1 -W 3 "$router"
 	vmac=$(link_mac vif1.0)
-	local -a to_lan=("forged,ipv6,src=2001:db8::99,dst=2001:db8::1,dmac=$vmac"
-		"legit,ipv6,src=2001:db8::10,dst=2001:db8::1,dmac=$vmac")
-	local -a to_guest=("spoof,ipv6,src=2001:db8::10,dst=2001:db8::10,dmac=$NIC_MAC"
-		"reply,ipv6,src=2001:db8::1,dst=2001:db8::10,dmac=$NIC_MAC")
-	# The control: nothing else drops them.
+	local -a to_lan=("forged,$kind,src=$forged,dst=$router,dmac=$vmac"
+		"legit,$kind,src=$guest,dst=$router,dmac=$vmac")
+	local -a to_guest=("spoof,$kind,src=$guest,dst=$guest,dmac=$NIC_MAC"
+		"reply,$kind,src=$router,dst=$guest,dmac=$NIC_MAC")
 	lprobe "$G" "$LAN" legit "${to_lan[@]}"
 	assert_arrived forged legit
 	lprobe "$LAN" "$G" reply "${to_guest[@]}"
@@ -310,10 +314,9 @@ test_ipv6_forged_sources() {
 
 	run_udev vif-route 1 0 online
 	assert_eq 0 "$RC" "online, nft ($OUT)"
-	# Neighbour discovery from the guest's own and link-local addresses still works.
-	inh ip -6 neigh flush dev vif1.0
-	ip -n "$G" -6 neigh flush dev eth0
-	assert_ok ip netns exec "$G" ping -6 -c 1 -W 3 2001:db8::1
+	inh ip neigh flush dev vif1.0
+	ip -n "$G" neigh flush dev eth0
+	assert_ok ip netns exec "$G" ping -c 1 -W 3 "$router"
 	lprobe "$G" "$LAN" legit "${to_lan[@]}"
 	assert_arrived legit
 	assert_dropped forged
@@ -322,10 +325,8 @@ test_ipv6_forged_sources() {
 	assert_dropped spoof
 }
 
-# Forged sources: with firewall=none they pass (the control: nothing else
-# drops them), with the default nft backend they are dropped and the guest's
-# own traffic passes; the reverse rule drops what claims the guest's address
-# from the LAN side.
+# Forged sources are dropped, the guest's own traffic passes; the reverse
+# rule drops what claims the guest's address from the LAN side.
 test_firewall_forged_sources() {
 	local s
 	for s in all default; do
@@ -335,31 +336,15 @@ test_firewall_forged_sources() {
 	nr_start
 	guest_add 1 0 ip=$GUEST_IP
 	guest_ip "$G" $GUEST_IP/24
-	run_udev vif-route 1 0 online firewall=none
-	assert_eq 0 "$RC" "online, firewall=none ($OUT)"
-	assert_eq "" "$(nft_h list tables)" "nft tables with firewall=none"
-	# Neighbours resolved, so no frame waits for ARP.
-	assert_ok inh ping -c 1 -W 2 $ROUTER_IP
-	assert_ok inh ping -c 1 -W 2 $GUEST_IP
-	local vmac
-	vmac=$(link_mac vif1.0)
-	local -a to_lan=("forged,ipv4,src=192.0.2.99,dst=$ROUTER_IP,dmac=$vmac"
-		"legit,ipv4,src=$GUEST_IP,dst=$ROUTER_IP,dmac=$vmac")
-	local -a to_guest=("spoof,ipv4,src=$GUEST_IP,dst=$GUEST_IP,dmac=$NIC_MAC"
-		"reply,ipv4,src=$ROUTER_IP,dst=$GUEST_IP,dmac=$NIC_MAC")
-	lprobe "$G" "$LAN" legit "${to_lan[@]}"
-	assert_arrived forged legit
-	lprobe "$LAN" "$G" reply "${to_guest[@]}"
-	assert_arrived spoof reply
+	forged_probes ipv4 192.0.2.99 $GUEST_IP $ROUTER_IP
+}
 
-	run_udev vif-route 1 0 online
-	assert_eq 0 "$RC" "online, nft ($OUT)"
-	lprobe "$G" "$LAN" legit "${to_lan[@]}"
-	assert_arrived legit
-	assert_dropped forged
-	lprobe "$LAN" "$G" reply "${to_guest[@]}"
-	assert_arrived reply
-	assert_dropped spoof
+# The same for IPv6.
+test_ipv6_forged_sources() {
+	lan_setup
+	nr_start
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10"
+	forged_probes ipv6 2001:db8::99 2001:db8::10 2001:db8::1 guest_ip6 "$G" 2001:db8::10
 }
 
 # ---------------------------------------------------------------- state after online
