@@ -49,8 +49,9 @@ static const struct vif_program prog = {
     .lock = NULL, /* each vif is its own: the firewall's batches are atomic */
 };
 
-/* The host's address on netdev (argument, environment, else the default-route device). */
-static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev)
+/* The host's address on netdev (argument, environment, else the default-route device), and
+ * netdev's name and index. */
+static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev, int *ifindex)
 {
 	const char *nd = params_get(&c->params, "netdev");
 	const char *expected;
@@ -79,6 +80,7 @@ static int host_address(struct vif_ctx *c, struct in_addr *addr, char *netdev)
 	} else {
 		snprintf(netdev, IFNAME_MAX + 1, "%s", l.name);
 	}
+	*ifindex = l.ifindex;
 	if ((err = addr_primary4(l.ifindex, addr)) == -NLE_NOADDR) {
 		return vif_error(
 		    c,
@@ -147,24 +149,21 @@ static void check_proxy_ndp(struct vif_ctx *c, const char *netdev)
 }
 
 /* The host answers the LAN's neighbour solicitations for each IPv6 address on netdev. */
-static int proxy_ndp(struct vif_ctx *c, const char *netdev)
+static int proxy_ndp(struct vif_ctx *c, const char *netdev, int ifindex)
 {
 	char text[INET6_ADDRSTRLEN];
-	struct link_state nd;
 	bool checked = false;
 	int err;
 	for (size_t i = 0; i < c->n_ips; i++) {
 		if (!proxied(&c->ips[i]))
 			continue;
 		if (!checked) {
-			if ((err = link_get(&c->net, netdev, &nd)) < 0)
-				return vif_net_error(c, err, "cannot look up netdev %s", netdev);
 			check_proxy_ndp(c, netdev);
 			checked = true;
 		}
 		inet_ntop(AF_INET6, &c->ips[i].addr.v6, text, sizeof(text));
 		if (vif_step(c, "answer for %s on %s (proxy NDP)", text, netdev) &&
-		    (err = neigh_proxy_add(&c->net, &c->undo, nd.ifindex, &c->ips[i].addr.v6)) < 0)
+		    (err = neigh_proxy_add(&c->net, &c->undo, ifindex, &c->ips[i].addr.v6)) < 0)
 			return vif_net_error(c, err, "cannot add a proxy NDP entry for %s on %s",
 					     text, netdev);
 	}
@@ -189,12 +188,13 @@ static int unproxy_ndp(struct vif_ctx *c)
 		if (!proxied(&c->ips[i]))
 			continue;
 		if (!checked) {
-			if (len > 4 && !strcmp(c->dev + len - 4, "-emu"))
-				snprintf(twin, sizeof(twin), "%.*s", (int)(len - 4), c->dev);
-			else
-				snprintf(twin, sizeof(twin), "%.11s-emu", c->dev);
-			/* The first of the two to go (set down before this) leaves them. */
-			if (link_get(&c->net, twin, &l) == 0 && l.up) {
+			bool emu = len > 4 && !strcmp(c->dev + len - 4, "-emu");
+			snprintf(twin, sizeof(twin), "%.*s%s", (int)(emu ? len - 4 : len), c->dev,
+				 emu ? "" : "-emu");
+			/* The first of the two to go (set down before this) leaves them; a name
+			 * too long for "-emu" has no twin. */
+			if ((emu || len + 4 <= IFNAME_MAX) && link_get(&c->net, twin, &l) == 0 &&
+			    l.up) {
 				log_msg(&c->log, LOG_DEBUG,
 					"%s is up: the proxy NDP entries stay for it", twin);
 				return 0;
@@ -217,9 +217,9 @@ static int online(struct vif_ctx *c)
 	struct in_addr host;
 	char netdev[IFNAME_MAX + 1], text[INET_ADDRSTRLEN], dst[64];
 	unsigned metric = c->tap ? 1 : 2;
-	int err;
+	int err, ifindex = 0;
 
-	if (host_address(c, &host, netdev) < 0 || check_not_host(c, host, netdev) < 0 ||
+	if (host_address(c, &host, netdev, &ifindex) < 0 || check_not_host(c, host, netdev) < 0 ||
 	    vif_rename(c) < 0)
 		return -1;
 	if (!c->dev_exists)
@@ -242,7 +242,7 @@ static int online(struct vif_ctx *c)
 		if (vif_route(c, &c->ips[i], dst, &host, metric) < 0)
 			return -1;
 	}
-	return proxy_ndp(c, netdev);
+	return proxy_ndp(c, netdev, ifindex);
 }
 
 static int offline(struct vif_ctx *c)

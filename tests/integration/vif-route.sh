@@ -429,6 +429,37 @@ test_tap_and_vif_together() {
 	assert_eq "" "$(nft_h list tables)" "nft tables after both are gone"
 }
 
+# The proxy NDP entry of an HVM guest's card is the vif's and the tap's: it
+# stays while the other one is up, whichever goes first, and goes with the
+# second.
+test_tap_and_vif_share_proxy_entries() {
+	lan_setup
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10"
+	vif_add 1 0 vif1.0-emu
+	local first
+	for first in vif tap; do
+		run_xl vif-route 1 0 online
+		assert_eq 0 "$RC" "online of the vif ($OUT)"
+		run_xl vif-route 1 0 add type_if=tap
+		assert_eq 0 "$RC" "add of the tap ($OUT)"
+		assert_eq "2001:db8::10 eth0" "$(proxies)" "one proxy entry for the card"
+		if [[ $first == vif ]]; then
+			run_xl vif-route 1 0 offline
+		else
+			run_xl vif-route 1 0 remove type_if=tap
+		fi
+		assert_eq 0 "$RC" "the $first goes first ($OUT)"
+		assert_eq "2001:db8::10 eth0" "$(proxies)" "proxy entry while the other is up"
+		if [[ $first == vif ]]; then
+			run_xl vif-route 1 0 remove type_if=tap
+		else
+			run_xl vif-route 1 0 offline
+		fi
+		assert_eq 0 "$RC" "the other goes ($OUT)"
+		assert_eq "" "$(proxies)" "proxy entries after both are gone"
+	done
+}
+
 # Two guests whose lists overlap: the second is refused with words that say
 # so, before any change, and the first keeps its rules.
 test_overlapping_guests() {
