@@ -417,6 +417,9 @@ test_dry_run_changes_nothing() {
 	nr -n start netdev=eth0
 	assert_eq 0 "$RC" "start -n ($OUT)"
 	assert_contains "$OUT" "would set net.ipv4.conf.eth0.proxy_arp to 1" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.eth0.accept_ra to 2" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.all.forwarding to 1" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.eth0.proxy_ndp to 1" "plan"
 	# What has its value already is no step.
 	assert_not_contains "$OUT" "ip_forward" "plan"
 	assert_same "$before" "$(settings)" "settings after start -n"
@@ -426,6 +429,7 @@ test_dry_run_changes_nothing() {
 	nr --dry-run stop
 	assert_eq 0 "$RC" "stop -n ($OUT)"
 	assert_contains "$OUT" "would set net.ipv4.conf.eth0.proxy_arp back to 0" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.all.forwarding back to 0" "plan"
 	assert_same "$before" "$(settings)" "settings after stop -n"
 }
 

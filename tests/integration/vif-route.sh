@@ -907,7 +907,7 @@ test_unknown_command() {
 
 test_dry_run_changes_nothing() {
 	lan_setup
-	guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64" mtu=1400 vifname=guest0
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64 2001:db8::10" mtu=1400 vifname=guest0
 	local before
 	before=$(host_state)
 	run_udev vif-route 1 0 online -n
@@ -915,6 +915,8 @@ test_dry_run_changes_nothing() {
 	assert_contains "$OUT" "would route $GUEST_IP/32 through guest0 (source $HOST_IP, metric 2)" \
 		"plan"
 	assert_contains "$OUT" "would route 2001:db8:1::/64 through guest0 (metric 2)" "plan"
+	assert_contains "$OUT" "would answer for 2001:db8::10 on eth0 (proxy NDP)" "plan"
+	assert_not_contains "$OUT" "answer for 2001:db8:1::" "plan: no proxy entry for a prefix"
 	assert_same "$before" "$(host_state)" "host state"
 	assert_fail xs_exists $BE/hotplug-status
 }
