@@ -12,6 +12,7 @@
 #include <netlink/route/link/bridge.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -385,6 +386,12 @@ int link_dump(int type, int family, int ifindex, void (*fn)(struct nl_object *, 
 		struct ifaddrmsg ifa = {.ifa_family = (uint8_t)family,
 					.ifa_index = (uint32_t)ifindex};
 		if (nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
+			goto out;
+	} else if (type == RTM_GETNEIGH) {
+		/* The proxy entries; strict checking wants the link as an attribute. */
+		struct ndmsg ndm = {.ndm_family = (uint8_t)family, .ndm_flags = NTF_PROXY};
+		if (nlmsg_append(msg, &ndm, sizeof(ndm), NLMSG_ALIGNTO) < 0 ||
+		    (ifindex > 0 && nla_put_u32(msg, NDA_IFINDEX, (uint32_t)ifindex) < 0))
 			goto out;
 	} else {
 		struct rtmsg rtm = {.rtm_family = (uint8_t)family, .rtm_table = RT_TABLE_MAIN};

@@ -56,7 +56,8 @@ int link_set_arp(struct net *n, struct undo *u, const struct link_state *l, bool
 /*
  * A dump the kernel filters to one link (strict checking, Linux 4.20), so that its cost does
  * not grow with the other vifs: type RTM_GETADDR (the link's addresses of family, AF_UNSPEC for
- * all) or RTM_GETROUTE (the main table's routes of family through the link).  fn gets each
+ * all), RTM_GETROUTE (the main table's routes of family through the link) or RTM_GETNEIGH (the
+ * proxy neighbour entries of family on the link, ifindex 0: on every link).  fn gets each
  * object; a kernel without strict checking sends everything, so fn checks what it needs.  On
  * a socket of its own: libnl's other dump requests do not pass the strict check.
  */

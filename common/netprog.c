@@ -187,8 +187,9 @@ int netprog_sysctl(struct netprog *np, const char *key, const char *value)
 	if (netprog_intent(np, "sysctl %s %s %s", key, now, value) < 0)
 		return -1;
 	int err = sysctl_set(&np->undo, key, value, old, &changed);
+	char path[SYSCTL_PATH_MAX];
 	if (err < 0)
-		return netprog_fail(np, "cannot set /proc/sys/net/ipv4/%s to %s: %s", key, value,
+		return netprog_fail(np, "cannot set %s to %s: %s", sysctl_path(key, path), value,
 				    strerror(-err));
 	/* Changed meanwhile by someone else: what it was just before is what stop puts back. */
 	if (changed && strcmp(old, now))
@@ -304,8 +305,12 @@ void netprog_restart(struct netprog *np)
 	np->record_len = 0;
 }
 
-/* The state files of network-route and network-nat (other than skip): calls fn on each name. */
-static int each_instance(const char *skip, bool (*fn)(const char *name, void *arg), void *arg)
+/*
+ * The state files of network-route and network-nat (other than skip; of network-route only
+ * when route_only): calls fn on each name.
+ */
+static int each_instance(const char *skip, bool route_only, bool (*fn)(const char *name, void *arg),
+			 void *arg)
 {
 	DIR *d = opendir(path_run_dir());
 	if (!d)
@@ -315,7 +320,8 @@ static int each_instance(const char *skip, bool (*fn)(const char *name, void *ar
 	while ((e = readdir(d)) && !found) {
 		/* file_replace's temporary files start with a dot: never taken for one. */
 		const char *n = e->d_name;
-		if ((strncmp(n, "network-route.", 14) && strncmp(n, "network-nat.", 12)) ||
+		if ((strncmp(n, "network-route.", 14) &&
+		     (route_only || strncmp(n, "network-nat.", 12))) ||
 		    (skip && !strcmp(n, skip)))
 			continue;
 		found = fn(n, arg);
@@ -398,15 +404,18 @@ static bool restore_line(const char *line, void *arg)
 	if (!netprog_sysctl_entry(line, &e))
 		return false;
 	const char *key = e.key, *old = e.old, *set = e.set;
-	if (!strcmp(key, "ip_forward") && each_instance(np->state, take_first, other)) {
+	/* Every network-route and network-nat forwards IPv4; IPv6 only network-route does. */
+	bool v6 = !strcmp(key, NETPROG_FORWARD6);
+	if ((v6 || !strcmp(key, "ip_forward")) && each_instance(np->state, v6, take_first, other)) {
 		/* Without the record, nobody would ever turn forwarding off: a failure. */
 		int err;
-		if (netprog_step(np, "leave IPv4 forwarding on: %s still needs it", other) &&
+		if (netprog_step(np, "leave IPv%c forwarding on: %s still needs it", v6 ? '6' : '4',
+				 other) &&
 		    (err = hand_over(&np->undo, other, line)) < 0) {
 			log_msg(&np->log, LOG_ERR,
-				"cannot pass the record of IPv4 forwarding to %s: %s (make its "
+				"cannot pass the record of IPv%c forwarding to %s: %s (make its "
 				"state file writable, or stop it first)",
-				other, strerror(-err));
+				v6 ? '6' : '4', other, strerror(-err));
 			r->failed++;
 		}
 		return false;
@@ -424,7 +433,8 @@ static bool restore_line(const char *line, void *arg)
 	int changed;
 	if (netprog_step(np, "set %s back to %s", sysctl_name(key, name), old) &&
 	    (err = sysctl_set(&np->undo, key, old, NULL, &changed)) < 0) {
-		log_msg(&np->log, LOG_ERR, "cannot set /proc/sys/net/ipv4/%s back to %s: %s", key,
+		char path[SYSCTL_PATH_MAX];
+		log_msg(&np->log, LOG_ERR, "cannot set %s back to %s: %s", sysctl_path(key, path),
 			old, strerror(-err));
 		r->failed++;
 	}
@@ -549,7 +559,7 @@ static int resolve_netdev(struct netprog *np)
 	if (np->command != NP_START) {
 		char found[IFNAME_MAX + 1] = "";
 		char *want[2] = {(char *)np->name, found};
-		int ambiguous = each_instance(NULL, started_on, want);
+		int ambiguous = each_instance(NULL, false, started_on, want);
 		if (!ambiguous && found[0] && !check_ifname(found)) {
 			snprintf(np->netdev, sizeof(np->netdev), "%s", found);
 			return 0;

@@ -20,6 +20,9 @@
  */
 #define NETPROG_LOCK "network-forwarding"
 
+/* IPv6 forwarding, which network-route turns on (network-nat does not). */
+#define NETPROG_FORWARD6 SYSCTL_IPV6 "conf/all/forwarding"
+
 enum netprog_command { NP_START, NP_STOP, NP_STATUS };
 
 struct netprog {
@@ -106,7 +109,8 @@ void netprog_restart(struct netprog *np);
 /*
  * stop: put back each recorded setting that still has the value start gave it (one changed
  * since is someone else's and is left).  IPv4 forwarding stays on while another network-route
- * or network-nat is started: the record of its old value passes to that one.
+ * or network-nat is started, IPv6 forwarding while another network-route is: the record of its
+ * old value passes to that one.
  */
 int netprog_restore(struct netprog *np);
 

@@ -1,8 +1,9 @@
-/* IPv4 kernel settings under /proc/sys/net/ipv4, read and written directly (never by forking
+/* Kernel settings under /proc/sys/net/ipv4 and ipv6, read and written directly (never by forking
  * sysctl). */
 #include "sysctl.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,15 +12,28 @@
 #include <netlink/errno.h>
 #include <netlink/netlink.h>
 
-#define SYSCTL_ROOT "/proc/sys/net/ipv4/"
+#define SYSCTL_ROOT "/proc/sys/net/"
+
+/* Whether key is an IPv6 one ("ipv6/..."): no IPv4 key starts so, none is named ipv6. */
+static bool key_is_ipv6(const char *key)
+{
+	return !strncmp(key, SYSCTL_IPV6, strlen(SYSCTL_IPV6));
+}
 
 static int key_path(const char *key, char *buf, size_t len)
 {
 	/* Keys come from validated interface names, but never let one climb out of the tree. */
 	if (!*key || strstr(key, "..") || key[0] == '/')
 		return -EINVAL;
-	int n = snprintf(buf, len, SYSCTL_ROOT "%s", key);
+	int n = snprintf(buf, len, SYSCTL_ROOT "%s%s", key_is_ipv6(key) ? "" : "ipv4/", key);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+const char *sysctl_path(const char *key, char path[SYSCTL_PATH_MAX])
+{
+	if (key_path(key, path, SYSCTL_PATH_MAX) < 0)
+		snprintf(path, SYSCTL_PATH_MAX, "%s", key);
+	return path;
 }
 
 /* The key's file opened with flags: the descriptor, or -errno. */
@@ -108,11 +122,24 @@ void sysctl_conf_key(char key[SYSCTL_KEY_MAX], const char *dev, const char *name
 	snprintf(key, SYSCTL_KEY_MAX, "conf/%s/%s", dev, name);
 }
 
+void sysctl_conf6_key(char key[SYSCTL_KEY_MAX], const char *dev, const char *name)
+{
+	snprintf(key, SYSCTL_KEY_MAX, SYSCTL_IPV6 "conf/%s/%s", dev, name);
+}
+
 const char *sysctl_name(const char *key, char name[SYSCTL_NAME_MAX])
 {
 	/* sysctl(8)'s notation: '/' separates, so a '.' inside an interface name becomes '/'. */
-	size_t n = (size_t)snprintf(name, SYSCTL_NAME_MAX, "net.ipv4.%s", key);
+	bool v6 = key_is_ipv6(key);
+	size_t n = (size_t)snprintf(name, SYSCTL_NAME_MAX, "net.ipv%c.%s", v6 ? '6' : '4',
+				    key + (v6 ? strlen(SYSCTL_IPV6) : 0));
 	for (size_t i = 9; i < n && i < SYSCTL_NAME_MAX; i++)
 		name[i] = name[i] == '/' ? '.' : name[i] == '.' ? '/' : name[i];
 	return name;
+}
+
+bool sysctl_on(const char *key)
+{
+	char value[SYSCTL_VALUE_MAX];
+	return sysctl_get(key, value, sizeof(value)) == 0 && value[0] && strcmp(value, "0");
 }

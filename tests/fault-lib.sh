@@ -72,7 +72,9 @@ fault_state() {
 			| .flags = ((.flags // []) - ["linkdown"]) | del(.expires))' | LC_ALL=C sort
 	# The globs must expand inside the host namespace (/proc/sys/net is per namespace).
 	inh sh -c 'cd /proc/sys/net && grep -H . ipv4/ip_forward ipv4/conf/*/proxy_arp \
-		ipv4/conf/*/forwarding ipv6/conf/*/forwarding' 2>/dev/null
+		ipv4/conf/*/forwarding ipv6/conf/*/forwarding ipv6/conf/*/proxy_ndp \
+		ipv6/conf/*/accept_ra' 2>/dev/null
+	ip -n "$HOST" -6 neigh show proxy | LC_ALL=C sort | sed 's/^/proxy /'
 	inh nft list ruleset 2>/dev/null
 	if command -v iptables-save >/dev/null; then
 		inh iptables-save 2>/dev/null | sed -e '/^#/d' -e 's/\[[0-9]*:[0-9]*\]//'

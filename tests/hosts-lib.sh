@@ -72,10 +72,11 @@ old_connections() {
 # network-route started (as the fault test of its start checks), another routed guest online.
 route_host() {
 	host_fresh
-	inh sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.eth0.proxy_arp=1
-	vif_fresh 2 0 "ip=192.0.2.60"
+	inh sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.eth0.proxy_arp=1 \
+		net.ipv6.conf.all.forwarding=1 net.ipv6.conf.eth0.proxy_ndp=1
+	vif_fresh 2 0 "ip=192.0.2.60 2001:db8::60"
 	must vif-route 2 0 online netdev=eth0
-	vif_fresh 1 0 "ip=192.0.2.50 2001:db8:1::/64" mtu=1400 vifname=guest0
+	vif_fresh 1 0 "ip=192.0.2.50 2001:db8:1::/64 2001:db8::50" mtu=1400 vifname=guest0
 }
 
 # Forwarding off, network-route not started.

@@ -4,10 +4,14 @@
 # host namespace whose eth0 (and eth1) are veths into a LAN namespace; the
 # program run as xend runs it. What start sets (IPv4 forwarding, proxy ARP
 # on netdev), what stop puts back, the state file in XEN_RUN_DIR, status in
-# text and JSON, and the hand-over of forwarding to network-nat.
+# text and JSON, and the hand-over of forwarding to network-nat. IPv6: the
+# forwarding, proxy_ndp and accept_ra start sets and stop puts back, and a
+# router advertisement from the LAN still taken while forwarding is on.
 
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../pkt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
 
 LAN=
 
@@ -37,6 +41,12 @@ net_setup() {
 	set_sysctl ip_forward 0
 	set_sysctl conf/eth0/proxy_arp 0
 	set_sysctl conf/eth1/proxy_arp 0
+	set_sysctl ../ipv6/conf/all/forwarding 0
+	local d
+	for d in eth0 eth1; do
+		set_sysctl "../ipv6/conf/$d/proxy_ndp" 0
+		set_sysctl "../ipv6/conf/$d/accept_ra" 1
+	done
 }
 
 # KEY relative to /proc/sys/net/ipv4, in the host namespace.
@@ -44,6 +54,7 @@ get_sysctl() { inh cat "/proc/sys/net/ipv4/$1"; }
 set_sysctl() {
 	inh sh -c "echo $2 >/proc/sys/net/ipv4/$1" || fail "cannot set $1 to $2"
 }
+get6() { get_sysctl "../ipv6/$1"; }
 
 nr() { run_env network-route -- "$@"; }
 nn() { run_env network-nat -- "$@"; }
@@ -54,11 +65,23 @@ settings() {
 	echo "ip_forward=$(get_sysctl ip_forward)" \
 		"eth0=$(get_sysctl conf/eth0/proxy_arp)" \
 		"eth1=$(get_sysctl conf/eth1/proxy_arp)"
+	settings6
 	(cd "$XEN_RUN_DIR" && find . -type f | sort)
+}
+
+# The IPv6 ones: all.forwarding, then proxy_ndp and accept_ra of eth0 and eth1.
+settings6() {
+	echo "forwarding=$(get6 conf/all/forwarding)" \
+		"ndp=$(get6 conf/eth0/proxy_ndp),$(get6 conf/eth1/proxy_ndp)" \
+		"ra=$(get6 conf/eth0/accept_ra),$(get6 conf/eth1/accept_ra)"
 }
 
 assert_settings() { # IP_FORWARD ETH0 ETH1 MSG
 	assert_eq "ip_forward=$1 eth0=$2 eth1=$3" "$(settings | head -n 1)" "$4"
+}
+
+assert_settings6() { # FORWARDING NDP0,NDP1 RA0,RA1 MSG
+	assert_eq "forwarding=$1 ndp=$2 ra=$3" "$(settings6)" "IPv6 settings $4"
 }
 
 # A refused call: exit 1, a message naming every word given, no change.
@@ -88,12 +111,97 @@ test_start_sets_and_records() {
 
 test_stop_restores() {
 	net_setup
+	local before
+	before=$(settings)
 	nr start netdev=eth0
 	assert_eq 0 "$RC" "start ($OUT)"
 	nr stop netdev=eth0
 	assert_eq 0 "$RC" "stop ($OUT)"
 	assert_settings 0 0 0 "after stop"
+	assert_same "$before" "$(settings)" "every setting after stop"
 	assert_fail test -e "$XEN_RUN_DIR/network-route.eth0"
+}
+
+# IPv6: forwarding on, proxy NDP on netdev, whose accept_ra 1 becomes 2 (a
+# device that forwards ignores router advertisements at 1); each recorded
+# and put back by stop.
+test_start_stop_ipv6() {
+	net_setup
+	local before rec
+	before=$(settings)
+	nr start netdev=eth0
+	assert_eq 0 "$RC" "start ($OUT)"
+	assert_settings6 1 1,0 2,1 "after start"
+	rec=$(cat "$XEN_RUN_DIR/network-route.eth0")
+	assert_contains "$rec" "sysctl ipv6/conf/all/forwarding 0 1" "state file"
+	assert_contains "$rec" "sysctl ipv6/conf/eth0/proxy_ndp 0 1" "state file"
+	assert_contains "$rec" "sysctl ipv6/conf/eth0/accept_ra 1 2" "state file"
+	nr stop netdev=eth0
+	assert_eq 0 "$RC" "stop ($OUT)"
+	assert_settings6 0 0,0 1,1 "after stop"
+	assert_same "$before" "$(settings)" "every setting after stop"
+}
+
+# accept_ra is changed only from 1: 0 (none taken) and 2 (taken anyway)
+# stay as they are.
+test_accept_ra_left_alone() {
+	local ra before
+	net_setup
+	for ra in 0 2; do
+		set_sysctl ../ipv6/conf/eth0/accept_ra "$ra"
+		before=$(settings)
+		nr start netdev=eth0
+		assert_eq 0 "$RC" "start, accept_ra $ra ($OUT)"
+		assert_eq "$ra" "$(get6 conf/eth0/accept_ra)" "accept_ra after start"
+		assert_not_contains "$(cat "$XEN_RUN_DIR/network-route.eth0")" accept_ra \
+			"state file, accept_ra $ra"
+		nr stop netdev=eth0
+		assert_eq 0 "$RC" "stop ($OUT)"
+		assert_same "$before" "$(settings)" "every setting after stop, accept_ra $ra"
+	done
+}
+
+# A router advertisement from the LAN: the host takes its default route
+# before start (the control), and still does after start, forwarding on;
+# the kernel's own rule checked too: accept_ra 1 with forwarding on ignores it.
+test_router_advertisements_still_taken() {
+	net_setup
+	ra_default() { # WANT MSG: send an RA, then the host's RA default route is WANT (yes|no)
+		inh ip -6 route flush proto ra
+		probe "$LAN" lan0 "$HOST" eth0 ra "ra,ra,src=fe80::1,lifetime=600"
+		assert_arrived ra
+		local got=no
+		inh ip -6 route show default proto ra | grep -q 'via fe80::1 dev eth0' && got=yes
+		assert_eq "$1" "$got" "a default route from the RA, $2"
+	}
+	ra_default yes "before start"
+	nr start netdev=eth0
+	assert_eq 0 "$RC" "start ($OUT)"
+	ra_default yes "after start (accept_ra $(get6 conf/eth0/accept_ra))"
+	set_sysctl ../ipv6/conf/eth0/accept_ra 1
+	ra_default no "accept_ra 1 with forwarding on"
+	set_sysctl ../ipv6/conf/eth0/accept_ra 2
+	nr stop netdev=eth0
+	assert_eq 0 "$RC" "stop ($OUT)"
+	ra_default yes "after stop"
+}
+
+# A device without IPv6: start still does the IPv4 part, and says so.
+test_start_without_ipv6() {
+	net_setup
+	set_sysctl ../ipv6/conf/eth0/disable_ipv6 1
+	local before
+	before=$(settings)
+	nr start netdev=eth0
+	assert_eq 0 "$RC" "start ($OUT)"
+	assert_contains "$OUT" "eth0 has no IPv6" "warning"
+	assert_settings 1 1 0 "after start"
+	assert_same "$(sed -n 2p <<<"$before")" "$(settings6)" "IPv6 settings after start"
+	nr status netdev=eth0
+	assert_not_contains "$OUT" ipv6 "status without IPv6"
+	nr stop netdev=eth0
+	assert_eq 0 "$RC" "stop ($OUT)"
+	assert_same "$before" "$(settings)" "every setting after stop"
 }
 
 # xend runs start and stop with the same network-script line: here none,
@@ -264,6 +372,12 @@ test_status_text() {
 	assert_contains "$OUT" "net.ipv4.ip_forward = 1 (0 before start)" "status after start"
 	assert_contains "$OUT" "net.ipv4.conf.eth0.proxy_arp = 1 (0 before start)" \
 		"status after start"
+	assert_contains "$OUT" "net.ipv6.conf.all.forwarding = 1 (0 before start)" \
+		"status after start"
+	assert_contains "$OUT" "net.ipv6.conf.eth0.proxy_ndp = 1 (0 before start)" \
+		"status after start"
+	assert_contains "$OUT" "net.ipv6.conf.eth0.accept_ra = 2 (1 before start)" \
+		"status after start"
 	nr stop
 	nr status
 	assert_contains "$OUT" "not started for eth0" "status after stop"
@@ -286,7 +400,10 @@ test_status_json() {
 		<<<"$OUT")" "program, started, netdev"
 	# ip_forward was on already: no before_start; proxy_arp was 0.
 	assert_same 'net.ipv4.ip_forward 1 -
-net.ipv4.conf.eth0.proxy_arp 1 0' "$(jq -r '.settings[] |
+net.ipv4.conf.eth0.proxy_arp 1 0
+net.ipv6.conf.all.forwarding 1 0
+net.ipv6.conf.eth0.proxy_ndp 1 0
+net.ipv6.conf.eth0.accept_ra 2 1' "$(jq -r '.settings[] |
 		"\(.name) \(.value) \(.before_start // "-")"' <<<"$OUT")" "settings"
 }
 
@@ -300,6 +417,9 @@ test_dry_run_changes_nothing() {
 	nr -n start netdev=eth0
 	assert_eq 0 "$RC" "start -n ($OUT)"
 	assert_contains "$OUT" "would set net.ipv4.conf.eth0.proxy_arp to 1" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.eth0.accept_ra to 2" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.all.forwarding to 1" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.eth0.proxy_ndp to 1" "plan"
 	# What has its value already is no step.
 	assert_not_contains "$OUT" "ip_forward" "plan"
 	assert_same "$before" "$(settings)" "settings after start -n"
@@ -309,6 +429,7 @@ test_dry_run_changes_nothing() {
 	nr --dry-run stop
 	assert_eq 0 "$RC" "stop -n ($OUT)"
 	assert_contains "$OUT" "would set net.ipv4.conf.eth0.proxy_arp back to 0" "plan"
+	assert_contains "$OUT" "would set net.ipv6.conf.all.forwarding back to 0" "plan"
 	assert_same "$before" "$(settings)" "settings after stop -n"
 }
 
@@ -349,17 +470,42 @@ test_forwarding_handover_nat_first() { handover nn nr; }
 # Started on two devices: stopping one leaves forwarding to the other.
 test_two_devices() {
 	net_setup
+	local before
+	before=$(settings)
 	nr start netdev=eth0
 	assert_eq 0 "$RC" "start eth0 ($OUT)"
 	nr start netdev=eth1
 	assert_eq 0 "$RC" "start eth1 ($OUT)"
 	assert_settings 1 1 1 "both started"
+	# eth1 forwards once eth0's start turned forwarding on for all: its
+	# accept_ra becomes 2 all the same.
+	assert_settings6 1 1,1 2,2 "both started"
 	nr stop netdev=eth0
 	assert_eq 0 "$RC" "stop eth0 ($OUT)"
 	assert_settings 1 0 1 "eth1 still started"
+	# IPv6 forwarding too stays on for eth1; eth0's accept_ra is back.
+	assert_settings6 1 0,1 1,2 "eth1 still started"
 	nr stop netdev=eth1
 	assert_eq 0 "$RC" "stop eth1 ($OUT)"
 	assert_settings 0 0 0 "both stopped"
+	assert_same "$before" "$(settings)" "every setting after both stopped"
+}
+
+# network-nat does not forward IPv6: network-route's stop puts IPv6
+# forwarding back although network-nat still runs, and IPv4 forwarding stays.
+test_ipv6_forwarding_not_handed_to_nat() {
+	net_setup
+	nr start netdev=eth0
+	assert_eq 0 "$RC" "network-route start ($OUT)"
+	nn start netdev=eth0 firewall=nft dhcp=no
+	assert_eq 0 "$RC" "network-nat start ($OUT)"
+	nr stop netdev=eth0
+	assert_eq 0 "$RC" "network-route stop ($OUT)"
+	assert_eq 1 "$(get_sysctl ip_forward)" "ip_forward while network-nat runs"
+	assert_settings6 0 0,0 1,1 "while network-nat runs"
+	nn stop netdev=eth0 firewall=nft dhcp=no
+	assert_eq 0 "$RC" "network-nat stop ($OUT)"
+	assert_settings 0 0 0 "after both stopped"
 }
 
 run_tests "$@"

@@ -107,16 +107,18 @@ host_eth0() { lan_new 192.0.2.10; }
 test_valgrind_vif_route() {
 	host_eth0
 	vif_add 1 0
-	xs_vif_seed 1 0 "ip=10.1.0.5 10.1.1.0/24 2001:db8:5::/64" mtu=1400
+	xs_vif_seed 1 0 "ip=10.1.0.5 10.1.1.0/24 2001:db8:5::/64 2001:db8::5" mtu=1400
 	vg_udev vif-route 1 0 online
 	assert_eq 0 "$RC" "online under valgrind: $(vg_reports)"
 	assert_eq "192.0.2.10/32" "$(link_addrs vif1.0 | grep -v ^fe80)" "vif address"
 	assert_eq 1400 "$(link_mtu vif1.0)" "vif MTU"
+	assert_contains "$(ip -n "$HOST" -6 neigh show proxy)" "2001:db8::5 dev eth0" "proxy entry"
 	vg_udev vif-route 1 0 online
 	assert_eq 0 "$RC" "second online under valgrind: $(vg_reports)"
 	vg_udev vif-route 1 0 offline
 	assert_eq 0 "$RC" "offline under valgrind: $(vg_reports)"
 	assert_eq "" "$(ip -n "$HOST" route show 10.1.0.5)" "route gone"
+	assert_eq "" "$(ip -n "$HOST" -6 neigh show proxy)" "proxy entry gone"
 	ip -n "$HOST" link add eth2 type veth peer name eth2p
 	ip -n "$HOST" link set eth2 up
 	vg_udev vif-route 1 0 online netdev=eth2
@@ -178,9 +180,13 @@ test_valgrind_network_route() {
 		if [[ $cmd == start ]]; then
 			assert_eq 1 "$(ip netns exec "$HOST" cat /proc/sys/net/ipv4/conf/eth0/proxy_arp)" \
 				"proxy ARP on"
+			assert_eq 1 "$(ip netns exec "$HOST" cat /proc/sys/net/ipv6/conf/eth0/proxy_ndp)" \
+				"proxy NDP on"
 		fi
 	done
 	assert_eq 0 "$(ip netns exec "$HOST" cat /proc/sys/net/ipv4/ip_forward)" "forwarding restored"
+	assert_eq 0 "$(ip netns exec "$HOST" cat /proc/sys/net/ipv6/conf/all/forwarding)" \
+		"IPv6 forwarding restored"
 	vg_run network-route start netdev=nosuch0
 	assert_eq 1 "$RC" "missing netdev under valgrind: $(vg_reports)"
 }

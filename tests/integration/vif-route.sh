@@ -109,6 +109,7 @@ host_state() {
 			select((.dst | startswith("fe80") or startswith("ff00")) | not)'
 		# The glob must expand inside the host namespace.
 		inh sh -c 'grep -H . /proc/sys/net/ipv4/conf/*/proxy_arp'
+		ip -n "$HOST" -6 neigh show proxy | sed 's/^/proxy /'
 	} | sort
 	inh nft list table inet xen_hotplug 2>/dev/null
 }
@@ -139,24 +140,32 @@ claims_of() { # BASE
 		sort
 }
 
-# After a good online of DEV with the ip list 192.0.2.10 2001:db8:1::/64:
-# the host's address as /32, up, proxy ARP, a route per entry with METRIC.
-assert_online_state() { # DEV METRIC [HOST_ADDR]
-	local dev=$1 metric=$2 addr=${3:-$HOST_IP}
+# After a good online of DEV with the ip list 192.0.2.10 2001:db8:1::/64
+# (and the IPv6 address ADDR6): the host's address as /32, up, proxy ARP, a
+# route per entry with METRIC, a proxy NDP entry on eth0 for ADDR6 only.
+assert_online_state() { # DEV METRIC [HOST_ADDR [ADDR6]]
+	local dev=$1 metric=$2 addr=${3:-$HOST_IP} a6=${4:-}
+	local -a routes=("$GUEST_IP $addr $metric" "2001:db8:1::/64 - $metric")
+	local -a elems=("vifs $dev" "restricted4 $dev" "restricted6 $dev"
+		"addr4 $dev . $GUEST_IP" "net6 $dev . 2001:db8:1::/64")
+	local -a claims=("claims4 $GUEST_IP : ${dev%-emu}" "claims6 2001:db8:1::/64 : ${dev%-emu}")
+	if [[ -n $a6 ]]; then
+		routes+=("$a6 - $metric")
+		elems+=("addr6 $dev . $a6")
+		claims+=("claims6 $a6 : ${dev%-emu}")
+	fi
 	assert_eq "$addr/32" "$(link_addrs "$dev" | grep -v '^fe80')" "addresses of $dev"
 	assert_ok link_is_up "$dev"
 	assert_eq 1 "$(proxy_arp "$dev")" "proxy_arp of $dev"
-	assert_same "$GUEST_IP $addr $metric
-2001:db8:1::/64 - $metric" "$(routes_via "$dev")" "routes through $dev"
+	assert_same "$(lines "${routes[@]}")" "$(routes_via "$dev" | sort)" "routes through $dev"
 	assert_ok fw_has_rules inet "$dev"
-	# Its sources: the listed address and prefix, restricted in both families.
-	assert_same "$(lines "vifs $dev" "restricted4 $dev" "restricted6 $dev" \
-		"addr4 $dev . $GUEST_IP" "net6 $dev . 2001:db8:1::/64")" \
+	# Its sources: the listed addresses and prefix, restricted in both families.
+	assert_same "$(lines "${elems[@]}")" \
 		"$(fw_elems_of inet "$dev" | grep -v '^owners')" "the elements of $dev"
 	# The reverse rule belongs to the guest's card, shared by the vif and its -emu twin.
-	assert_same "$(lines "claims4 $GUEST_IP : ${dev%-emu}" \
-		"claims6 2001:db8:1::/64 : ${dev%-emu}")" "$(claims_of "${dev%-emu}")" \
+	assert_same "$(lines "${claims[@]}")" "$(claims_of "${dev%-emu}")" \
 		"the reverse-rule claims of ${dev%-emu}"
+	assert_eq "${a6:+$a6 eth0}" "$(proxies)" "proxy NDP entries"
 }
 
 # ---------------------------------------------------------------- packets
@@ -194,10 +203,130 @@ test_guest_and_lan_reach_each_other() {
 	assert_fail ip netns exec "$LAN" ping -c 1 -W 1 $GUEST_IP
 }
 
-# Forged sources: with firewall=none they pass (the control: nothing else
-# drops them), with the default nft backend they are dropped and the guest's
-# own traffic passes; the reverse rule drops what claims the guest's address
-# from the LAN side.
+# The proxy NDP entries of the host, one "ADDR DEV" a line, sorted.
+proxies() {
+	ip -n "$HOST" -j -6 neigh show proxy | jq -r '.[] | "\(.dst) \(.dev)"' | sort
+}
+
+# The guest's IPv6 side: its address as /128 (nothing else is on its link
+# but the host) and a default route through the host's link-local address
+# on the vif, as the IPv4 guest has the host as its gateway.
+guest_ip6() { # NS ADDR
+	local ll
+	ll=$(ip -n "$HOST" -j -6 addr show dev vif1.0 scope link | jq -r '.[0].addr_info[0].local')
+	[[ $ll == fe80:* ]] || fail "no link-local address on vif1.0 ($ll)"
+	ip -n "$1" addr add "$2/128" dev eth0 nodad || fail "cannot give the guest $2"
+	ip -n "$1" -6 route add default via "$ll" dev eth0 || fail "guest's IPv6 default route"
+}
+
+# IPv6 end to end: the LAN peer, on-link in the guest's /64, reaches the
+# guest through the host's proxy NDP entry on eth0, and the guest reaches
+# the LAN through the host; offline takes the entry away, and the LAN no
+# longer reaches the guest. A prefix entry gets no proxy entry.
+test_ipv6_guest_and_lan_reach_each_other() {
+	lan_setup
+	nr_start
+	local before
+	before=$(proxies)
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10 2001:db8:1::/64"
+	guest_ip "$G" $GUEST_IP/24
+	run_udev vif-route 1 0 online
+	assert_eq 0 "$RC" "online ($OUT)"
+	assert_not_contains "$(msgs)" "proxy_ndp" "warnings after network-route start"
+	guest_ip6 "$G" 2001:db8::10
+	assert_same "$(lines "$before" "2001:db8::10 eth0" | sed '/^$/d')" "$(proxies)" \
+		"proxy entries after online"
+	assert_ok ip netns exec "$LAN" ping -6 -c 1 -W 3 2001:db8::10
+	assert_ok ip netns exec "$G" ping -6 -c 1 -W 3 2001:db8::1
+	assert_eq "$(link_mac eth0)" "$(ip -n "$LAN" -j -6 neigh show 2001:db8::10 dev lan0 |
+		jq -r '.[0].lladdr')" "the MAC the LAN resolves the guest's IPv6 address to"
+	# A second online changes nothing.
+	local first
+	first=$(host_state)
+	run_udev vif-route 1 0 online
+	assert_eq 0 "$RC" "second online ($OUT)"
+	assert_same "$first" "$(host_state)" "host state after the second online"
+	run_udev vif-route 1 0 offline
+	assert_eq 0 "$RC" "offline ($OUT)"
+	assert_same "$before" "$(proxies)" "proxy entries after offline"
+	inh ip -6 neigh flush dev eth0
+	ip -n "$LAN" -6 neigh flush dev lan0
+	assert_fail ip netns exec "$LAN" ping -6 -c 1 -W 1 2001:db8::10
+}
+
+# Without network-route start, online still succeeds and says what is
+# missing for the LAN to reach the guest's IPv6 address.
+test_ipv6_warns_without_proxy_ndp() {
+	lan_setup
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10"
+	run_udev vif-route 1 0 online
+	assert_eq 0 "$RC" "online ($OUT)"
+	assert_contains "$(msgs)" "does not forward IPv6" "warning"
+	assert_contains "$(msgs)" "network-route start netdev=eth0" "warning's mend"
+	assert_eq "2001:db8::10 eth0" "$(proxies)" "proxy entries"
+	run_udev vif-route 1 0 offline
+	assert_eq "" "$(proxies)" "proxy entries after offline"
+}
+
+# offline finds the entries wherever online put them: here netdev=eth1 at
+# online, and no netdev (the default route's eth0) at offline; and with the
+# vif gone.
+test_ipv6_offline_finds_entries() {
+	lan_setup eth1
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10 2001:db8::11"
+	run_udev vif-route 1 0 online netdev=eth1
+	assert_eq 0 "$RC" "online ($OUT)"
+	assert_same "$(lines "2001:db8::10 eth1" "2001:db8::11 eth1")" "$(proxies)" "after online"
+	inh ip link del vif1.0
+	run_udev vif-route 1 0 offline
+	assert_eq 0 "$RC" "offline ($OUT)"
+	assert_eq "" "$(proxies)" "proxy entries after offline"
+	run_udev vif-route 1 0 offline
+	assert_eq 0 "$RC" "second offline ($OUT)"
+}
+
+# forged_probes KIND FORGED GUEST ROUTER [COMMAND...]: online with
+# firewall=none (then COMMAND, the guest's set-up that needs the vif up),
+# the guest sends a forged and a legitimate source to the LAN, the LAN one
+# claiming the guest's address and a reply: all arrive (the control: nothing
+# else drops them). Online again with the default nft backend: only the
+# legitimate ones arrive, and the guest still resolves its neighbours (ARP,
+# or neighbour discovery from its own and link-local addresses) through the
+# rules.
+forged_probes() {
+	local kind=$1 forged=$2 guest=$3 router=$4 vmac
+	shift 4
+	run_udev vif-route 1 0 online firewall=none
+	assert_eq 0 "$RC" "online, firewall=none ($OUT)"
+	assert_eq "" "$(nft_h list tables)" "nft tables with firewall=none"
+	"${@:-:}"
+	# Neighbours resolved, so no frame waits for ARP or neighbour discovery.
+	assert_ok ip netns exec "$G" ping -c 1 -W 3 "$router"
+	vmac=$(link_mac vif1.0)
+	local -a to_lan=("forged,$kind,src=$forged,dst=$router,dmac=$vmac"
+		"legit,$kind,src=$guest,dst=$router,dmac=$vmac")
+	local -a to_guest=("spoof,$kind,src=$guest,dst=$guest,dmac=$NIC_MAC"
+		"reply,$kind,src=$router,dst=$guest,dmac=$NIC_MAC")
+	lprobe "$G" "$LAN" legit "${to_lan[@]}"
+	assert_arrived forged legit
+	lprobe "$LAN" "$G" reply "${to_guest[@]}"
+	assert_arrived spoof reply
+
+	run_udev vif-route 1 0 online
+	assert_eq 0 "$RC" "online, nft ($OUT)"
+	inh ip neigh flush dev vif1.0
+	ip -n "$G" neigh flush dev eth0
+	assert_ok ip netns exec "$G" ping -c 1 -W 3 "$router"
+	lprobe "$G" "$LAN" legit "${to_lan[@]}"
+	assert_arrived legit
+	assert_dropped forged
+	lprobe "$LAN" "$G" reply "${to_guest[@]}"
+	assert_arrived reply
+	assert_dropped spoof
+}
+
+# Forged sources are dropped, the guest's own traffic passes; the reverse
+# rule drops what claims the guest's address from the LAN side.
 test_firewall_forged_sources() {
 	local s
 	for s in all default; do
@@ -207,31 +336,15 @@ test_firewall_forged_sources() {
 	nr_start
 	guest_add 1 0 ip=$GUEST_IP
 	guest_ip "$G" $GUEST_IP/24
-	run_udev vif-route 1 0 online firewall=none
-	assert_eq 0 "$RC" "online, firewall=none ($OUT)"
-	assert_eq "" "$(nft_h list tables)" "nft tables with firewall=none"
-	# Neighbours resolved, so no frame waits for ARP.
-	assert_ok inh ping -c 1 -W 2 $ROUTER_IP
-	assert_ok inh ping -c 1 -W 2 $GUEST_IP
-	local vmac
-	vmac=$(link_mac vif1.0)
-	local -a to_lan=("forged,ipv4,src=192.0.2.99,dst=$ROUTER_IP,dmac=$vmac"
-		"legit,ipv4,src=$GUEST_IP,dst=$ROUTER_IP,dmac=$vmac")
-	local -a to_guest=("spoof,ipv4,src=$GUEST_IP,dst=$GUEST_IP,dmac=$NIC_MAC"
-		"reply,ipv4,src=$ROUTER_IP,dst=$GUEST_IP,dmac=$NIC_MAC")
-	lprobe "$G" "$LAN" legit "${to_lan[@]}"
-	assert_arrived forged legit
-	lprobe "$LAN" "$G" reply "${to_guest[@]}"
-	assert_arrived spoof reply
+	forged_probes ipv4 192.0.2.99 $GUEST_IP $ROUTER_IP
+}
 
-	run_udev vif-route 1 0 online
-	assert_eq 0 "$RC" "online, nft ($OUT)"
-	lprobe "$G" "$LAN" legit "${to_lan[@]}"
-	assert_arrived legit
-	assert_dropped forged
-	lprobe "$LAN" "$G" reply "${to_guest[@]}"
-	assert_arrived reply
-	assert_dropped spoof
+# The same for IPv6.
+test_ipv6_forged_sources() {
+	lan_setup
+	nr_start
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10"
+	forged_probes ipv6 2001:db8::99 2001:db8::10 2001:db8::1 guest_ip6 "$G" 2001:db8::10
 }
 
 # ---------------------------------------------------------------- state after online
@@ -314,6 +427,37 @@ test_tap_and_vif_together() {
 	assert_eq 0 "$RC" "offline of the vif ($OUT)"
 	assert_eq "" "$(claims_of vif1.0)" "claims after both are gone"
 	assert_eq "" "$(nft_h list tables)" "nft tables after both are gone"
+}
+
+# The proxy NDP entry of an HVM guest's card is the vif's and the tap's: it
+# stays while the other one is up, whichever goes first, and goes with the
+# second.
+test_tap_and_vif_share_proxy_entries() {
+	lan_setup
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8::10"
+	vif_add 1 0 vif1.0-emu
+	local first
+	for first in vif tap; do
+		run_xl vif-route 1 0 online
+		assert_eq 0 "$RC" "online of the vif ($OUT)"
+		run_xl vif-route 1 0 add type_if=tap
+		assert_eq 0 "$RC" "add of the tap ($OUT)"
+		assert_eq "2001:db8::10 eth0" "$(proxies)" "one proxy entry for the card"
+		if [[ $first == vif ]]; then
+			run_xl vif-route 1 0 offline
+		else
+			run_xl vif-route 1 0 remove type_if=tap
+		fi
+		assert_eq 0 "$RC" "the $first goes first ($OUT)"
+		assert_eq "2001:db8::10 eth0" "$(proxies)" "proxy entry while the other is up"
+		if [[ $first == vif ]]; then
+			run_xl vif-route 1 0 remove type_if=tap
+		else
+			run_xl vif-route 1 0 offline
+		fi
+		assert_eq 0 "$RC" "the other goes ($OUT)"
+		assert_eq "" "$(proxies)" "proxy entries after both are gone"
+	done
 }
 
 # Two guests whose lists overlap: the second is refused with words that say
@@ -763,7 +907,7 @@ test_unknown_command() {
 
 test_dry_run_changes_nothing() {
 	lan_setup
-	guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64" mtu=1400 vifname=guest0
+	guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64 2001:db8::10" mtu=1400 vifname=guest0
 	local before
 	before=$(host_state)
 	run_udev vif-route 1 0 online -n
@@ -771,6 +915,8 @@ test_dry_run_changes_nothing() {
 	assert_contains "$OUT" "would route $GUEST_IP/32 through guest0 (source $HOST_IP, metric 2)" \
 		"plan"
 	assert_contains "$OUT" "would route 2001:db8:1::/64 through guest0 (metric 2)" "plan"
+	assert_contains "$OUT" "would answer for 2001:db8::10 on eth0 (proxy NDP)" "plan"
+	assert_not_contains "$OUT" "answer for 2001:db8:1::" "plan: no proxy entry for a prefix"
 	assert_same "$before" "$(host_state)" "host state"
 	assert_fail xs_exists $BE/hotplug-status
 }
@@ -799,10 +945,11 @@ fresh_vif() {
 # address, proxy ARP, up, routes, xenstore): whatever step fails, the host
 # ends up as it was, and the failure is reported in xenstore.
 test_fault_online() {
+	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_setup() {
 		if [[ -z $LAN ]]; then
 			lan_setup
-			guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64" mtu=1400 vifname=guest0
+			guest_add 1 0 "ip=$GUEST_IP 2001:db8:1::/64 2001:db8::10" mtu=1400 vifname=guest0
 			# A first online and offline, as before every run: the owned
 			# table is deleted with its last vif, so each run starts without it.
 			run_xl vif-route 1 0 online
@@ -810,12 +957,13 @@ test_fault_online() {
 		run_xl vif-route 1 0 offline
 		fresh_vif
 	}
+	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_run() { run_xl vif-route 1 0 online; }
 	# shellcheck disable=SC2317 # called by fault-lib.sh
 	fault_snapshot() { host_state; }
 	FAULT_BACKEND=$BE
 	fault_loop online
-	assert_online_state guest0 2
+	assert_online_state guest0 2 "$HOST_IP" 2001:db8::10
 }
 
 run_tests "$@"

@@ -20,6 +20,8 @@ Kinds and their keys (every kind also takes smac=, dmac= and vlan=):
   ns    src=:: target=                   ICMPv6 neighbour solicitation (DAD when src is ::)
                                          to the target's solicited-node group, marker in a
                                          nonce option
+  ra    src=fe80::1 lifetime=1800        ICMPv6 router advertisement to ff02::1, the router
+                                         lifetime in seconds, marker in a nonce option
 smac defaults to the interface's MAC, dmac to broadcast (ns: the group's MAC). vlan=10
 adds an 802.1Q tag; vlan=20/10 two tags (outer first); tpid=0x88a8 makes the outer one
 an 802.1ad tag.
@@ -113,13 +115,26 @@ def solicited_node(target):
     return str(ipaddress.IPv6Address(group)), "33:33:" + mac_text(group[12:])
 
 
-def neighbour_solicitation(src, target, dst, marker):
+def nonce_option(marker):
     # The marker travels in a nonce option (type 14), as DAD probes carry one.
     body = marker + b"\0" * ((-(len(marker) + 2)) % 8)
-    opt = struct.pack("!BB", 14, (len(body) + 2) // 8) + body
-    seg = struct.pack("!BBHI16s", 135, 0, 0, 0, socket.inet_pton(socket.AF_INET6, target)) + opt
+    return struct.pack("!BB", 14, (len(body) + 2) // 8) + body
+
+
+def icmp6(src, dst, seg):
     c = l4_csum6(src, dst, 58, seg)
     return ipv6_packet(src, dst, 58, seg[:2] + struct.pack("!H", c) + seg[4:], hops=255)
+
+
+def neighbour_solicitation(src, target, dst, marker):
+    seg = struct.pack("!BBHI16s", 135, 0, 0, 0, socket.inet_pton(socket.AF_INET6, target))
+    return icmp6(src, dst, seg + nonce_option(marker))
+
+
+def router_advertisement(src, lifetime, marker):
+    # Current hop limit 64, no flags, reachable time and retransmission timer unspecified.
+    seg = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, lifetime, 0, 0)
+    return icmp6(src, "ff02::1", seg + nonce_option(marker))
 
 
 def dhcp_discover(smac, marker):
@@ -198,6 +213,11 @@ def build(default_smac, prefix, spec):
         dmac = dmac or group_mac
         payload = neighbour_solicitation(kv.pop("src", "::"), target, kv.pop("dst", group),
                                          marker)
+    elif kind == "ra":
+        etype = ETH_P_IPV6
+        dmac = dmac or "33:33:00:00:00:01"
+        payload = router_advertisement(kv.pop("src", "fe80::1"), num("lifetime", "1800"),
+                                       marker)
     else:
         raise ValueError("frame %r: unknown kind %r" % (spec, kind))
     if kv:

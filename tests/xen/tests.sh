@@ -332,7 +332,8 @@ test_bridged_bond_netdev() {
 # ---------------------------------------------------------------- routed and NAT
 
 sysctls() {
-	sysctl net.ipv4.ip_forward "net.ipv4.conf.$DOM0_IF.proxy_arp" net.ipv6.conf.all.forwarding
+	sysctl net.ipv4.ip_forward "net.ipv4.conf.$DOM0_IF.proxy_arp" net.ipv6.conf.all.forwarding \
+		"net.ipv6.conf.$DOM0_IF.proxy_ndp" "net.ipv6.conf.$DOM0_IF.accept_ra"
 }
 
 # network-route + vif-route: the LAN reaches the guest at an address of its own subnet
@@ -356,6 +357,38 @@ test_routed_guest() {
 	guest_destroy r1
 	wait_until 20 "$v gone" bash -c "! ip link show $v"
 	[[ -z $(ip route show 192.0.2.71) ]] || fail "route to the guest left: $(ip route show 192.0.2.71)"
+	must "$SCRIPTS/network-route" stop
+	assert_same "$before_sys" "$(sysctls)" "sysctls after network-route stop"
+	assert_same "$before" "$(trace_state)" "links, rules, state files and store after stop"
+}
+
+# The same over IPv6: the LAN reaches the guest's address, on-link in the LAN's /64, through
+# dom0's proxy NDP entry on its card, and the guest, whose default route goes through dom0's
+# link-local address on the vif, reaches the LAN; destroy takes the entry away.
+test_routed_guest_ipv6() {
+	local before_sys before v ll a6=2001:db8:1::72
+	before_sys=$(sysctls)
+	before=$(trace_state)
+	must "$SCRIPTS/network-route" start
+	assert_eq 1 "$(cat /proc/sys/net/ipv6/conf/all/forwarding)" "IPv6 forwarding after start"
+	assert_eq 1 "$(cat "/proc/sys/net/ipv6/conf/$DOM0_IF/proxy_ndp")" "proxy_ndp after start"
+	guest_up r2 "mac=$(mac_of 72),ip=192.0.2.72 $a6,script=vif-route"
+	v=$(vif_dev r2)
+	assert_eq connected "$(xenstore-read "$(backend r2)/hotplug-status")" "hotplug-status of $v"
+	assert_contains "$(ip -6 route show "$a6")" "dev $v" "route to the guest's IPv6 address"
+	assert_eq "$a6 dev $DOM0_IF proxy" "$(ip -6 neigh show proxy | sed 's/ *$//')" \
+		"dom0's proxy NDP entries"
+	ll=$(ip -6 -o addr show dev "$v" scope link | awk '{print $4}')
+	ll=${ll%/*}
+	# netback's MAC fe:ff:ff:ff:ff:ff makes it, as vif-route(8) tells the guest's administrator.
+	assert_eq fe80::fcff:ffff:feff:ffff "$ll" "dom0's link-local address on $v"
+	guest_must r2 "ip link set eth0 up && ip -6 addr add $a6/128 dev eth0 &&
+		ip -6 route add default via $ll dev eth0"
+	guest_ping r2 "$LAN_IP6"
+	lan_ping "$a6"
+	guest_destroy r2
+	wait_until 20 "$v gone" bash -c "! ip link show $v"
+	wait_until 20 "the proxy NDP entry gone" bash -c "[ -z \"\$(ip -6 neigh show proxy)\" ]"
 	must "$SCRIPTS/network-route" stop
 	assert_same "$before_sys" "$(sysctls)" "sysctls after network-route stop"
 	assert_same "$before" "$(trace_state)" "links, rules, state files and store after stop"
