@@ -12,12 +12,14 @@
 #include "params.h"
 #include "store.h"
 #include "undo.h"
+#include "vlan.h"
 
 /* What makes one vif program different from another, for the shared code. */
 struct vif_program {
 	const char *name;
 	const char *usage; /* the --help text */
 	const char *lock;  /* named lock held from resolution to the end, or NULL */
+	bool vlan;	   /* reads the vlan node (bridged: libxl 4.19's VLANs of the port) */
 };
 
 enum vif_command { VIF_ONLINE, VIF_OFFLINE, VIF_ADD, VIF_REMOVE };
@@ -48,6 +50,9 @@ struct vif_ctx {
 	size_t n_ips;
 	uint8_t mac_bytes[6];
 	unsigned mtu_value;
+	char *vlan;    /* the vlan node as given, when the program reads one */
+	bool has_vlan; /* vlan given and valid: vlans holds it */
+	struct vlan_set vlans;
 	struct fw fw;
 	const char *port_of; /* bridged online: the bridge the vif joins, for its rules */
 
@@ -65,9 +70,9 @@ int vif_begin(struct vif_ctx *c, const struct vif_program *prog, int argc, char 
 /*
  * The pure steps of vif_begin, for the fuzzer.  vif_resolve_device: type_if, the device name,
  * the backend path and the domid and devid, from c->params (SPEC §2).  vif_check_values: judge
- * the values read from xenstore, arguments or environment (bridge, ip, mac, mtu, vifname) and
- * fill in ips, mac_bytes and mtu_value.  Each 0, or -1 with a message in c->err naming the
- * parameter and its value.
+ * the values read from xenstore, arguments or environment (bridge, ip, mac, mtu, vifname,
+ * vlan) and fill in ips, mac_bytes, mtu_value and vlans.  Each 0, or -1 with a message in c->err
+ * naming the parameter and its value.
  */
 int vif_resolve_device(struct vif_ctx *c);
 int vif_check_values(struct vif_ctx *c);

@@ -1,4 +1,5 @@
 /* vif-bridge: attach a guest's vif to a Linux bridge, as Xen's vif-bridge script did. */
+#include "bridge-vlan.h"
 #include "link.h"
 #include "signals.h"
 #include "vif.h"
@@ -36,6 +37,7 @@ static const struct vif_program prog = {
     .name = "vif-bridge",
     .usage = usage,
     .lock = "network-bridge",
+    .vlan = true,
 };
 
 /* Is name an existing bridge?  Fills st. */
@@ -101,26 +103,131 @@ static int find_bridge(struct vif_ctx *c, char *name, struct link_state *st)
 	return 0;
 }
 
+/*
+ * Before any change: can the bridge take a vlan port?  Its kernel must filter VLANs
+ * (CONFIG_BRIDGE_VLAN_FILTERING: without it the bridge has no VLAN attributes), of 802.1Q, and
+ * if filtering is off, turning it on must leave the other ports their traffic: every port has
+ * the bridge's default PVID, untagged, from the day it joined (the kernel gives it to a new
+ * port whether filtering is on or not), so they carry what they carried untagged, now as
+ * members of that VLAN.  With no default PVID they would carry nothing: refused.
+ */
+static int vlan_bridge_check(struct vif_ctx *c, const struct link_state *br,
+			     struct bridge_vlan_state *st)
+{
+	int err = bridge_vlan_get(br->ifindex, st);
+	if (err == -NLE_OPNOTSUPP)
+		return vif_error(
+		    c,
+		    "vlan=%s needs VLAN filtering on bridge %s, and this kernel's "
+		    "bridges have none (CONFIG_BRIDGE_VLAN_FILTERING): remove the vlan "
+		    "setting or run a kernel built with it",
+		    c->vlan, br->name);
+	if (err < 0)
+		return vif_net_error(c, err, "cannot read the VLAN settings of bridge %s (vlan=%s)",
+				     br->name, c->vlan);
+	if (st->protocol != 0x8100)
+		return vif_error(c,
+				 "bridge %s filters 802.1ad VLANs (protocol 0x%04x): vlan=%s needs "
+				 "802.1Q (ip link set %s type bridge vlan_protocol 802.1Q)",
+				 br->name, st->protocol, c->vlan, br->name);
+	if (!st->filtering && !st->default_pvid)
+		return vif_error(
+		    c,
+		    "bridge %s has no default PVID (vlan_default_pvid 0): turning on its "
+		    "VLAN filtering for vlan=%s would cut its other ports off; give it "
+		    "one, or turn filtering on yourself once its ports have their VLANs",
+		    br->name, c->vlan);
+	return 0;
+}
+
+/* Filtering on, before the port joins; its inverse is in the journal. */
+static int vlan_bridge_on(struct vif_ctx *c, const struct link_state *br,
+			  const struct bridge_vlan_state *st)
+{
+	if (st->filtering ||
+	    !vif_step(c,
+		      "turn on VLAN filtering on bridge %s (its other ports keep their VLANs, "
+		      "the default PVID %u untagged)",
+		      br->name, st->default_pvid))
+		return 0;
+	int err = bridge_set_vlan_filtering(&c->net, &c->undo, br->ifindex, true);
+	if (err < 0)
+		return vif_net_error(c, err, "cannot turn on VLAN filtering on bridge %s",
+				     br->name);
+	return 0;
+}
+
+/* The port's VLAN table made exactly the list: the default PVID it got on joining goes. */
+static int vlan_port(struct vif_ctx *c, const char *bridge)
+{
+	char list[256];
+	struct vlan_set now;
+
+	vlan_format(&c->vlans, list, sizeof(list));
+	if (!vif_step(c, "give %s the VLANs %s on bridge %s", c->dev, list, bridge))
+		return 0;
+	int err = port_vlans_get(c->link.ifindex, &now);
+	if (err >= 0)
+		err = port_vlans_set(&c->net, &c->undo, c->link.ifindex, &now, &c->vlans);
+	return err < 0 ? vif_net_error(c, err, "cannot give %s the VLANs %s", c->dev, list) : 0;
+}
+
 static int online(struct vif_ctx *c, char *bridge)
 {
 	struct link_state br;
+	struct bridge_vlan_state vst;
 	int err;
 
-	if (find_bridge(c, bridge, &br) < 0 || vif_rename(c) < 0)
+	if (find_bridge(c, bridge, &br) < 0 ||
+	    (c->has_vlan && vlan_bridge_check(c, &br, &vst) < 0) || vif_rename(c) < 0)
 		return -1;
 	c->port_of = bridge;
-	/* Already online: leave the link alone rather than bounce it; the rules are renewed. */
-	if (vif_is_port_ready(c, br.ifindex, br.mtu))
+	/* Already online: leave the link alone rather than bounce it; the rules (and the VLANs)
+	 * are renewed. */
+	if (vif_is_port_ready(c, br.ifindex, br.mtu)) {
+		if (c->has_vlan && (vlan_bridge_on(c, &br, &vst) < 0 || vlan_port(c, bridge) < 0))
+			return -1;
 		return vif_firewall(c, false);
+	}
 	/* The rules go in while the device is down and before it joins the bridge. */
 	if (vif_prepare_port(c, br.mtu) < 0 || vif_firewall(c, false) < 0)
+		return -1;
+	if (c->has_vlan && vlan_bridge_on(c, &br, &vst) < 0)
 		return -1;
 	if (c->link.master != br.ifindex && vif_step(c, "add %s to bridge %s", c->dev, bridge)) {
 		if ((err = link_set_master(&c->net, &c->undo, &c->link, br.ifindex)) < 0)
 			return vif_net_error(c, err, "cannot add %s to bridge %s", c->dev, bridge);
 		c->link.master = br.ifindex;
 	}
+	/* While the port is still down: it never carries a frame on the default PVID. */
+	if (c->has_vlan && vlan_port(c, bridge) < 0)
+		return -1;
 	return vif_bring_up(c);
+}
+
+/* Offline: the port's entries of the list go, those it has; leaving the bridge takes the rest. */
+static int vlan_release(struct vif_ctx *c, const char *bridge)
+{
+	char list[256];
+	struct vlan_set now, keep;
+
+	vlan_format(&c->vlans, list, sizeof(list));
+	if (!vif_step(c, "remove the VLANs %s of %s on %s", list, c->dev, bridge))
+		return 0;
+	int err = port_vlans_get(c->link.ifindex, &now);
+	if (err >= 0) {
+		keep = now;
+		for (unsigned v = 1; v <= VLAN_ID_MAX; v++)
+			if (vlan_has(&c->vlans, v))
+				vlan_put(&keep, v, false, false);
+		if (vlan_has(&c->vlans, keep.pvid))
+			keep.pvid = 0;
+		err = port_vlans_set(&c->net, NULL, c->link.ifindex, &now, &keep);
+	}
+	/* netback may remove the device at any moment around offline. */
+	if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+		return vif_net_error(c, err, "cannot remove the VLANs %s of %s", list, c->dev);
+	return 0;
 }
 
 static int offline(struct vif_ctx *c, char *bridge)
@@ -145,6 +252,8 @@ static int offline(struct vif_ctx *c, char *bridge)
 	snprintf(master.name, sizeof(master.name), "its bridge");
 	if (link_get_index(&c->net, c->link.master, &master) == 0 && !bridge[0])
 		snprintf(bridge, IFNAME_MAX + 1, "%s", master.name);
+	if (c->has_vlan && vlan_release(c, master.name) < 0)
+		return -1;
 	if (vif_step(c, "remove %s from bridge %s", c->dev, master.name)) {
 		err = link_set_master(&c->net, NULL, &c->link, 0);
 		if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
