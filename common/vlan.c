@@ -199,13 +199,13 @@ const char *vlan_parse(const char *s, struct vlan_set *out, char *why, size_t wh
 	return NULL;
 }
 
-/* Append to buf at *o, keeping room for "..." when it does not fit. */
+/* Append to buf at *o; what does not fit ends the text with "...", over its end if need be. */
 static bool append(char *buf, size_t len, size_t *o, const char *text)
 {
 	size_t n = strlen(text);
-	if (*o + n + 4 > len) {
+	if (*o + n + 1 > len) {
 		if (len >= 4)
-			snprintf(buf + (*o + 4 > len ? len - 4 : *o), 4, "...");
+			memcpy(buf + (*o + 4 > len ? len - 4 : *o), "...", 4);
 		return false;
 	}
 	memcpy(buf + *o, text, n + 1);
