@@ -18,6 +18,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../pkt-lib.sh"
 # shellcheck source=SCRIPTDIR/../fault-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../fault-lib.sh"
+# shellcheck source=SCRIPTDIR/../hosts-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../hosts-lib.sh"
 
 BE=/local/domain/0/backend/vif/1/0
 EVIL_MAC=00:16:3e:ee:ee:ee
@@ -78,9 +80,13 @@ need_vlan_kernel() {
 # ADDR20 (default 10.0.0.1/24 and 10.0.1.2/24).
 vlan_host() { # [ADDR10 [ADDR20]]
 	bridge_add br0
-	ns_new LAN
-	if ! { ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$LAN" &&
-		ip -n "$HOST" link set eth0 master br0 up && ip -n "$LAN" link set lan0 up; }; then
+	# The LAN of hosts-lib.sh's host_fresh serves as it is.
+	if [[ -z $LAN ]]; then
+		ns_new LAN
+		ip -n "$HOST" link add eth0 type veth peer name lan0 netns "$LAN" ||
+			fail "cannot create the uplink"
+	fi
+	if ! { ip -n "$HOST" link set eth0 master br0 up && ip -n "$LAN" link set lan0 up; }; then
 		fail "cannot set up the uplink"
 	fi
 	# Without bridge VLAN filtering (nor, here, 802.1Q links) the LAN is lan0 alone.
@@ -329,42 +335,46 @@ test_firewall_sees_through_the_tag() {
 
 # ---------------------------------------------------------------- faults
 
+# The fault and signal loops' host: vlan_host with a plain guest online and vif1.0, a trunk
+# guest with rules, not yet; fixed MACs, as each setup makes the links anew.
+vlan_fault_host() {
+	host_fresh
+	vlan_host
+	inh ip link set br0 address 02:00:00:00:0e:10
+	guest 2 0 "ip=10.0.0.7"
+	inh ip link set vif2.0 address 02:00:00:00:01:02
+	run_udev vif-bridge 2 0 online
+	assert_eq 0 "$RC" "online of vif2.0 ($OUT)"
+	guest 1 0 vlan=10p/20 "ip=10.0.0.6" "mac=$(vif_mac 1 0)"
+	inh ip link set vif1.0 address 02:00:00:00:01:01
+}
+
+# fault-lib.sh's state, with every port's VLANs and the bridge's filtering.
+vlan_snapshot() {
+	fault_state
+	vlan_table
+	echo "vlan_filtering $(filtering br0)"
+}
+
 # Every step of an online with a vlan node fails in turn (tests/fault-lib.sh): the port's
 # and the bridge's VLAN state (filtering included) are as before, and so is everything else.
 test_faults_leave_vlan_state() {
 	need_vlan_kernel "the fault loop of a vlan online"
-	fault_setup() {
-		local ns
-		while read -r ns; do
-			[[ -n $ns ]] && ip netns del "$ns" 2>/dev/null
-		done < <(tac "$SB/namespaces")
-		: >"$SB/namespaces"
-		xs_rm /local/domain
-		find "${XEN_RUN_DIR:?}" "${XEN_LOCK_DIR:?}" -mindepth 1 -delete
-		ns_new HOST
-		vlan_host
-		# Fixed MACs: each setup makes the links anew, and the snapshots must match.
-		inh ip link set eth0 address 02:00:00:00:0e:10
-		inh ip link set br0 address 02:00:00:00:0e:10
-		guest 2 0 "ip=10.0.0.7"
-		inh ip link set vif2.0 address 02:00:00:00:01:02
-		must_online 2 0
-		guest 1 0 vlan=10p/20 "ip=10.0.0.6" "mac=$(vif_mac 1 0)"
-		inh ip link set vif1.0 address 02:00:00:00:01:01
-	}
-	fault_snapshot() {
-		fault_state
-		vlan_table
-		echo "vlan_filtering $(filtering br0)"
-	}
+	fault_setup() { vlan_fault_host; }
+	fault_snapshot() { vlan_snapshot; }
 	fault_run() { run_udev vif-bridge 1 0 online; }
 	FAULT_BACKEND=$BE FAULT_TOLERATED='^ct '
 	fault_loop "vif-bridge online (vlan=10p/20)"
 }
 
-must_online() { # D I
-	run_udev vif-bridge "$1" "$2" online
-	assert_eq 0 "$RC" "online of vif$1.$2 ($OUT)"
+# SIGTERM, SIGINT or SIGHUP between any two steps: undone the same way, filtering included.
+test_signals_leave_vlan_state() {
+	need_vlan_kernel "the signal loop of a vlan online"
+	fault_setup() { vlan_fault_host; }
+	fault_snapshot() { vlan_snapshot; }
+	fault_run() { run_udev vif-bridge 1 0 online; }
+	FAULT_BACKEND=$BE
+	signal_loop "vif-bridge online (vlan=10p/20)"
 }
 
 run_tests "$@"
