@@ -333,6 +333,23 @@ test_firewall_sees_through_the_tag() {
 	fi
 }
 
+# The control: with firewall=none the same forged tagged frames cross the bridge, tag and all,
+# so the drops above are the firewall's, not the VLAN filter's.
+test_forged_tagged_arrive_without_firewall() {
+	local -a extra=(vlan=10p/20)
+	kernel_has_bridge_vlan || extra=()
+	vlan_host
+	guest 1 0 "ip=10.0.0.6 10.0.1.6" "mac=$(vif_mac 1 0)" "${extra[@]}"
+	local g=$GUEST
+	vif_online vif-bridge 1 0 firewall=none
+	probe "$g" eth0 "$LAN" lan0 "forged_ip20 forged_arp20 forged_mac20" \
+		forged_ip20,ipv4,src=10.0.1.66,vlan=20 \
+		forged_arp20,arp,spa=10.0.1.66,vlan=20 \
+		forged_mac20,ipv4,src=10.0.1.6,smac=$EVIL_MAC,vlan=20
+	assert_arrived forged_ip20 forged_arp20 forged_mac20
+	assert_eq 20 "$(recv_field forged_ip20 vlan)" "VLAN of the forged frame without a firewall"
+}
+
 # ---------------------------------------------------------------- faults
 
 # The fault and signal loops' host: vlan_host with a plain guest online and vif1.0, a trunk
