@@ -120,6 +120,14 @@ pings() { # NS ADDR
 	ip netns exec "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1
 }
 
+# --help names the parameter and where it is described.
+test_help_names_vlan() {
+	run_env vif-bridge -- --help
+	assert_eq 0 "$RC" "--help exit"
+	assert_contains "$OUT" "vlan=SPEC" "--help text"
+	assert_contains "$OUT" "VLANS in vif-bridge(8)" "--help text"
+}
+
 # ---------------------------------------------------------------- access port
 
 # vlan=10: the guest's untagged frames are on VLAN 10 only. It reaches the peer on VLAN 10
