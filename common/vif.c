@@ -123,7 +123,7 @@ static int read_params(struct vif_ctx *c)
 	const char *expected;
 
 	if (param(c, "bridge", &c->bridge) || param(c, "ip", &c->ip) || param(c, "mac", &c->mac) ||
-	    param(c, "vifname", &c->vifname))
+	    param(c, "vifname", &c->vifname) || (c->prog->vlan && param(c, "vlan", &c->vlan)))
 		return -1;
 	/* The MTU and the frontend serve online only: offline neither reads nor judges them, so
 	 * a bad MTU cannot stop a clean-up. */
@@ -176,6 +176,21 @@ int vif_check_values(struct vif_ctx *c)
 	}
 	if (c->mtu && *c->mtu && (expected = parse_mtu(c->mtu, &c->mtu_value)))
 		return invalid(c, "mtu", c->mtu, expected);
+	if (c->vlan && *c->vlan) {
+		char why[512];
+		bool cleanup = c->command == VIF_OFFLINE || c->command == VIF_REMOVE;
+		if (!(expected = vlan_parse(c->vlan, &c->vlans, why, sizeof(why)))) {
+			c->has_vlan = true;
+		} else if (!cleanup) {
+			return invalid(c, "vlan", c->vlan, expected);
+		} else {
+			/* The port leaves its bridge all the same, and its VLANs with it. */
+			char shown[96];
+			log_msg(&c->log, LOG_WARNING,
+				"vlan=%s is not a valid VLAN list; removing the vif anyway",
+				printable(c->vlan, shown, sizeof(shown)));
+		}
+	}
 	if (c->vifname && *c->vifname) {
 		char full[64];
 		snprintf(full, sizeof(full), "%s%s", c->vifname, c->tap ? "-emu" : "");
@@ -648,7 +663,8 @@ static void release(struct vif_ctx *c)
 	free(c->mtu);
 	free(c->vifname);
 	free(c->frontend);
-	c->bridge = c->ip = c->mac = c->mtu = c->vifname = c->frontend = NULL;
+	free(c->vlan);
+	c->bridge = c->ip = c->mac = c->mtu = c->vifname = c->frontend = c->vlan = NULL;
 	log_close(&c->log);
 }
 

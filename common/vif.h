@@ -12,6 +12,7 @@
 #include "params.h"
 #include "store.h"
 #include "undo.h"
+#include "vlan.h"
 
 /* What makes one vif program different from another, for the shared code. */
 struct vif_program {
@@ -21,6 +22,7 @@ struct vif_program {
 	/* false: lock is held from the device's lookup to the end (vif_begin takes it); true:
 	 * the program takes it with vif_lock around the steps that need it. */
 	bool lock_late;
+	bool vlan; /* reads the vlan node (bridged: libxl 4.19's VLANs of the port) */
 };
 
 enum vif_command { VIF_ONLINE, VIF_OFFLINE, VIF_ADD, VIF_REMOVE };
@@ -51,6 +53,9 @@ struct vif_ctx {
 	size_t n_ips;
 	uint8_t mac_bytes[6];
 	unsigned mtu_value;
+	char *vlan;    /* the vlan node as given, when the program reads one */
+	bool has_vlan; /* vlan given and valid: vlans holds it */
+	struct vlan_set vlans;
 	struct fw fw;
 	const char *port_of; /* bridged online: the bridge the vif joins, for its rules */
 
@@ -72,9 +77,9 @@ void vif_unlock(struct vif_ctx *c);
 /*
  * The pure steps of vif_begin, for the fuzzer.  vif_resolve_device: type_if, the device name,
  * the backend path and the domid and devid, from c->params (SPEC §2).  vif_check_values: judge
- * the values read from xenstore, arguments or environment (bridge, ip, mac, mtu, vifname) and
- * fill in ips, mac_bytes and mtu_value.  Each 0, or -1 with a message in c->err naming the
- * parameter and its value.
+ * the values read from xenstore, arguments or environment (bridge, ip, mac, mtu, vifname,
+ * vlan) and fill in ips, mac_bytes, mtu_value and vlans.  Each 0, or -1 with a message in c->err
+ * naming the parameter and its value.
  */
 int vif_resolve_device(struct vif_ctx *c);
 int vif_check_values(struct vif_ctx *c);

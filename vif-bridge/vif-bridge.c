@@ -1,4 +1,5 @@
 /* vif-bridge: attach a guest's vif to a Linux bridge, as Xen's vif-bridge script did. */
+#include "bridge-vlan.h"
 #include "link.h"
 #include "signals.h"
 #include "vif.h"
@@ -20,6 +21,9 @@ static const char usage[] =
     "  mac=MAC        the guest's MAC address\n"
     "  mtu=N          the device MTU (68-65535); default: the bridge's MTU\n"
     "  vifname=NAME   rename the device\n"
+    "  vlan=SPEC      the port's VLANs, as libxl 4.19 writes them: 10, 10p/20 (10 the\n"
+    "                 PVID, untagged; 20 tagged), 10p/100+10x4; turns on the bridge's\n"
+    "                 VLAN filtering; see VLANS in vif-bridge(8)\n"
     "  type_if=vif|tap  netback vif (online/offline) or emulated tap (add/remove)\n"
     "  firewall=nft|iptables|none  the guest's spoofing protection (argument or\n"
     "                 environment); default nft when the kernel has nf_tables, else\n"
@@ -39,6 +43,7 @@ static const struct vif_program prog = {
      * whose batches are atomic, go in and out outside it. */
     .lock = "network-bridge",
     .lock_late = true,
+    .vlan = true,
 };
 
 /* Is name an existing bridge?  Fills st. */
@@ -122,9 +127,79 @@ static int bridge_again(struct vif_ctx *c, char *bridge, struct link_state *br)
 	return vif_firewall(c, false);
 }
 
+/*
+ * Before any change: can the bridge take a vlan port?  Its kernel must filter VLANs
+ * (CONFIG_BRIDGE_VLAN_FILTERING: without it the bridge has no VLAN attributes), of 802.1Q, and
+ * if filtering is off, turning it on must leave the other ports their traffic: every port has
+ * the bridge's default PVID, untagged, from the day it joined (the kernel gives it to a new
+ * port whether filtering is on or not), so they carry what they carried untagged, now as
+ * members of that VLAN.  With no default PVID they would carry nothing: refused.
+ */
+static int vlan_bridge_check(struct vif_ctx *c, const struct link_state *br,
+			     struct bridge_vlan_state *st)
+{
+	int err = bridge_vlan_get(br->ifindex, st);
+	if (err == -NLE_OPNOTSUPP)
+		return vif_error(
+		    c,
+		    "vlan=%s needs VLAN filtering on bridge %s, and this kernel's "
+		    "bridges have none (CONFIG_BRIDGE_VLAN_FILTERING): remove the vlan "
+		    "setting or run a kernel built with it",
+		    c->vlan, br->name);
+	if (err < 0)
+		return vif_net_error(c, err, "cannot read the VLAN settings of bridge %s (vlan=%s)",
+				     br->name, c->vlan);
+	if (st->protocol != 0x8100)
+		return vif_error(c,
+				 "bridge %s filters 802.1ad VLANs (protocol 0x%04x): vlan=%s needs "
+				 "802.1Q (ip link set %s type bridge vlan_protocol 802.1Q)",
+				 br->name, st->protocol, c->vlan, br->name);
+	if (!st->filtering && !st->default_pvid)
+		return vif_error(
+		    c,
+		    "bridge %s has no default PVID (vlan_default_pvid 0): turning on its "
+		    "VLAN filtering for vlan=%s would cut its other ports off; give it "
+		    "one, or turn filtering on yourself once its ports have their VLANs",
+		    br->name, c->vlan);
+	return 0;
+}
+
+/* Filtering on, before the port joins; its inverse is in the journal. */
+static int vlan_bridge_on(struct vif_ctx *c, const struct link_state *br,
+			  const struct bridge_vlan_state *st)
+{
+	if (st->filtering ||
+	    !vif_step(c,
+		      "turn on VLAN filtering on bridge %s (its other ports keep their VLANs, "
+		      "the default PVID %u untagged)",
+		      br->name, st->default_pvid))
+		return 0;
+	int err = bridge_set_vlan_filtering(&c->net, &c->undo, br->ifindex, true);
+	if (err < 0)
+		return vif_net_error(c, err, "cannot turn on VLAN filtering on bridge %s",
+				     br->name);
+	return 0;
+}
+
+/* The port's VLAN table made exactly the list: the default PVID it got on joining goes. */
+static int vlan_port(struct vif_ctx *c, const char *bridge)
+{
+	char list[256];
+	struct vlan_set now;
+
+	vlan_format(&c->vlans, list, sizeof(list));
+	if (!vif_step(c, "give %s the VLANs %s on bridge %s", c->dev, list, bridge))
+		return 0;
+	int err = port_vlans_get(c->link.ifindex, &now);
+	if (err >= 0)
+		err = port_vlans_set(&c->net, &c->undo, c->link.ifindex, &now, &c->vlans);
+	return err < 0 ? vif_net_error(c, err, "cannot give %s the VLANs %s", c->dev, list) : 0;
+}
+
 static int online(struct vif_ctx *c, char *bridge)
 {
 	struct link_state br;
+	struct bridge_vlan_state vst;
 	int err;
 
 	/* Not found: network-bridge may be making it; asked again once its lock is had. */
@@ -134,12 +209,19 @@ static int online(struct vif_ctx *c, char *bridge)
 			return -1;
 		locked = true;
 	}
-	if (vif_rename(c) < 0)
+	if ((c->has_vlan && vlan_bridge_check(c, &br, &vst) < 0) || vif_rename(c) < 0)
 		return -1;
 	c->port_of = bridge;
-	/* Already online: leave the link alone rather than bounce it; the rules are renewed. */
-	if (vif_is_port_ready(c, br.ifindex, br.mtu))
+	/* Already online: leave the link alone rather than bounce it; the rules (and the VLANs)
+	 * are renewed. */
+	if (vif_is_port_ready(c, br.ifindex, br.mtu)) {
+		/* The bridge's VLANs are changed under the lock, its state read again there. */
+		if (c->has_vlan &&
+		    (vif_lock(c) < 0 || (!locked && vlan_bridge_check(c, &br, &vst) < 0) ||
+		     vlan_bridge_on(c, &br, &vst) < 0 || vlan_port(c, bridge) < 0))
+			return -1;
 		return vif_firewall(c, false);
+	}
 	if (!c->dev_exists)
 		return vif_no_device(c);
 	/*
@@ -149,16 +231,49 @@ static int online(struct vif_ctx *c, char *bridge)
 	 */
 	if (vif_firewall(c, false) < 0)
 		return -1;
-	if (!locked && (vif_lock(c) < 0 || bridge_again(c, bridge, &br) < 0))
+	/* Under the lock the bridge's VLAN state is read again: another vif may have turned its
+	 * filtering on meanwhile, which this one's undo must then leave on. */
+	if (!locked && (vif_lock(c) < 0 || bridge_again(c, bridge, &br) < 0 ||
+			(c->has_vlan && vlan_bridge_check(c, &br, &vst) < 0)))
 		return -1;
 	if (vif_prepare_port(c, br.mtu) < 0)
+		return -1;
+	if (c->has_vlan && vlan_bridge_on(c, &br, &vst) < 0)
 		return -1;
 	if (c->link.master != br.ifindex && vif_step(c, "add %s to bridge %s", c->dev, bridge)) {
 		if ((err = link_set_master(&c->net, &c->undo, &c->link, br.ifindex)) < 0)
 			return vif_net_error(c, err, "cannot add %s to bridge %s", c->dev, bridge);
 		c->link.master = br.ifindex;
 	}
+	/* While the port is still down: it never carries a frame on the default PVID. */
+	if (c->has_vlan && vlan_port(c, bridge) < 0)
+		return -1;
 	return vif_bring_up(c);
+}
+
+/* Offline: the port's entries of the list go, those it has; leaving the bridge takes the rest. */
+static int vlan_release(struct vif_ctx *c, const char *bridge)
+{
+	char list[256];
+	struct vlan_set now, keep;
+
+	vlan_format(&c->vlans, list, sizeof(list));
+	if (!vif_step(c, "remove the VLANs %s of %s on %s", list, c->dev, bridge))
+		return 0;
+	int err = port_vlans_get(c->link.ifindex, &now);
+	if (err >= 0) {
+		keep = now;
+		for (unsigned v = 1; v <= VLAN_ID_MAX; v++)
+			if (vlan_has(&c->vlans, v))
+				vlan_put(&keep, v, false, false);
+		if (vlan_has(&c->vlans, keep.pvid))
+			keep.pvid = 0;
+		err = port_vlans_set(&c->net, NULL, c->link.ifindex, &now, &keep);
+	}
+	/* netback may remove the device at any moment around offline. */
+	if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+		return vif_net_error(c, err, "cannot remove the VLANs %s of %s", list, c->dev);
+	return 0;
 }
 
 static int offline(struct vif_ctx *c, char *bridge)
@@ -186,6 +301,8 @@ static int offline(struct vif_ctx *c, char *bridge)
 	snprintf(master.name, sizeof(master.name), "its bridge");
 	if (link_get_index(&c->net, c->link.master, &master) == 0 && !bridge[0])
 		snprintf(bridge, IFNAME_MAX + 1, "%s", master.name);
+	if (c->has_vlan && vlan_release(c, master.name) < 0)
+		return -1;
 	if (vif_step(c, "remove %s from bridge %s", c->dev, master.name)) {
 		err = link_set_master(&c->net, NULL, &c->link, 0);
 		if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)

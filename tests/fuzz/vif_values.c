@@ -1,15 +1,16 @@
 /*
  * Fuzz target: what a vif program makes of its environment and of the values it reads from
  * the backend node in xenstore (common/vif.c: type_if, vif/INTERFACE, XENBUS_PATH and the
- * domid and devid in it; bridge, ip, mac, mtu, vifname).
+ * domid and devid in it; bridge, ip, mac, mtu, vifname, vlan).
  */
 #include "fuzz.h"
 #include "vif.h"
 
 #include <stdbool.h>
 
-static const char *const env_names[] = {"type_if", "XENBUS_PATH", "vif", "INTERFACE", "bridge",
-					"ip",	   "mac",	  "mtu", "vifname",   "firewall"};
+static const char *const env_names[] = {"type_if", "XENBUS_PATH", "vif", "INTERFACE",
+					"bridge",  "ip",	  "mac", "mtu",
+					"vifname", "firewall",	  "vlan"};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -83,6 +84,8 @@ static void check_values(struct vif_ctx *c, const struct pieces *p)
 	c->mac = dup_or_null(piece(p, 6, NULL));
 	c->mtu = dup_or_null(piece(p, 7, NULL));
 	c->vifname = dup_or_null(piece(p, 8, NULL));
+	c->vlan = dup_or_null(piece(p, 9, NULL));
+	c->has_vlan = false;
 	c->err[0] = '\0';
 	if (vif_check_values(c) < 0) {
 		check_refusal(c);
@@ -110,6 +113,10 @@ static void check_values(struct vif_ctx *c, const struct pieces *p)
 			PROPERTY(c->mtu_value >= 68 && c->mtu_value <= 65535);
 		else
 			PROPERTY(c->mtu_value == 0);
+		/* Online: a vlan value is either refused or a set with its PVID. */
+		PROPERTY(c->has_vlan == (c->vlan && *c->vlan));
+		if (c->has_vlan)
+			PROPERTY(c->vlans.count >= 1 && vlan_has(&c->vlans, c->vlans.pvid));
 		if (c->vifname && *c->vifname) {
 			/* The name the device gets: vifname, with -emu for the tap. */
 			char full[64];
@@ -122,6 +129,7 @@ static void check_values(struct vif_ctx *c, const struct pieces *p)
 	free(c->mac);
 	free(c->mtu);
 	free(c->vifname);
+	free(c->vlan);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -136,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* First byte: which of type_if, XENBUS_PATH, vif, INTERFACE are given at all. */
 	unsigned given = data[0];
-	split(&p, data + 1, size - 1, 9);
+	split(&p, data + 1, size - 1, 10);
 	memset(&c, 0, sizeof(c));
 	argv[argc++] = "vif-bridge";
 	argv[argc++] = "online";

@@ -116,6 +116,15 @@ vif-bridge     | online | xs  | ip         | *ip
 vif-bridge     | online | arg | ip         | *ip
 vif-bridge     | online | env | ip         | 1.2.3.4/33           | IPv4 or IPv6
 vif-bridge     | offline | xs | ip         | 999.1.1.1            | IPv4 or IPv6
+vif-bridge     | online | xs  | vlan       | *vlan
+vif-bridge     | online | arg | vlan       | *vlan
+vif-bridge     | online | env | vlan       | 10p/20p              | there are two PVIDs, 10 and 20
+vif-bridge     | online | xs  | vlan       | 10/20                | no ID is the PVID
+vif-bridge     | online | xs  | vlan       | 0                    | 0 is no VLAN ID
+vif-bridge     | online | arg | vlan       | 4095                 | an ID is above 4094
+vif-bridge     | online | xs  | vlan       | 1p/5-10/8-12         | VLAN 8 is given twice
+vif-bridge     | online | xs  | vlan       | 100+1000x5/1p        | go past 4094
+vif-bridge     | online | xs  | vlan       | 30-20/1p             | runs backwards
 vif-bridge     | online | arg | type_if    | *word
 vif-bridge     | online | env | type_if    | bogus                | vif or tap
 vif-bridge     | online | arg | firewall   | *word
@@ -232,6 +241,13 @@ class_values() {
 			@IPS33) printf '%s\x1f%s\x1f\n' "$c" 'at most 32 addresses' ;;
 			*) printf '%s\x1f%s\x1f\n' "$c" 'IPv4 or IPv6' ;;
 			esac
+		done
+		;;
+	vlan) # vif-bridge's VLAN list (common/vlan.c)
+		for c in 0 4095 10p/20p 10/20 10p/10 1p/5-10/8-12 100+1000x5/1p 1p/100+10x0 \
+			30-20/1p garbage '10\x20' '\x2010' 10,20 010 10pu 10p/ /10 "$long" '10\n20' \
+			'10;touch @C' '$(touch @C)' '`touch @C`' '\xff' '10p/20|touch @C'; do
+			printf '%s\x1f%s\x1f\n' "$c" 'VLAN IDs from 1 to 4094'
 		done
 		;;
 	word) # an enumerated setting: dhcp, firewall, type_if
@@ -524,7 +540,7 @@ run_case() {
 	UNSET=
 	[[ $via == unset ]] && UNSET=$key value=
 	# A backend node wins over arguments and environment: the case's key has none but its own.
-	if $vif_prog && [[ $key =~ ^(bridge|ip|mac|mtu|vifname|handle|frontend-id)$ ]]; then
+	if $vif_prog && [[ $key =~ ^(bridge|ip|mac|mtu|vifname|vlan|handle|frontend-id)$ ]]; then
 		if old_xs=$(xenstore-read "$BE/$key" 2>/dev/null); then had_xs=true; fi
 		xs_rm "$BE/$key"
 		[[ $via == xs ]] && xenstore-write -R -- "$BE/$key" "$value"
@@ -578,7 +594,7 @@ run_case() {
 		fi
 	fi
 	[[ -e $SB/cwd/$CANARY ]] && problem "the canary file was created: a value was run as a command"
-	if $vif_prog && [[ $key =~ ^(bridge|ip|mac|mtu|vifname|handle|frontend-id)$ ]]; then
+	if $vif_prog && [[ $key =~ ^(bridge|ip|mac|mtu|vifname|vlan|handle|frontend-id)$ ]]; then
 		xs_rm "$BE/$key"
 		$had_xs && xenstore-write -R -- "$BE/$key" "$old_xs"
 	fi
