@@ -8,13 +8,13 @@
 #
 # XEN_LANE_ACCEL=kvm|tcg forces an accelerator (default: KVM when a probe boots with it, else
 # TCG); XEN_LANE_BENCH=1 runs the benchmark (tests/xen/bench.sh) instead of the tests;
-# XEN_LANE_TIMEOUT bounds the whole boot (seconds, default 1200); XEN_LANE_CPU the CPU model
+# XEN_LANE_TIMEOUT bounds the whole boot (seconds, default 1800); XEN_LANE_CPU the CPU model
 # under TCG.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${XEN_LANE_OUT:-$ROOT/build/xen-lane}
-TIMEOUT=${XEN_LANE_TIMEOUT:-1200}
+TIMEOUT=${XEN_LANE_TIMEOUT:-1800}
 MEM=3072
 
 fail_all() {
