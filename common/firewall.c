@@ -551,14 +551,19 @@ static void bootstrap(struct nft *n)
 /*
  * Commit what fill adds, with boot's part of the table first when chain (boot's own) is
  * missing, in the same transaction, so that a failure leaves nothing of ours behind, not
- * even the table.  Whether it is missing is asked, not learnt from a failed batch: the
- * kernel waits out a grace period to abort one (some 10 ms, the commit lock held).  EEXIST
- * then means another run made it meanwhile, ENOENT that it went meanwhile: once more.
+ * even the table.  Whether it is missing is asked (have < 0), or known from the records
+ * (have 1: the caller saw its kind's record directory, which the last user removes before
+ * the table goes), not learnt from a failed batch: the kernel waits out a grace period to
+ * abort one (some 10 ms, the commit lock held), which only a table flushed behind the
+ * records' back costs.  EEXIST then means another run made it meanwhile, ENOENT that it
+ * went meanwhile: once more.
  */
-static int commit_with_bootstrap(struct nft *n, void (*boot)(struct nft *), const char *chain,
-				 void (*fill)(struct nft *, const void *), const void *arg)
+static int commit_with_bootstrap(struct nft *n, int have, void (*boot)(struct nft *),
+				 const char *chain, void (*fill)(struct nft *, const void *),
+				 const void *arg)
 {
-	int have = nft_chain_exists(n, chain);
+	if (have < 0)
+		have = nft_chain_exists(n, chain);
 	if (have < 0)
 		return have;
 	int err = 0;
@@ -930,7 +935,7 @@ static int purge_commit(struct nft *n, const char *dev, bool card, const struct 
 	int err = purge_find(n, dev, card, &pl);
 	if (err == 0 && add) {
 		struct change c = {&pl, NULL, add};
-		err = commit_with_bootstrap(n, bootstrap, CHAIN_PREROUTING, fill_change, &c);
+		err = commit_with_bootstrap(n, -1, bootstrap, CHAIN_PREROUTING, fill_change, &c);
 	} else if (err == 0 && pl.n) {
 		nft_begin(n);
 		fill_change(n, &(struct change){&pl, NULL, NULL});
@@ -955,6 +960,8 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 	int had = record_read(family, v->dev, &old);
 	/* Whether the card's shared elements are this vif's to take: only asked when needed. */
 	bool card = had == 0 || !twin_up(family, v->dev);
+	/* Another record (or this vif's) is there: so is the table, but for a flush. */
+	int table = statefile_exists(vif_dir(family)) ? 1 : -1;
 	if ((err = record_write(family, v)) < 0)
 		goto out;
 	vif_elems(family, v, true, &add);
@@ -968,7 +975,7 @@ static int nft_vif_add(struct fw *fw, int family, const struct fw_vif *v)
 		vif_elems(family, &old.v, card, &del);
 		c.del = &del;
 	}
-	err = commit_with_bootstrap(n, bootstrap, CHAIN_PREROUTING, fill_change, &c);
+	err = commit_with_bootstrap(n, table, bootstrap, CHAIN_PREROUTING, fill_change, &c);
 	if ((err == -ENOENT && c.del) || (had < 0 && err == 0))
 		err = purge_commit(n, v->dev, card, &add);
 	if (err < 0) {
