@@ -123,11 +123,12 @@ static int read_params(struct vif_ctx *c)
 	const char *expected;
 
 	if (param(c, "bridge", &c->bridge) || param(c, "ip", &c->ip) || param(c, "mac", &c->mac) ||
-	    param(c, "vifname", &c->vifname) || (c->prog->vlan && param(c, "vlan", &c->vlan)))
+	    param(c, "vifname", &c->vifname))
 		return -1;
-	/* The MTU and the frontend serve online only: offline neither reads nor judges them, so
-	 * a bad MTU cannot stop a clean-up. */
-	if (c->up && (param(c, "mtu", &c->mtu) ||
+	/* The MTU, the VLANs and the frontend serve online only: offline neither reads nor
+	 * judges them, so a bad MTU cannot stop a clean-up, and the port's VLANs go with it when
+	 * it leaves its bridge. */
+	if (c->up && (param(c, "mtu", &c->mtu) || (c->prog->vlan && param(c, "vlan", &c->vlan)) ||
 		      store_read(c->xs, c->backend, "frontend", &c->frontend) == -EINVAL))
 		return c->err[0] ? -1 : vif_error(c, "invalid frontend node under %s", c->backend);
 	if (vif_check_values(c) < 0)
@@ -178,18 +179,9 @@ int vif_check_values(struct vif_ctx *c)
 		return invalid(c, "mtu", c->mtu, expected);
 	if (c->vlan && *c->vlan) {
 		char why[512];
-		bool cleanup = c->command == VIF_OFFLINE || c->command == VIF_REMOVE;
-		if (!(expected = vlan_parse(c->vlan, &c->vlans, why, sizeof(why)))) {
-			c->has_vlan = true;
-		} else if (!cleanup) {
+		if ((expected = vlan_parse(c->vlan, &c->vlans, why, sizeof(why))))
 			return invalid(c, "vlan", c->vlan, expected);
-		} else {
-			/* The port leaves its bridge all the same, and its VLANs with it. */
-			char shown[96];
-			log_msg(&c->log, LOG_WARNING,
-				"vlan=%s is not a valid VLAN list; removing the vif anyway",
-				printable(c->vlan, shown, sizeof(shown)));
-		}
+		c->has_vlan = true;
 	}
 	if (c->vifname && *c->vifname) {
 		char full[64];

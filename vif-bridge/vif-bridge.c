@@ -251,31 +251,6 @@ static int online(struct vif_ctx *c, char *bridge)
 	return vif_bring_up(c);
 }
 
-/* Offline: the port's entries of the list go, those it has; leaving the bridge takes the rest. */
-static int vlan_release(struct vif_ctx *c, const char *bridge)
-{
-	char list[256];
-	struct vlan_set now, keep;
-
-	vlan_format(&c->vlans, list, sizeof(list));
-	if (!vif_step(c, "remove the VLANs %s of %s on %s", list, c->dev, bridge))
-		return 0;
-	int err = port_vlans_get(c->link.ifindex, &now);
-	if (err >= 0) {
-		keep = now;
-		for (unsigned v = 1; v <= VLAN_ID_MAX; v++)
-			if (vlan_has(&c->vlans, v))
-				vlan_put(&keep, v, false, false);
-		if (vlan_has(&c->vlans, keep.pvid))
-			keep.pvid = 0;
-		err = port_vlans_set(&c->net, NULL, c->link.ifindex, &now, &keep);
-	}
-	/* netback may remove the device at any moment around offline. */
-	if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
-		return vif_net_error(c, err, "cannot remove the VLANs %s of %s", list, c->dev);
-	return 0;
-}
-
 static int offline(struct vif_ctx *c, char *bridge)
 {
 	struct link_state br;
@@ -301,8 +276,6 @@ static int offline(struct vif_ctx *c, char *bridge)
 	snprintf(master.name, sizeof(master.name), "its bridge");
 	if (link_get_index(&c->net, c->link.master, &master) == 0 && !bridge[0])
 		snprintf(bridge, IFNAME_MAX + 1, "%s", master.name);
-	if (c->has_vlan && vlan_release(c, master.name) < 0)
-		return -1;
 	if (vif_step(c, "remove %s from bridge %s", c->dev, master.name)) {
 		err = link_set_master(&c->net, NULL, &c->link, 0);
 		if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)

@@ -113,7 +113,7 @@ static void check_values(struct vif_ctx *c, const struct pieces *p)
 			PROPERTY(c->mtu_value >= 68 && c->mtu_value <= 65535);
 		else
 			PROPERTY(c->mtu_value == 0);
-		/* Online: a vlan value is either refused or a set with its PVID. */
+		/* A vlan value is either refused or a set with its PVID (offline reads none). */
 		PROPERTY(c->has_vlan == (c->vlan && *c->vlan));
 		if (c->has_vlan)
 			PROPERTY(c->vlans.count >= 1 && vlan_has(&c->vlans, c->vlans.pvid));
