@@ -505,6 +505,7 @@ main() {
 	t_all=$NOW
 	check_inputs
 	sb_new
+	sb_state_tmpfs || die "cannot mount a tmpfs for the lock and run directories"
 	snapshot
 	driver_env
 	echo "firewall: vif-bridge online+offline of vif1.0 with rules (ip \"$MEASURED_IP\"," \

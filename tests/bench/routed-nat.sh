@@ -259,6 +259,7 @@ run_bench() {
 setup() {
 	local lan p
 	sb_new
+	sb_state_tmpfs || die "cannot mount a tmpfs for the lock and run directories"
 	# Copies: other builds may replace build/ while the benchmark runs, and an execve that
 	# meets a half-written program would stop it.
 	mkdir -p "$SB/bin" || die "cannot create $SB/bin"

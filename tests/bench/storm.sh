@@ -16,7 +16,8 @@
 # environment script, XENBUS_TYPE, XENBUS_PATH=backend/vif/<d>/0, XENBUS_BASE_PATH, netdev=,
 # vif, and for ours firewall=nft|none (in the environment: xl passes on its own).
 # The programs and the driver run from copies in the sandbox, so a rebuild meanwhile cannot
-# break the run.
+# break the run. The lock and run directories (records, lock files) are on tmpfs, as a Debian
+# host's /run is (lib.sh's sb_state_tmpfs); every benchmark here does the same.
 #
 # 1. The storm. The driver (bench.c --storm) forks one process per vif, parks all of them at
 #    a gate and opens it at once; the online storm is timed from the opening to the exit of
@@ -240,6 +241,7 @@ setup() {
 	now_us
 	t0=$NOW
 	sb_new
+	sb_state_tmpfs || die "cannot mount a tmpfs for the lock and run directories"
 	mkdir -p "$SB/bin" || die "cannot create $SB/bin"
 	cp "$BUILD/vif-bridge" "$BUILD/bench" "$BUILD/tests/nftfloor" "$SB/bin/" ||
 		die "cannot copy the programs"

@@ -101,6 +101,7 @@ verify_end_state() {
 main() {
 	check_inputs
 	sb_new
+	sb_state_tmpfs || die "cannot mount a tmpfs for the lock and run directories"
 	bridge_add xenbr0 || die "cannot create bridge xenbr0"
 	vif_add 1 0 || die "cannot create vif1.0"
 	xs_vif_seed 1 0 bridge=xenbr0 || die "cannot seed the xenstore stand-in"
