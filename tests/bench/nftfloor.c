@@ -21,8 +21,11 @@
  * order given, then deletes them in the same order: one client, one commit at a time.  (K
  * clients at once would gain nothing: the kernel serialises nf_tables commits with the
  * namespace's commit lock, so the floor of K commits is K commits in a row.)  ROUNDS (default
- * 10) after WARMUP (default 1).  Prints "vifs=K rounds=R add_median_us=.. del_median_us=..
- * add_min_us=.. del_min_us=..", preceded with -a by every round's "add_us=.. del_us=..".
+ * 10) after WARMUP (default 1).  After the deletions, the kernel's freeing of what they
+ * released is timed too: the close of a fresh netfilter socket, which waits for it (the wait
+ * any client's last close pays, as the programs' closer does).  Prints "vifs=K rounds=R
+ * add_median_us=.. del_median_us=.. free_median_us=.. add_min_us=.. del_min_us=..", preceded
+ * with -a by every round's "add_us=.. del_us=.. free_us=..".
  *
  * Before timing, one untimed cycle (storm: round) checks that the requests do something:
  * after the add the library reports the vif's rules installed (fw_vif_installed), after the
@@ -34,6 +37,8 @@
 #include "params.h"
 
 #include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +195,22 @@ static void cycles(struct fw *fw, const struct floor_vif *f, long n, long warmup
 	free(s);
 }
 
+/*
+ * The kernel's freeing of what the last commits released, as a client waits for it: the
+ * release of a bound netfilter socket makes nf_tables finish that work first.  In us.
+ */
+static double freeing_wait(void)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		perror("nftfloor: a netfilter socket");
+		exit(1);
+	}
+	double t0 = now_us();
+	mnl_socket_close(nl);
+	return now_us() - t0;
+}
+
 /* The storm's vifs from stdin. */
 static struct floor_vif *read_vifs(size_t *n)
 {
@@ -235,7 +256,8 @@ static void storm(struct fw *fw, long rounds, long warmup, bool all)
 	struct floor_vif *v = read_vifs(&n);
 	double *a = calloc((size_t)(rounds ? rounds : 1), sizeof(*a));
 	double *d = calloc((size_t)(rounds ? rounds : 1), sizeof(*d));
-	if (!a || !d) {
+	double *f = calloc((size_t)(rounds ? rounds : 1), sizeof(*f));
+	if (!a || !d || !f) {
 		perror("nftfloor: calloc");
 		exit(1);
 	}
@@ -252,6 +274,7 @@ static void storm(struct fw *fw, long rounds, long warmup, bool all)
 		for (size_t i = 0; i < n; i++)
 			del(fw, &v[i]);
 		double t3 = now_us();
+		double freeing = freeing_wait();
 		if (k == -warmup - 1) {
 			check_installed(fw, v[0].dev, 0);
 			check_installed(fw, v[n - 1].dev, 0);
@@ -259,18 +282,21 @@ static void storm(struct fw *fw, long rounds, long warmup, bool all)
 		if (k >= 0) {
 			a[k] = t1 - t0;
 			d[k] = t3 - t2;
+			f[k] = freeing;
 			if (all)
-				printf("add_us=%.1f del_us=%.1f\n", a[k], d[k]);
+				printf("add_us=%.1f del_us=%.1f free_us=%.1f\n", a[k], d[k], f[k]);
 		}
 	}
 	if (rounds) {
-		double ma = median(a, (size_t)rounds), md = median(d, (size_t)rounds);
-		printf("vifs=%zu rounds=%ld add_median_us=%.1f del_median_us=%.1f add_min_us=%.1f "
-		       "del_min_us=%.1f\n",
-		       n, rounds, ma, md, a[0], d[0]);
+		double ma = median(a, (size_t)rounds), md = median(d, (size_t)rounds),
+		       mf = median(f, (size_t)rounds);
+		printf("vifs=%zu rounds=%ld add_median_us=%.1f del_median_us=%.1f "
+		       "free_median_us=%.1f add_min_us=%.1f del_min_us=%.1f\n",
+		       n, rounds, ma, md, mf, a[0], d[0]);
 	}
 	free(a);
 	free(d);
+	free(f);
 	free(v);
 }
 

@@ -60,10 +60,12 @@
 # 3. The floor (nftfloor.c): the same nf_tables requests (fw_bridged_vif_add/del of
 #    common/firewall.h with the same addresses and MAC) from one in-process client, no
 #    process start, store, links or locks: in the storm's rounds, the storm's vifs added one
-#    after another then deleted (floor-add, floor-del); in the back-to-back blocks, vif1.0's
-#    add and delete per cycle. Printed beside the program's figures with the difference and
-#    the ratio program/floor, and the firewall's share in the program (nft - none) beside
-#    the floor.
+#    after another then deleted (floor-add, floor-del), and after the deletions the wait
+#    for the kernel's freeing of what they released, which the last close of any netfilter
+#    socket pays (floor-del+free: the floor of the offline storm until all is done, which
+#    our closer's close is part of); in the back-to-back blocks, vif1.0's add and delete per
+#    cycle. Printed beside the program's figures with the difference and the ratio
+#    program/floor, and the firewall's share in the program (nft - none) beside the floor.
 #
 # Knobs (environment): BENCH_STORM_VIFS (default 100), BENCH_STORM_ROUNDS (default 10: storms
 # of ours per case), BENCH_STORM_SCRIPT_ROUNDS (default 3, spread over the same rounds),
@@ -299,9 +301,11 @@ floor_samples() {
 	shift 2
 	text=$(inh "$SB/bin/nftfloor" -a "$@" 2>&1) || die "nftfloor failed: $text"
 	while read -r line; do
-		if [[ $line =~ ^add_us=([0-9.]+)\ del_us=([0-9.]+)$ ]]; then
+		if [[ $line =~ ^add_us=([0-9.]+)\ del_us=([0-9.]+)\ free_us=([0-9.]+)$ ]]; then
 			echo "sample $name-add ${BASH_REMATCH[1]}"
 			echo "sample $name-del ${BASH_REMATCH[2]}"
+			echo "sample $name-del+free $(awk -v d="${BASH_REMATCH[2]}" \
+				-v f="${BASH_REMATCH[3]}" 'BEGIN { printf "%.1f", d + f }')"
 		elif [[ $line =~ ^cycle_us=([0-9.]+)$ ]]; then
 			echo "sample $name ${BASH_REMATCH[1]}"
 		fi
@@ -493,7 +497,7 @@ report_storm() {
 	done
 	echo "storm results (NAME: until every process of the storm had ended, the deferred"
 	echo "socket closes included; NAME:ret: until the last program returned)"
-	rows "${names[@]}" floor-add floor-del
+	rows "${names[@]}" floor-add floor-del floor-del+free
 	ratio nft-on none-on "$STORM_TARGET"
 	ratio nft-off none-off "$STORM_TARGET"
 	ratio nft-on:ret none-on:ret
@@ -506,8 +510,9 @@ report_storm() {
 		"$VIFS vifs added one after another, then deleted; how close the program comes:"
 	close_to "online storm, nft" nft-on floor-add
 	close_to "online storm, nft - none" nft-on floor-add none-on
-	close_to "offline storm, nft" nft-off floor-del
-	close_to "offline storm, nft - none" nft-off floor-del none-off
+	close_to "offline storm, nft" nft-off floor-del+free
+	close_to "offline storm, nft - none" nft-off floor-del+free none-off
+	close_to "offline storm to the return, nft - none" nft-off:ret floor-del none-off:ret
 }
 
 report_b2b() {
