@@ -263,9 +263,9 @@ static char *next(struct nft *n)
 /* A message that went past the limit spoils the batch: it must not be sent cut short. */
 static void done(struct nft *n)
 {
+	n->last = mnl_nlmsg_batch_current(n->batch);
 	if (!mnl_nlmsg_batch_next(n->batch))
 		n->oom = true;
-	n->expected++;
 }
 
 void nft_begin(struct nft *n)
@@ -273,7 +273,7 @@ void nft_begin(struct nft *n)
 	if (n->batch)
 		mnl_nlmsg_batch_stop(n->batch);
 	n->batch = mnl_nlmsg_batch_start(n->buf, NFT_BUF_SIZE / 2);
-	n->expected = 0;
+	n->last = NULL;
 	n->oom = false;
 	n->deleting = false;
 	nftnl_batch_begin(mnl_nlmsg_batch_current(n->batch), n->seq++);
@@ -281,53 +281,64 @@ void nft_begin(struct nft *n)
 	n->first_seq = n->seq;
 }
 
-/* Read acknowledgements until every message of the batch has one; the first error wins. */
-static int collect(struct nft *n, unsigned expected)
+/*
+ * The kernel answers a batch's messages only with their errors, and the one message that asks
+ * (the last) with its acknowledgement: one answer to read where every message's would cost a
+ * receive each (a table's first batch has some forty).  It handles all of them, failed or
+ * not, and sends the answers once the transaction is committed or undone, the last message's
+ * last; an error with the batch's own (first) sequence number means it stopped short of
+ * answering the rest (no memory, a malformed batch).  Read until one of these two; the first
+ * error wins.  Answers to other requests (left over from an earlier one) are passed over.
+ */
+static int collect(struct nft *n, uint32_t begin, uint32_t last)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int result = 0;
 
-	while (expected > 0) {
+	for (;;) {
 		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
 		if (len < 0)
 			return errno == ENOBUFS ? -ENOBUFS : -errno;
 		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 		int left = (int)len;
 		for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
-			if (h->nlmsg_pid != n->portid)
+			if (h->nlmsg_pid != n->portid || h->nlmsg_type != NLMSG_ERROR)
 				continue;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-				if (e->error && !result) {
-					result = e->error;
-					if (getenv("NFT_DEBUG"))
-						fprintf(stderr,
-							"nft: message %u of the batch: %s\n",
-							e->msg.nlmsg_seq - n->first_seq + 1,
-							strerror(-e->error));
-				}
-				expected--;
-			} else if (h->nlmsg_type == NLMSG_DONE) {
-				expected--;
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+			uint32_t seq = e->msg.nlmsg_seq;
+			if (seq - begin > last - begin) /* unsigned: also across a wrap */
+				continue;
+			if (e->error && !result) {
+				result = e->error;
+				if (getenv("NFT_DEBUG"))
+					fprintf(stderr, "nft: message %u of the batch: %s\n",
+						seq - begin, strerror(-e->error));
 			}
+			if (seq == last || (seq == begin && e->error))
+				return result;
 		}
 	}
-	return result;
 }
 
 int nft_commit(struct nft *n)
 {
 	if (n->oom)
 		return -E2BIG;
+	uint32_t begin = n->first_seq - 1;
+	struct nlmsghdr *last = n->last;
+	if (last)
+		last->nlmsg_flags |= NLM_F_ACK;
 	nftnl_batch_end(mnl_nlmsg_batch_current(n->batch), n->seq++);
 	mnl_nlmsg_batch_next(n->batch);
 	size_t len = mnl_nlmsg_batch_size(n->batch);
-	unsigned expected = n->expected;
+	uint32_t last_seq = last ? last->nlmsg_seq : 0;
 	if (mnl_socket_sendto(n->nl, mnl_nlmsg_batch_head(n->batch), len) < 0)
 		return -errno;
 	mnl_nlmsg_batch_stop(n->batch);
 	n->batch = NULL;
-	int err = collect(n, expected);
+	n->last = NULL;
+	/* An empty batch is answered with nothing. */
+	int err = last ? collect(n, begin, last_seq) : 0;
 	/* Only a committed deletion leaves the kernel freeing to do (an aborted batch is undone
 	 * before the answer comes). */
 	if (err == 0 && n->deleting)
@@ -345,8 +356,7 @@ static void table_msg(struct nft *n, uint16_t type, uint16_t flags)
 		return;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
-	struct nlmsghdr *h =
-	    nftnl_nlmsg_build_hdr(p, type, (uint16_t)n->family, flags | NLM_F_ACK, n->seq++);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, type, (uint16_t)n->family, flags, n->seq++);
 	nftnl_table_nlmsg_build_payload(h, t);
 	nftnl_table_free(t);
 	done(n);
@@ -381,8 +391,7 @@ static void chain_msg(struct nft *n, struct nftnl_chain *c, uint16_t type, uint1
 		nftnl_chain_free(c);
 		return;
 	}
-	struct nlmsghdr *h =
-	    nftnl_nlmsg_build_hdr(p, type, (uint16_t)n->family, flags | NLM_F_ACK, n->seq++);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, type, (uint16_t)n->family, flags, n->seq++);
 	nftnl_chain_nlmsg_build_payload(h, c);
 	nftnl_chain_free(c);
 	done(n);
@@ -443,8 +452,8 @@ void nft_set_add(struct nft *n, const struct nft_set_spec *spec)
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
 				   nftnl_udata_buf_len(ud));
 	nftnl_udata_buf_free(ud);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, (uint16_t)n->family,
-						   NLM_F_CREATE | NLM_F_ACK, n->seq++);
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, (uint16_t)n->family, NLM_F_CREATE, n->seq++);
 	nftnl_set_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	done(n);
@@ -463,7 +472,7 @@ void nft_set_del(struct nft *n, const char *name)
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	struct nlmsghdr *h =
-	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELSET, (uint16_t)n->family, NLM_F_ACK, n->seq++);
+	    nftnl_nlmsg_build_hdr(p, NFT_MSG_DELSET, (uint16_t)n->family, 0, n->seq++);
 	nftnl_set_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	done(n);
@@ -499,9 +508,9 @@ void nft_elem(struct nft *n, bool add, const char *set, const struct nft_elem_sp
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, n->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nftnl_set_elem_add(s, e);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-						   (uint16_t)n->family,
-						   (add ? NLM_F_CREATE : 0) | NLM_F_ACK, n->seq++);
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(p, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+				  (uint16_t)n->family, (add ? NLM_F_CREATE : 0), n->seq++);
 	nftnl_set_elems_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	done(n);
@@ -515,9 +524,8 @@ void nft_rule_add(struct nft *n, struct nftnl_rule *r)
 		nftnl_rule_free(r);
 		return;
 	}
-	struct nlmsghdr *h =
-	    nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWRULE, (uint16_t)n->family,
-				  NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK, n->seq++);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWRULE, (uint16_t)n->family,
+						   NLM_F_APPEND | NLM_F_CREATE, n->seq++);
 	nftnl_rule_nlmsg_build_payload(h, r);
 	nftnl_rule_free(r);
 	done(n);

@@ -15,7 +15,7 @@ struct nft {
 	uint32_t portid, seq, first_seq;
 	char *buf;
 	struct mnl_nlmsg_batch *batch;
-	unsigned expected; /* messages in the batch that will be acknowledged */
+	void *last; /* the batch's last message (NULL: none), the one asked to acknowledge */
 	int family;
 	const char *table;
 	bool oom;      /* a message did not fit: the batch must not be sent */
