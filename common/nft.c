@@ -67,23 +67,28 @@ static uint32_t generation(struct mnl_socket *nl, uint32_t seq)
 	g->version = NFNETLINK_V0;
 	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
 		return 0;
-	ssize_t len = sig_recv_again(nl, buf, sizeof(buf));
-	const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
-	int left = (int)len;
-	for (; len > 0 && mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
-		if ((r->nlmsg_type & 0xff) != NFT_MSG_NEWGEN)
-			continue;
-		const struct nlattr *a, *id = NULL;
-		mnl_attr_for_each(a, r, sizeof(struct nfgenmsg))
-		{
-			if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
-			    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-				id = a;
+	/* Until the answer to this request: one left over from an earlier one is passed over. */
+	for (;;) {
+		ssize_t len = sig_recv_again(nl, buf, sizeof(buf));
+		if (len <= 0)
+			return 0;
+		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
+		int left = (int)len;
+		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
+			if (r->nlmsg_seq != seq)
+				continue;
+			if ((r->nlmsg_type & 0xff) != NFT_MSG_NEWGEN)
+				return 0;
+			const struct nlattr *a, *id = NULL;
+			mnl_attr_for_each(a, r, sizeof(struct nfgenmsg))
+			{
+				if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
+				    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+					id = a;
+			}
+			return id ? ntohl(mnl_attr_get_u32(id)) : 0;
 		}
-		if (id)
-			return ntohl(mnl_attr_get_u32(id));
 	}
-	return 0;
 }
 
 /*
@@ -538,13 +543,14 @@ int nft_chain_exists(struct nft *n, const char *name)
 	struct nftnl_chain *c = chain_obj(n, name);
 	if (!c)
 		return -ENOMEM;
+	uint32_t seq = n->seq++;
 	struct nlmsghdr *h =
-	    nftnl_nlmsg_build_hdr(req, NFT_MSG_GETCHAIN, (uint16_t)n->family, NLM_F_ACK, n->seq++);
+	    nftnl_nlmsg_build_hdr(req, NFT_MSG_GETCHAIN, (uint16_t)n->family, NLM_F_ACK, seq);
 	nftnl_chain_nlmsg_build_payload(h, c);
 	nftnl_chain_free(c);
 	if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0)
 		return -errno;
-	/* The answer is the chain (then an ack) or an error. */
+	/* The answer is the chain (then an ack) or an error; others' are passed over. */
 	for (;;) {
 		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
 		if (len < 0)
@@ -553,6 +559,8 @@ int nft_chain_exists(struct nft *n, const char *name)
 		int left = (int)len;
 		bool found = false;
 		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
+			if (r->nlmsg_seq != seq)
+				continue;
 			if (r->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
 				if (e->error == -ENOENT)
@@ -739,13 +747,15 @@ static int elem_request(struct nft *n, const char *set, const void *key, size_t 
 			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
 		nftnl_set_elem_add(s, e);
 	}
+	uint32_t seq = n->seq++;
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, (uint16_t)n->family,
-						   (key ? 0 : NLM_F_DUMP) | NLM_F_ACK, n->seq++);
+						   (key ? 0 : NLM_F_DUMP) | NLM_F_ACK, seq);
 	nftnl_set_elems_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0)
 		return -errno;
-	/* A dump ends with DONE (or an error); a get with its ack, or an error. */
+	/* A dump ends with DONE (or an error); a get with its ack, or an error.  Answers to
+	 * other requests (left over from an earlier one) are passed over. */
 	for (bool more = true; more;) {
 		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
 		if (len < 0) {
@@ -755,6 +765,8 @@ static int elem_request(struct nft *n, const char *set, const void *key, size_t 
 		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
 		int left = (int)len;
 		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
+			if (r->nlmsg_seq != seq)
+				continue;
 			if (r->nlmsg_type == NLMSG_DONE) {
 				more = false;
 			} else if (r->nlmsg_type == NLMSG_ERROR) {
