@@ -114,9 +114,12 @@ net_baseline() {
 }
 
 # What network-bridge must give back: addresses, routes, links (name, MAC, MTU, state,
-# master), with the kernel's own link-local items and counters left out.
+# master), with the kernel's own link-local items and counters left out, and the carrier
+# (LOWER_UP, NO-CARRIER): the wire's state, not one a program sets; a bond's follows its
+# slave only at its next link check.
 net_state() {
-	ip -j addr show | jq -S '[.[] | {ifname, address, mtu, flags: (.flags - ["LOWER_UP"]),
+	ip -j addr show | jq -S '[.[] | {ifname, address, mtu,
+		flags: (.flags - ["LOWER_UP", "NO-CARRIER"]),
 		master, addr: [.addr_info[] | select(.scope != "link" or .family == "inet")
 		| {family, "local": .local, prefixlen, scope, "label": .label, secondary}]}]'
 	ip -j route show table all | jq -S '[.[] | select(.type != "local" and .type != "broadcast"
