@@ -52,6 +52,44 @@ int nft_open(struct nft *n, int family, const char *table)
 }
 
 /*
+ * Read the answers on nl until fn says stop, giving fn each one to a request numbered lo to
+ * hi; answers to other requests (one left over from an earlier request) are passed over.  0,
+ * or a negative errno when the receive fails.
+ */
+static int read_answers(struct mnl_socket *nl, uint32_t lo, uint32_t hi,
+			bool (*fn)(const struct nlmsghdr *h, void *arg), void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	for (;;) {
+		ssize_t len = sig_recv_again(nl, buf, sizeof(buf));
+		if (len < 0)
+			return errno == ENOBUFS ? -ENOBUFS : -errno;
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		int left = (int)len;
+		for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+			/* Unsigned: also across a wrap of the numbers. */
+			if (h->nlmsg_seq - lo <= hi - lo && fn(h, arg))
+				return 0;
+		}
+	}
+}
+
+/* The generation's answer: its NEWGEN message (anything else: 0). */
+static bool generation_answer(const struct nlmsghdr *r, void *arg)
+{
+	uint32_t *gen = arg;
+	if ((r->nlmsg_type & 0xff) != NFT_MSG_NEWGEN)
+		return true;
+	const struct nlattr *a;
+	mnl_attr_for_each(a, r, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) == NFTA_GEN_ID && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			*gen = ntohl(mnl_attr_get_u32(a));
+	}
+	return true;
+}
+
+/*
  * The ruleset's generation: the kernel counts every commit (anyone's).  0 when it cannot be
  * asked, which reads as activity.
  */
@@ -67,28 +105,8 @@ static uint32_t generation(struct mnl_socket *nl, uint32_t seq)
 	g->version = NFNETLINK_V0;
 	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
 		return 0;
-	/* Until the answer to this request: one left over from an earlier one is passed over. */
-	for (;;) {
-		ssize_t len = sig_recv_again(nl, buf, sizeof(buf));
-		if (len <= 0)
-			return 0;
-		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
-		int left = (int)len;
-		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
-			if (r->nlmsg_seq != seq)
-				continue;
-			if ((r->nlmsg_type & 0xff) != NFT_MSG_NEWGEN)
-				return 0;
-			const struct nlattr *a, *id = NULL;
-			mnl_attr_for_each(a, r, sizeof(struct nfgenmsg))
-			{
-				if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
-				    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-					id = a;
-			}
-			return id ? ntohl(mnl_attr_get_u32(id)) : 0;
-		}
-	}
+	uint32_t gen = 0;
+	return read_answers(nl, seq, seq, generation_answer, &gen) < 0 ? 0 : gen;
 }
 
 /*
@@ -281,9 +299,9 @@ void nft_begin(struct nft *n)
 	n->last = NULL;
 	n->oom = false;
 	n->deleting = false;
-	nftnl_batch_begin(mnl_nlmsg_batch_current(n->batch), n->seq++);
+	n->begin_seq = n->seq++;
+	nftnl_batch_begin(mnl_nlmsg_batch_current(n->batch), n->begin_seq);
 	mnl_nlmsg_batch_next(n->batch);
-	n->first_seq = n->seq;
 }
 
 /*
@@ -293,43 +311,39 @@ void nft_begin(struct nft *n)
  * not, and sends the answers once the transaction is committed or undone, the last message's
  * last; an error with the batch's own (first) sequence number means it stopped short of
  * answering the rest (no memory, a malformed batch).  Read until one of these two; the first
- * error wins.  Answers to other requests (left over from an earlier one) are passed over.
+ * error wins.
  */
+struct batch_answers {
+	uint32_t begin, last, portid;
+	int result;
+};
+
+static bool batch_answer(const struct nlmsghdr *h, void *arg)
+{
+	struct batch_answers *b = arg;
+	if (h->nlmsg_pid != b->portid || h->nlmsg_type != NLMSG_ERROR)
+		return false;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+	if (e->error && !b->result) {
+		b->result = e->error;
+		if (getenv("NFT_DEBUG"))
+			fprintf(stderr, "nft: message %u of the batch: %s\n",
+				h->nlmsg_seq - b->begin, strerror(-e->error));
+	}
+	return h->nlmsg_seq == b->last || (h->nlmsg_seq == b->begin && e->error);
+}
+
 static int collect(struct nft *n, uint32_t begin, uint32_t last)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	int result = 0;
-
-	for (;;) {
-		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
-		if (len < 0)
-			return errno == ENOBUFS ? -ENOBUFS : -errno;
-		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-		int left = (int)len;
-		for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
-			if (h->nlmsg_pid != n->portid || h->nlmsg_type != NLMSG_ERROR)
-				continue;
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-			uint32_t seq = e->msg.nlmsg_seq;
-			if (seq - begin > last - begin) /* unsigned: also across a wrap */
-				continue;
-			if (e->error && !result) {
-				result = e->error;
-				if (getenv("NFT_DEBUG"))
-					fprintf(stderr, "nft: message %u of the batch: %s\n",
-						seq - begin, strerror(-e->error));
-			}
-			if (seq == last || (seq == begin && e->error))
-				return result;
-		}
-	}
+	struct batch_answers b = {begin, last, n->portid, 0};
+	int err = read_answers(n->nl, begin, last, batch_answer, &b);
+	return err < 0 ? err : b.result;
 }
 
 int nft_commit(struct nft *n)
 {
 	if (n->oom)
 		return -E2BIG;
-	uint32_t begin = n->first_seq - 1;
 	struct nlmsghdr *last = n->last;
 	if (last)
 		last->nlmsg_flags |= NLM_F_ACK;
@@ -343,7 +357,7 @@ int nft_commit(struct nft *n)
 	n->batch = NULL;
 	n->last = NULL;
 	/* An empty batch is answered with nothing. */
-	int err = last ? collect(n, begin, last_seq) : 0;
+	int err = last ? collect(n, n->begin_seq, last_seq) : 0;
 	/* Only a committed deletion leaves the kernel freeing to do (an aborted batch is undone
 	 * before the answer comes). */
 	if (err == 0 && n->deleting)
@@ -536,9 +550,19 @@ void nft_rule_add(struct nft *n, struct nftnl_rule *r)
 	done(n);
 }
 
+/* The answer is the chain (then an ack) or an error: 1 there, 0 missing, or -errno. */
+static bool chain_answer(const struct nlmsghdr *r, void *arg)
+{
+	int *have = arg;
+	if (r->nlmsg_type != NLMSG_ERROR)
+		return false;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
+	*have = e->error == -ENOENT ? 0 : e->error ? e->error : 1;
+	return true;
+}
+
 int nft_chain_exists(struct nft *n, const char *name)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	char req[512] = {0}; /* netlink padding is sent as is */
 	struct nftnl_chain *c = chain_obj(n, name);
 	if (!c)
@@ -550,30 +574,8 @@ int nft_chain_exists(struct nft *n, const char *name)
 	nftnl_chain_free(c);
 	if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0)
 		return -errno;
-	/* The answer is the chain (then an ack) or an error; others' are passed over. */
-	for (;;) {
-		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
-		if (len < 0)
-			return -errno;
-		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
-		int left = (int)len;
-		bool found = false;
-		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
-			if (r->nlmsg_seq != seq)
-				continue;
-			if (r->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
-				if (e->error == -ENOENT)
-					return 0;
-				if (e->error)
-					return e->error;
-				return 1;
-			}
-			found = true;
-		}
-		if (found)
-			continue;
-	}
+	int have = 0, err = read_answers(n->nl, seq, seq, chain_answer, &have);
+	return err < 0 ? err : have;
 }
 
 struct nftnl_rule *rule_new(struct nft *n, const char *chain)
@@ -723,14 +725,39 @@ static int dump_elem(struct nftnl_set_elem *e, void *arg)
 	return 0;
 }
 
+struct elem_answers {
+	struct dump *d;
+	int result;
+};
+
+/* A dump ends with DONE (or an error); a get with its ack, or an error. */
+static bool elem_answer(const struct nlmsghdr *r, void *arg)
+{
+	struct elem_answers *a = arg;
+	if (r->nlmsg_type == NLMSG_DONE)
+		return true;
+	if (r->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
+		if (e->error && !a->result)
+			a->result = e->error;
+		return true;
+	}
+	if (!a->result) {
+		struct nftnl_set *part = nftnl_set_alloc();
+		if (!part || nftnl_set_elems_nlmsg_parse(r, part) < 0 ||
+		    nftnl_set_elem_foreach(part, dump_elem, a->d) < 0)
+			a->result = -ENOMEM;
+		nftnl_set_free(part);
+	}
+	return false;
+}
+
 /* A GETSETELEM request: a dump of the whole set (key NULL), or one element (key, flags). */
 static int elem_request(struct nft *n, const char *set, const void *key, size_t key_len,
 			uint32_t flags, struct dump *d)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	char req[512] = {0}; /* netlink padding is sent as is */
 	struct nftnl_set *s = nftnl_set_alloc();
-	int result = 0;
 
 	if (!s)
 		return -ENOMEM;
@@ -754,36 +781,9 @@ static int elem_request(struct nft *n, const char *set, const void *key, size_t 
 	nftnl_set_free(s);
 	if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0)
 		return -errno;
-	/* A dump ends with DONE (or an error); a get with its ack, or an error.  Answers to
-	 * other requests (left over from an earlier one) are passed over. */
-	for (bool more = true; more;) {
-		ssize_t len = sig_recv_again(n->nl, buf, sizeof(buf));
-		if (len < 0) {
-			result = -errno;
-			break;
-		}
-		const struct nlmsghdr *r = (const struct nlmsghdr *)buf;
-		int left = (int)len;
-		for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
-			if (r->nlmsg_seq != seq)
-				continue;
-			if (r->nlmsg_type == NLMSG_DONE) {
-				more = false;
-			} else if (r->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
-				if (e->error && !result)
-					result = e->error;
-				more = false;
-			} else if (!result) {
-				struct nftnl_set *part = nftnl_set_alloc();
-				if (!part || nftnl_set_elems_nlmsg_parse(r, part) < 0 ||
-				    nftnl_set_elem_foreach(part, dump_elem, d) < 0)
-					result = -ENOMEM;
-				nftnl_set_free(part);
-			}
-		}
-	}
-	return result;
+	struct elem_answers a = {d, 0};
+	int err = read_answers(n->nl, seq, seq, elem_answer, &a);
+	return err < 0 ? err : a.result;
 }
 
 int nft_set_dump(struct nft *n, const char *set, struct nft_elem_info **out, size_t *count)

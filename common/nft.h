@@ -12,7 +12,7 @@ struct nftnl_rule;
 
 struct nft {
 	struct mnl_socket *nl;
-	uint32_t portid, seq, first_seq;
+	uint32_t portid, seq, begin_seq; /* begin_seq: the batch's BATCH_BEGIN message */
 	char *buf;
 	struct mnl_nlmsg_batch *batch;
 	void *last; /* the batch's last message (NULL: none), the one asked to acknowledge */
