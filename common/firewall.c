@@ -895,8 +895,7 @@ static int last_user(struct fw *fw, struct nft *n, struct lock *lk, const char *
 	int gone = statefile_rmdir(dir);
 	if (gone < 0 && gone != -ENOENT)
 		return KEEP;
-	lock_release(lk);
-	int err = lock_hold(lk, false);
+	int err = lock_upgrade(lk);
 	if (err < 0)
 		return lock_failed(fw, lk, err);
 	bool bridge = n->family == NFPROTO_BRIDGE;

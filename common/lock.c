@@ -252,6 +252,17 @@ static void find_holders(struct lock *lk, int fd)
 
 /* ---------------------------------------------------------------- locks */
 
+/* open(path), making the lock directory dir first when it is missing; errno set on failure. */
+static int open_in_dir(const char *dir, const char *path, int flags)
+{
+	int fd = open(path, flags, 0644);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return open(path, flags, 0644);
+}
+
 int lock_take(struct lock *lk, const char *name)
 {
 	const char *dir = path_lock_dir();
@@ -263,11 +274,9 @@ int lock_take(struct lock *lk, const char *name)
 	lk->kept = false;
 	if ((size_t)snprintf(lk->path, sizeof(lk->path), "%s/%s", dir, name) >= sizeof(lk->path))
 		return -ENAMETOOLONG;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
 	wait_begin(lk, &w);
 	for (;;) {
-		int fd = open(lk->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		int fd = open_in_dir(dir, lk->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			err = -errno;
 			break;
@@ -293,19 +302,10 @@ int lock_take(struct lock *lk, const char *name)
 	return err;
 }
 
-int lock_hold(struct lock *lk, bool shared)
+/* lock_hold's flock on fd, the lock directory open: fd is the lock's, or closed on failure. */
+static int hold_on(struct lock *lk, int fd, bool shared)
 {
-	const char *dir = path_lock_dir();
 	struct wait w;
-	lk->fd = -1;
-	lk->kept = true;
-	if ((size_t)snprintf(lk->path, sizeof(lk->path), "%s", dir) >= sizeof(lk->path))
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	int fd = open(lk->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	wait_begin(lk, &w);
 	int err = wait_flock(lk, &w, fd, shared ? LOCK_SH : LOCK_EX);
 	wait_end(&w);
@@ -317,6 +317,26 @@ int lock_hold(struct lock *lk, bool shared)
 		find_holders(lk, fd);
 	close(fd);
 	return err;
+}
+
+int lock_hold(struct lock *lk, bool shared)
+{
+	const char *dir = path_lock_dir();
+	lk->fd = -1;
+	lk->kept = true;
+	if ((size_t)snprintf(lk->path, sizeof(lk->path), "%s", dir) >= sizeof(lk->path))
+		return -ENAMETOOLONG;
+	int fd = open_in_dir(dir, lk->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return hold_on(lk, fd, shared);
+}
+
+int lock_upgrade(struct lock *lk)
+{
+	int fd = lk->fd;
+	lk->fd = -1;
+	return fd < 0 ? -EBADF : hold_on(lk, fd, false);
 }
 
 void lock_release(struct lock *lk)

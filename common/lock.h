@@ -46,6 +46,13 @@ void lock_release(struct lock *lk);
 int lock_hold(struct lock *lk, bool shared);
 
 /*
+ * A shared lock_hold traded for the exclusive one, on the descriptor it has: as lock_release
+ * and lock_hold(lk, false) (flock converts a lock the same way: not atomically), without
+ * opening the directory again.  Holds nothing when it fails.
+ */
+int lock_upgrade(struct lock *lk);
+
+/*
  * Why lock_take or lock_hold failed with err, in words for the user, into buf (returned): a
  * timeout names the bound, the lock and its holder's pid and name; a signal names the signal.
  */

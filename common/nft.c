@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -42,8 +43,12 @@ int nft_open(struct nft *n, int family, const char *table)
 	}
 	n->portid = mnl_socket_get_portid(n->nl);
 	n->seq = (uint32_t)time(NULL);
-	n->buf = calloc(1, NFT_BUF_SIZE); /* netlink padding is sent as is */
-	if (!n->buf) {
+	/* Zeroed, as netlink padding is sent as is; mapped, not calloc'd, so that only the pages
+	 * a batch reaches are ever touched (zeroing 64 KiB costs a run some 16 page faults). */
+	n->buf =
+	    mmap(NULL, NFT_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (n->buf == MAP_FAILED) {
+		n->buf = NULL;
 		mnl_socket_close(n->nl);
 		n->nl = NULL;
 		return -ENOMEM;
@@ -273,7 +278,8 @@ void nft_close(struct nft *n)
 		start_closer(n);
 	if (n->nl)
 		mnl_socket_close(n->nl);
-	free(n->buf);
+	if (n->buf)
+		munmap(n->buf, NFT_BUF_SIZE);
 	memset(n, 0, sizeof(*n));
 }
 

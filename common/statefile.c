@@ -112,20 +112,23 @@ static int state_replace(const char *name, const char *text, size_t len, bool du
 	int err = state_path(name, path, sizeof(path));
 	if (err < 0)
 		return err;
-	mkdir(path_run_dir(), 0755);
 	char *slash = strrchr(path, '/');
 	bool sub = slash && strchr(name, '/');
-	/* A subdirectory is removed by whoever empties it (statefile_rmdir): make it again. */
+	/* The directories are made only when missing: a subdirectory is removed by whoever
+	 * empties it (statefile_rmdir), and may go again before the file is in it. */
 	for (int tries = 0; tries < 8; tries++) {
+		const char *stage = NULL;
+		if ((err = replace(path, text, len, NULL, &stage, durable)) != -ENOENT)
+			return err;
+		if (mkdir(path_run_dir(), 0755) < 0 && errno != EEXIST)
+			return -errno;
 		if (sub) {
 			*slash = '\0';
-			if (mkdir(path, 0755) < 0 && errno != EEXIST)
-				return -errno;
+			err = mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
 			*slash = '/';
+			if (err < 0)
+				return err;
 		}
-		const char *stage = NULL;
-		if ((err = replace(path, text, len, NULL, &stage, durable)) != -ENOENT || !sub)
-			return err;
 	}
 	return err;
 }
