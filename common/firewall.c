@@ -344,13 +344,25 @@ static void rule_iif_in(struct nftnl_rule *r, const char *set)
 	rule_lookup(r, set, false);
 }
 
+/*
+ * An accepting rule of the bridge table needs no guard naming the vifs it is for: the chain
+ * accepts whatever no drop stops, and only the vifs' own checks come after it (network-bridge's
+ * antispoof is a chain of its own).  The inet table's reverse rule comes after, and stops
+ * claimed sources from elsewhere: there the accepting rules name the vifs.
+ */
+static void rule_guard(struct nftnl_rule *r, bool bridge, const char *set)
+{
+	if (!bridge)
+		rule_iif_in(r, set);
+}
+
 /* DHCP requests (UDP 68 -> 67) come from 0.0.0.0 before the guest has an address. */
 static void rule_dhcp(struct nft *n, bool bridge)
 {
 	uint8_t udp = IPPROTO_UDP;
 	uint16_t ports[2] = {htons(68), htons(67)};
 	struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
-	rule_iif_in(r, SET_RESTRICTED4);
+	rule_guard(r, bridge, SET_RESTRICTED4);
 	rule_proto(r, AF_INET, bridge);
 	rule_meta(r, NFT_META_L4PROTO);
 	rule_cmp(r, NFT_CMP_EQ, &udp, 1);
@@ -392,7 +404,7 @@ static void rule_ipv6_local(struct nft *n, bool bridge)
 	static const uint8_t unspec[16] = {0};
 	for (int i = 0; i < 2; i++) {
 		struct nftnl_rule *r = rule_new(n, CHAIN_PREROUTING);
-		rule_iif_in(r, SET_RESTRICTED6);
+		rule_guard(r, bridge, SET_RESTRICTED6);
 		rule_proto(r, AF_INET6, bridge);
 		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
 		if (i == 0)
@@ -421,7 +433,8 @@ static void arp_rules(struct nft *n)
 {
 	/*
 	 * htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4: the sender address is where the rules
-	 * look only in ARP of that shape, so each accepting rule checks the shape as well.
+	 * look only in ARP of that shape, so each accepting rule checks the shape as well (and
+	 * names no vifs, see rule_guard).
 	 */
 	static const uint8_t shape[6] = {0x00, 0x01, 0x08, 0x00, 6, 4};
 	static const uint8_t probe[4] = {0};
@@ -436,7 +449,6 @@ static void arp_rules(struct nft *n)
 	for (int i = 0; i < 3; i++) {
 		r = rule_new(n, CHAIN_PREROUTING);
 		rule_proto(r, ETH_P_ARP, true);
-		rule_iif_in(r, SET_RESTRICTED4);
 		rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 6);
 		rule_cmp(r, NFT_CMP_EQ, shape, 6);
 		if (i < 2) {
