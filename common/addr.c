@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,51 @@ static int append(void ***v, size_t *n, void *o)
 	return 0;
 }
 
+/* An attribute's type as libnl reads it: without the nested and byte order flags. */
+static int rta_kind(const struct rtattr *a)
+{
+	return a->rta_type & NLA_TYPE_MASK;
+}
+
+/* RTA_VIA's payload is the family (2 bytes) and the address; libnl takes its length less
+ * those 2 bytes as the address's without a check, so a shorter one would be a negative size. */
+static bool via_sane(const struct rtattr *a)
+{
+	return rta_kind(a) != RTA_VIA || RTA_PAYLOAD(a) >= offsetof(struct rtvia, rtvia_addr);
+}
+
+/*
+ * A route message as the kernel makes them, as far as libnl's parser trusts it: every
+ * attribute within the message, every multipath next hop within its attribute, and every
+ * RTA_VIA, also a next hop's, long enough for its family.  A record is only ever written from the
+ * kernel's own messages; one that fails this was garbled since.
+ */
+static bool route_sane(const struct nlmsghdr *h)
+{
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+		return false;
+	int left = (int)RTM_PAYLOAD(h);
+	for (const struct rtattr *a = RTM_RTA(NLMSG_DATA(h)); left > 0; a = RTA_NEXT(a, left)) {
+		if (!RTA_OK(a, left) || !via_sane(a))
+			return false;
+		if (rta_kind(a) != RTA_MULTIPATH)
+			continue;
+		int hops = (int)RTA_PAYLOAD(a);
+		for (const struct rtnexthop *nh = RTA_DATA(a); hops > 0; nh = RTNH_NEXT(nh)) {
+			/* Padded within the attribute too, as the kernel writes it: libnl
+			 * counts the padded length off an unsigned rest. */
+			if (!RTNH_OK(nh, hops) || (int)RTNH_ALIGN(nh->rtnh_len) > hops)
+				return false;
+			int in = (int)nh->rtnh_len - (int)RTNH_LENGTH(0);
+			for (const struct rtattr *b = RTNH_DATA(nh); in > 0; b = RTA_NEXT(b, in))
+				if (!RTA_OK(b, in) || !via_sane(b))
+					return false;
+			hops -= (int)RTNH_ALIGN(nh->rtnh_len);
+		}
+	}
+	return true;
+}
+
 int netconf_parse_line(struct netconf *c, const char *line)
 {
 	bool addr = !strncmp(line, "addr ", 5);
@@ -427,7 +473,8 @@ int netconf_parse_line(struct netconf *c, const char *line)
 	struct nl_msg *msg = NULL;
 	struct parsed p = {NULL};
 	int err = -NLE_INVAL;
-	if (h->nlmsg_len == len / 2 && h->nlmsg_type == want && (msg = nlmsg_convert(h))) {
+	if (h->nlmsg_len == len / 2 && h->nlmsg_type == want && (addr || route_sane(h)) &&
+	    (msg = nlmsg_convert(h))) {
 		/* The parser is found by protocol and type. */
 		nlmsg_set_proto(msg, NETLINK_ROUTE);
 		err = nl_msg_parse(msg, take_object, &p);
