@@ -246,7 +246,10 @@ test_flush_status_resync() {
 	assert_eq 0 "$RC" "resync: $OUT $ERR"
 	sleep 0.5
 	local during
-	during=$(cat "$SB/monitor")
+	# Without iproute2's own complaint when it cannot name some namespace of /var/run/netns
+	# (RTM_GETNSID on an entry being made or removed): a message of the monitor, not a link
+	# event, seen about once in eight runs.
+	during=$(grep -v '^Error: Peer netns reference is invalid\.$' "$SB/monitor")
 	# The monitor does see link events: a link of the test's own, made and deleted.
 	ip -n "$HOST" link add xnhprobe type veth peer name xnhprobe1 && ip -n "$HOST" link del xnhprobe
 	sleep 0.3
